@@ -1,0 +1,583 @@
+//! [`ApiClient`]: the public entry points, thin, delegating to the modules that do the work.
+
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
+use serde_json::Value;
+use subtle::ConstantTimeEq as _;
+
+use crate::cache::{CacheAdapter, InMemoryCache};
+use crate::challenge::{AuthScheme, www_authenticate};
+use crate::claims::Claims;
+use crate::discovery::{Discovery, DiscoveryCache, DiscoveryError, DocumentLoader, unix_now};
+use crate::domains::{DomainsMode, ResolverContext, normalize_domain};
+use crate::dpop::{DpopVerifier, VerifiedProof};
+use crate::error::{Error, ErrorKind, Result};
+use crate::http::HttpClient;
+use crate::jwks::JwksCache;
+use crate::jws::{self, MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
+use crate::options::{ApiClientOptions, DpopMode};
+use crate::request::VerifyRequest;
+use crate::verify::{self, ClaimRules, truthy};
+
+/// Per-call settings of [`ApiClient::verify_access_token_with`].
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// Claims that must be present, beyond the registered ones.
+    pub required_claims: Vec<String>,
+    /// The request URL, for a domains resolver.
+    pub request_url: Option<String>,
+    /// The request headers, for a domains resolver.
+    pub request_headers: Option<http::HeaderMap>,
+}
+
+impl VerifyOptions {
+    /// Requires a claim to be present.
+    pub fn require_claim(mut self, name: impl Into<String>) -> Self {
+        self.required_claims.push(name.into());
+        self
+    }
+
+    /// Passes the request URL to the domains resolver.
+    pub fn request_url(mut self, url: impl Into<String>) -> Self {
+        self.request_url = Some(url.into());
+        self
+    }
+
+    /// Passes the request headers to the domains resolver.
+    pub fn request_headers(mut self, headers: http::HeaderMap) -> Self {
+        self.request_headers = Some(headers);
+        self
+    }
+}
+
+/// A request that passed [`ApiClient::verify_request`]. Dereferences to its [`Claims`].
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifiedRequest {
+    /// The access token's claims.
+    pub claims: Claims,
+    /// The scheme the request used.
+    pub scheme: AuthScheme,
+    /// The checked DPoP proof, for DPoP requests.
+    pub proof: Option<VerifiedProof>,
+}
+
+impl VerifiedRequest {
+    /// The nonce to send in a `DPoP-Nonce` response header, when nonces are on.
+    pub fn next_dpop_nonce(&self) -> Option<&str> {
+        self.proof.as_ref()?.next_nonce.as_deref()
+    }
+}
+
+impl Deref for VerifiedRequest {
+    type Target = Claims;
+    fn deref(&self) -> &Claims {
+        &self.claims
+    }
+}
+
+/// Verifies Auth0 access tokens and DPoP proofs, and exchanges tokens on behalf of users.
+///
+/// Cheap to clone (an `Arc` inside); build one per API and share it.
+///
+/// ```no_run
+/// use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
+/// # async fn run(authorization: &str) -> Result<(), auth0_api::Error> {
+/// let client = ApiClient::new(
+///     ApiClientOptions::builder()
+///         .domain("your-tenant.auth0.com")
+///         .audience("https://api.example.com")
+///         .build()?,
+/// )?;
+/// let request = VerifyRequest::from_pairs([("authorization", authorization)])
+///     .method("GET")
+///     .url("https://api.example.com/data");
+/// match client.verify_request(request).await {
+///     Ok(verified) => println!("user {:?}", verified.sub()),
+///     Err(e) => println!("{} {} {:?}", e.status_code(), e.error_code(), e.www_authenticate()),
+/// }
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct ApiClient {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    options: ApiClientOptions,
+    http: HttpClient,
+    discovery: DiscoveryCache,
+    jwks: JwksCache,
+    dpop: DpopVerifier,
+    algs: String,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("options", &self.inner.options)
+            .finish()
+    }
+}
+
+impl ApiClient {
+    /// Builds a client. Fails only if the HTTP client cannot be built.
+    pub fn new(options: ApiClientOptions) -> Result<Self> {
+        let http = HttpClient::from_options(&options)?;
+        let adapter: Arc<dyn CacheAdapter> = match &options.cache_adapter {
+            Some(a) => a.clone(),
+            None => Arc::new(InMemoryCache::new(options.cache_max_entries)),
+        };
+        let loader = DocumentLoader {
+            http: http.clone(),
+            adapter,
+            max_ttl: options.cache_ttl,
+        };
+        let dpop = DpopVerifier::new(&options);
+        let algs = dpop.algs().to_owned();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                discovery: DiscoveryCache::new(loader.clone(), options.cache_max_entries),
+                jwks: JwksCache::new(
+                    loader,
+                    options.cache_max_entries,
+                    options.algorithms.clone(),
+                    options.jwks_refresh_cooldown,
+                ),
+                http,
+                dpop,
+                algs,
+                options,
+            }),
+        })
+    }
+
+    pub(crate) fn options(&self) -> &ApiClientOptions {
+        &self.inner.options
+    }
+
+    pub(crate) fn http(&self) -> &HttpClient {
+        &self.inner.http
+    }
+
+    /// Attaches to `error` the `WWW-Authenticate` value this client sends for it when the
+    /// request used `scheme` (for errors an application raises after authentication, such as an
+    /// invalid `act` claim or a missing scope).
+    pub fn with_challenge(&self, error: Error, scheme: Option<AuthScheme>) -> Error {
+        let challenge = www_authenticate(
+            self.inner.options.dpop_mode,
+            scheme,
+            error.error_code(),
+            error.description(),
+            &self.inner.algs,
+        );
+        error.with_www_authenticate(challenge)
+    }
+
+    /// The DPoP mode.
+    pub fn dpop_mode(&self) -> DpopMode {
+        self.inner.options.dpop_mode
+    }
+
+    /// The accepted DPoP proof algorithms, space-separated (as in challenges' `algs`).
+    pub fn dpop_algs(&self) -> &str {
+        &self.inner.algs
+    }
+
+    /// Whether DPoP is required.
+    pub fn is_dpop_required(&self) -> bool {
+        self.inner.options.dpop_mode == DpopMode::Required
+    }
+
+    /// The discovery document of the configured domain (cached).
+    pub(crate) async fn discover_configured_domain(
+        &self,
+    ) -> Result<Arc<Discovery>, DiscoveryError> {
+        let domain = self
+            .inner
+            .options
+            .domain
+            .as_deref()
+            .ok_or(DiscoveryError::NoDomain)?;
+        self.inner.discovery.get(domain).await.map_err(unshare)
+    }
+
+    /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
+    ///
+    /// ```no_run
+    /// # async fn run(client: auth0_api::ApiClient, token: &str) -> Result<(), auth0_api::Error> {
+    /// let claims = client.verify_access_token(token).await?;
+    /// println!("user {:?}", claims.sub());
+    /// # Ok(()) }
+    /// ```
+    pub async fn verify_access_token(&self, token: &str) -> Result<Claims> {
+        self.verify_token(token, &[], None, None).await
+    }
+
+    /// [`verify_access_token`](Self::verify_access_token) with required claims and the request
+    /// context for a domains resolver.
+    pub async fn verify_access_token_with(
+        &self,
+        token: &str,
+        options: &VerifyOptions,
+    ) -> Result<Claims> {
+        self.verify_token(
+            token,
+            &options.required_claims,
+            options.request_url.as_deref(),
+            options.request_headers.as_ref(),
+        )
+        .await
+    }
+
+    async fn verify_token(
+        &self,
+        token: &str,
+        required: &[String],
+        request_url: Option<&str>,
+        request_headers: Option<&http::HeaderMap>,
+    ) -> Result<Claims> {
+        if token.is_empty() {
+            return Err(Error::missing_argument("access_token"));
+        }
+        let opts = &self.inner.options;
+        let decoded = verify::decode(token)?;
+        let issuer = verify::unverified_issuer(&decoded.payload)?;
+
+        let discovery_key = match &opts.domains {
+            DomainsMode::Single => opts.domain.clone().unwrap_or_default(),
+            DomainsMode::List(allowed) => {
+                check_allowed(allowed, &issuer)?;
+                issuer.clone()
+            }
+            DomainsMode::Resolver(resolver) => {
+                let allowed = resolver
+                    .resolve(ResolverContext {
+                        request_url: request_url.map(str::to_owned),
+                        request_headers: request_headers.cloned(),
+                        unverified_iss: issuer.clone(),
+                    })
+                    .await?;
+                check_allowed(&allowed, &issuer)?;
+                issuer.clone()
+            }
+        };
+
+        let discovery = self
+            .inner
+            .discovery
+            .get(&discovery_key)
+            .await
+            .map_err(|e| {
+                Error::invalid_token(format!("Failed to fetch OIDC discovery metadata: {e}"))
+            })?;
+        if discovery.issuer.is_empty() {
+            return Err(Error::invalid_token(
+                "Discovery metadata missing 'issuer' field",
+            ));
+        }
+        let discovery_issuer = normalize_domain(&discovery.issuer)
+            .map_err(|e| Error::invalid_token(format!("Invalid discovery issuer format: {e}")))?;
+        if discovery_issuer != issuer {
+            return Err(Error::invalid_token(
+                "Token issuer does not match the discovery issuer",
+            ));
+        }
+        let Some(jwks_uri) = discovery.jwks_uri.as_deref() else {
+            return Err(Error::invalid_token(
+                "Discovery metadata missing 'jwks_uri' field",
+            ));
+        };
+        if !jwks_uri.starts_with("https://") {
+            return Err(Error::invalid_token(
+                "Failed to fetch JWKS: jwks_uri must use https",
+            ));
+        }
+        let jwks_err =
+            |e: Arc<DiscoveryError>| Error::invalid_token(format!("Failed to fetch JWKS: {e}"));
+        let mut keys = self.inner.jwks.get(jwks_uri).await.map_err(jwks_err)?;
+        let kid = verify::kid(&decoded.header)?;
+        if keys.value.find(kid).is_none() {
+            keys = self
+                .inner
+                .jwks
+                .refresh_for_unknown_kid(jwks_uri, &keys)
+                .await
+                .map_err(jwks_err)?;
+        }
+        let entry = keys
+            .value
+            .find(kid)
+            .ok_or_else(|| Error::invalid_token("No matching key found in JWKS"))?;
+        verify::check_signature(&decoded, entry, &opts.algorithms)?;
+        verify::check_claims(
+            &decoded.payload,
+            &ClaimRules {
+                discovery_issuer: &discovery.issuer,
+                audiences: &opts.audiences,
+                leeway_secs: opts.clock_leeway.as_secs_f64(),
+                now: unix_now() as f64,
+                required,
+            },
+        )?;
+        Ok(Claims::from_object(decoded.payload))
+    }
+
+    /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.
+    pub async fn verify_dpop_proof(
+        &self,
+        access_token: &str,
+        proof: &str,
+        http_method: &str,
+        http_url: &str,
+    ) -> Result<VerifiedProof> {
+        self.inner
+            .dpop
+            .verify(access_token, proof, http_method, http_url)
+            .await
+    }
+
+    /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
+    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
+    /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
+    pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
+        let mode = self.inner.options.dpop_mode;
+        let prepare = |e: Error, scheme: Option<AuthScheme>| self.with_challenge(e, scheme);
+        // Errors from below keep their challenge unless they are of a kind the reference leaves
+        // bare (resolver failures, store outages).
+        let prepare_token_error = |e: Error, scheme: AuthScheme| -> Error {
+            match e.kind() {
+                ErrorKind::DomainsResolver
+                | ErrorKind::ReplayStoreUnavailable
+                | ErrorKind::Configuration => e,
+                _ => prepare(e, Some(scheme)),
+            }
+        };
+
+        let mut authorizations = request.headers.get_all(http::header::AUTHORIZATION).iter();
+        let authorization = match (authorizations.next(), authorizations.next()) {
+            (None, _) => "",
+            (Some(_), Some(_)) => {
+                return Err(prepare(
+                    Error::invalid_auth_scheme("Multiple Authorization headers are not allowed"),
+                    None,
+                ));
+            }
+            (Some(v), None) => {
+                if v.len() > MAX_TOKEN_BYTES + 64 {
+                    return Err(prepare(
+                        Error::invalid_auth_scheme("Authorization header is too large"),
+                        None,
+                    ));
+                }
+                v.to_str().unwrap_or_default()
+            }
+        };
+        if authorization.is_empty() {
+            return Err(if mode == DpopMode::Required {
+                prepare(Error::invalid_auth_scheme(""), None)
+            } else {
+                prepare(Error::missing_authorization(), None)
+            });
+        }
+        let Some((scheme_raw, token)) = split_authorization(authorization) else {
+            return Err(prepare(Error::missing_authorization(), None));
+        };
+        let scheme = if scheme_raw.eq_ignore_ascii_case("dpop") {
+            Some(AuthScheme::Dpop)
+        } else if scheme_raw.eq_ignore_ascii_case("bearer") {
+            Some(AuthScheme::Bearer)
+        } else {
+            None
+        };
+        if mode == DpopMode::Required && scheme != Some(AuthScheme::Dpop) {
+            return Err(prepare(Error::invalid_auth_scheme(""), scheme));
+        }
+
+        let mut proofs = request
+            .headers
+            .get_all("dpop")
+            .iter()
+            .filter(|v| !v.is_empty());
+        let proof = proofs.next();
+        let several_proofs = proofs.next().is_some();
+        let url = request.url.as_deref().filter(|u| !u.is_empty());
+        let method = request.method.as_deref().filter(|m| !m.is_empty());
+
+        match scheme {
+            Some(AuthScheme::Dpop) => {
+                let s = Some(AuthScheme::Dpop);
+                if mode == DpopMode::Disabled {
+                    return Err(prepare(Error::missing_authorization(), None));
+                }
+                let Some(proof) = proof else {
+                    return Err(prepare(Error::invalid_auth_scheme(""), s));
+                };
+                if several_proofs || proof.as_bytes().contains(&b',') {
+                    return Err(prepare(
+                        Error::invalid_dpop_proof("Multiple DPoP proofs are not allowed"),
+                        s,
+                    ));
+                }
+                let proof = match proof.to_str() {
+                    Ok(p) if p.len() <= MAX_PROOF_BYTES && proof_header_decodes(p) => p,
+                    _ => {
+                        return Err(prepare(
+                            Error::invalid_dpop_proof("Failed to verify DPoP proof"),
+                            s,
+                        ));
+                    }
+                };
+                let (Some(method), Some(url)) = (method, url) else {
+                    let missing: Vec<&str> = [
+                        ("http_method", method.is_none()),
+                        ("http_url", url.is_none()),
+                    ]
+                    .into_iter()
+                    .filter_map(|(name, absent)| absent.then_some(name))
+                    .collect();
+                    return Err(prepare(
+                        Error::new(
+                            ErrorKind::MissingRequiredArgument,
+                            format!("DPoP authentication requires {}", missing.join(" and ")),
+                        ),
+                        s,
+                    ));
+                };
+                let claims = self
+                    .verify_token(token, &[], Some(url), Some(&request.headers))
+                    .await
+                    .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
+                let cnf = claims.get("cnf");
+                if !truthy(cnf) {
+                    return Err(prepare(
+                        Error::invalid_token("JWT Access Token has no jkt confirmation claim"),
+                        s,
+                    ));
+                }
+                let Some(cnf) = cnf.and_then(Value::as_object) else {
+                    return Err(prepare(
+                        Error::invalid_token(
+                            "JWT Access Token has invalid confirmation claim format",
+                        ),
+                        s,
+                    ));
+                };
+                let verified = self
+                    .inner
+                    .dpop
+                    .verify(token, proof, method, url)
+                    .await
+                    .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
+                let expected = cnf.get("jkt");
+                if !truthy(expected) {
+                    return Err(prepare(
+                        Error::invalid_token("Access token 'cnf' claim missing 'jkt'"),
+                        s,
+                    ));
+                }
+                let expected = expected.and_then(Value::as_str).unwrap_or_default();
+                if !bool::from(expected.as_bytes().ct_eq(verified.jkt.as_bytes())) {
+                    return Err(prepare(
+                        Error::invalid_token("JWT Access Token confirmation mismatch"),
+                        s,
+                    ));
+                }
+                Ok(VerifiedRequest {
+                    claims,
+                    scheme: AuthScheme::Dpop,
+                    proof: Some(verified),
+                })
+            }
+            Some(AuthScheme::Bearer) => {
+                let s = Some(AuthScheme::Bearer);
+                let claims = self
+                    .verify_token(token, &[], url, Some(&request.headers))
+                    .await
+                    .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
+                if mode != DpopMode::Disabled {
+                    if claims.cnf().is_some_and(|c| truthy(c.get("jkt"))) {
+                        return Err(prepare(
+                            Error::invalid_token(
+                                "DPoP-bound token requires the DPoP authentication scheme, not Bearer",
+                            ),
+                            s,
+                        ));
+                    }
+                    if proof.is_some() {
+                        return Err(prepare(
+                            Error::invalid_auth_scheme(
+                                "DPoP proof requires DPoP authentication scheme, not Bearer",
+                            ),
+                            s,
+                        ));
+                    }
+                }
+                Ok(VerifiedRequest {
+                    claims,
+                    scheme: AuthScheme::Bearer,
+                    proof: None,
+                })
+            }
+            None => Err(prepare(Error::missing_authorization(), None)),
+        }
+    }
+}
+
+fn unshare(e: Arc<DiscoveryError>) -> DiscoveryError {
+    Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())
+}
+
+fn check_allowed(allowed: &[String], issuer: &str) -> Result<()> {
+    if allowed.iter().any(|d| d == issuer) {
+        Ok(())
+    } else {
+        Err(Error::invalid_token(
+            "Token issuer is not in the list of allowed domains",
+        ))
+    }
+}
+
+/// Python's `str.split(None, 1)`: the scheme, then the rest after the first whitespace run.
+fn split_authorization(value: &str) -> Option<(&str, &str)> {
+    let value = value.trim_start();
+    let end = value.find(char::is_whitespace)?;
+    let scheme = &value[..end];
+    let rest = value[end..].trim_start();
+    (!rest.is_empty()).then_some((scheme, rest))
+}
+
+/// Whether the proof's header segment decodes as a JSON object (the reference's first check).
+fn proof_header_decodes(proof: &str) -> bool {
+    jws::split(proof, MAX_PROOF_BYTES)
+        .and_then(|s| jws::decode_object(s.header))
+        .is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn authorization_splits_like_python() {
+        assert_eq!(split_authorization("Bearer abc"), Some(("Bearer", "abc")));
+        assert_eq!(
+            split_authorization("Bearer \t  abc"),
+            Some(("Bearer", "abc"))
+        );
+        assert_eq!(
+            split_authorization("  DPoP abc def"),
+            Some(("DPoP", "abc def"))
+        );
+        assert_eq!(
+            split_authorization("Bearer\tabc  "),
+            Some(("Bearer", "abc  "))
+        );
+        assert_eq!(split_authorization("Bearer"), None);
+        assert_eq!(split_authorization("Bearer   "), None);
+        assert_eq!(split_authorization(""), None);
+    }
+}

@@ -1,0 +1,552 @@
+//! DPoP (RFC 9449): proof-of-possession checks for access tokens bound to a client key.
+//!
+//! A DPoP client holds a key pair and sends, with each request, a short-lived signed JWT — the
+//! *proof* — in the `DPoP` header. The proof's header carries the public key (`jwk`); its claims
+//! name the request (`htm` method, `htu` URL without query and fragment), the access token
+//! (`ath`, the base64url SHA-256 of it), the issue time (`iat`) and a unique id (`jti`). The
+//! access token names the same key through the thumbprint in `cnf.jkt` (RFC 7638). A stolen
+//! token is useless without the private key, and a stolen proof only fits one method, one URL
+//! and one token, for a short time — and, with replay protection, only once.
+//!
+//! # What is checked (RFC 9449 section 4.3), in this order
+//!
+//! 1. `typ` is `dpop+jwt`; `alg` is one of the configured proof algorithms (`ES256` by default;
+//!    `none` and `HS*` cannot be configured); `jwk` is a public key of the type the algorithm
+//!    needs (EC P-256 for `ES256`) with no private member.
+//! 2. The signature verifies with that `jwk`; the payload is a JSON object; no `crit` header.
+//! 3. The claims `iat`, `ath`, `htm`, `htu` and `jti` are present; `jti` is a non-blank string.
+//! 4. `iat` lies within `[now - dpop_iat_offset, now + dpop_iat_leeway]` (300 s and 30 s).
+//! 5. `htm` equals the request method ignoring case; `htu` equals the request URL after
+//!    [normalisation](htu); `ath` equals the hash of the presented access token.
+//! 6. With server nonces configured: the `nonce` claim is one this server issued recently
+//!    ([`NonceConfig`]), else `401 use_dpop_nonce` with a fresh nonce.
+//! 7. With replay protection (the default): the proof was not seen before ([`ReplayStore`]).
+//!
+//! Every failure is `400 invalid_dpop_proof` with the reference's description (clients match
+//! them byte for byte), except the nonce challenge (`401 use_dpop_nonce`) and an unreachable
+//! replay store (`503`, failing closed).
+//!
+//! # Why a 300 second window
+//!
+//! The reference accepts a proof whose `iat` is up to 300 s old and up to 30 s ahead. RFC 9449
+//! leaves the window to the server and only asks for "a relatively brief period" (section 11.1).
+//! Five minutes absorbs real client clock skew, request queueing and retries; it is safe because
+//! a proof is bound to one method, URL and token, and because accepted proofs are remembered for
+//! the whole window (`offset + leeway`, 330 s) so that none can be used twice. Servers that do not
+//! want to trust client clocks at all add [server nonces](nonce).
+//!
+//! # Configuration
+//!
+//! ```
+//! use std::sync::Arc;
+//! use std::time::Duration;
+//! use auth0_api::{Algorithm, ApiClientOptions};
+//! use auth0_api::dpop::{InMemoryReplayStore, NonceConfig};
+//!
+//! // Every server of the fleet loads the same secret (32 bytes or more).
+//! let shared_secret = [0x5a_u8; 32];
+//! let options = ApiClientOptions::builder()
+//!     .domain("your-tenant.auth0.com")
+//!     .audience("https://api.example.com")
+//!     .dpop_algorithms([Algorithm::ES256, Algorithm::EdDSA])
+//!     .dpop_iat_offset(Duration::from_secs(120))
+//!     .replay_store(Arc::new(InMemoryReplayStore::new(50_000, 500)))
+//!     .dpop_nonce(NonceConfig::with_secret(&shared_secret)?.lifetime(Duration::from_secs(120)))
+//!     .build()?;
+//! # Ok::<(), auth0_api::Error>(())
+//! ```
+//!
+//! The pieces are usable alone, for example to compute the `cnf.jkt` a token must carry:
+//!
+//! ```
+//! use auth0_api::dpop::{jwk_thumbprint, normalize_htu};
+//! use serde_json::json;
+//!
+//! let jwk = json!({"kty": "EC", "crv": "P-256",
+//!     "x": "MKBCTNIcKUSDii11ySs3526iDZ8AiTo7Tu6KPAqv7D4",
+//!     "y": "4Etl6SRW2YiLUrN5vfvVHuhp7x8PxltmWWlbbM4IFyM"});
+//! let jkt = jwk_thumbprint(jwk.as_object().ok_or("not an object")?)?;
+//! assert_eq!(jkt, "cn-I_WNMClehiVp51i_0VpOENW1upEerA8sEam5hn-s");
+//! assert_eq!(normalize_htu("https://API.example.com:443/r?q#f")?, "https://api.example.com/r");
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod htu;
+pub mod nonce;
+pub mod replay;
+pub mod thumbprint;
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use aws_lc_rs::digest;
+use base64::Engine as _;
+use base64::alphabet::URL_SAFE;
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde_json::Value;
+use subtle::ConstantTimeEq as _;
+
+pub use htu::{HtuError, normalize_htu};
+pub use nonce::NonceConfig;
+pub use replay::{InMemoryReplayStore, ReplayStore, ReplayStoreError};
+pub use thumbprint::{ThumbprintError, jwk_thumbprint};
+
+use crate::claims::Claims;
+use crate::error::{Error, ErrorKind, Result};
+use crate::jws::{self, DecodeError, JsonObject, MAX_PROOF_BYTES};
+use crate::keys::VerifyingKey;
+use crate::options::{Algorithm, ApiClientOptions};
+
+/// The result of a successful proof check.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifiedProof {
+    /// The proof's claims (`jti`, `htm`, `htu`, `iat`, `ath`, and any other).
+    pub claims: Claims,
+    /// The RFC 7638 thumbprint of the proof's `jwk`: what the access token's `cnf.jkt` must be.
+    pub jkt: String,
+    /// With server nonces configured, the nonce the client must use next (send it in the
+    /// `DPoP-Nonce` response header).
+    pub next_nonce: Option<String>,
+}
+
+/// Claims every proof must carry, in the order the reference lists missing ones.
+const REQUIRED_CLAIMS: [&str; 5] = ["iat", "ath", "htm", "htu", "jti"];
+/// JWK members that only a private key has (RFC 7518 section 6).
+const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+/// How the reference prefixes the errors of its JWS library (authlib).
+const JWS_FAILED: &str = "JWT signature verification failed: ";
+/// Base64url for the payload and signature segments: no padding and the URL-safe alphabet only,
+/// but non-zero trailing bits tolerated as Python's decoder tolerates them, so that a signature
+/// altered in its last character is a bad signature (as in the reference), not an encoding error.
+/// Decoded bytes are the same either way; the signature covers the segments' text.
+const SEGMENT_B64: GeneralPurpose = GeneralPurpose::new(
+    &URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::RequireNone)
+        .with_decode_allow_trailing_bits(true),
+);
+
+/// Checks DPoP proofs; built once per client from its options.
+pub(crate) struct DpopVerifier {
+    algorithms: Vec<Algorithm>,
+    algs: String,
+    iat_leeway: f64,
+    iat_offset: f64,
+    replay: Option<Arc<dyn ReplayStore>>,
+    replay_ttl: Duration,
+    nonce: Option<NonceConfig>,
+}
+
+impl fmt::Debug for DpopVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DpopVerifier")
+            .field("algorithms", &self.algorithms)
+            .field("iat_leeway", &self.iat_leeway)
+            .field("iat_offset", &self.iat_offset)
+            .field("replay_protection", &self.replay.is_some())
+            .field("nonce", &self.nonce)
+            .finish()
+    }
+}
+
+/// The proof's key, from its header.
+struct ProofKey<'a> {
+    jwk: &'a JsonObject,
+    key: VerifyingKey,
+}
+
+impl DpopVerifier {
+    /// Builds the verifier: proof algorithms, `iat` window, replay store (the configured one, or
+    /// a default [`InMemoryReplayStore`] when replay protection is on) and nonces.
+    pub(crate) fn new(options: &ApiClientOptions) -> Self {
+        let replay = if options.replay_protection {
+            Some(options.replay_store.clone().unwrap_or_else(|| {
+                Arc::new(InMemoryReplayStore::default()) as Arc<dyn ReplayStore>
+            }))
+        } else {
+            None
+        };
+        let algs = options
+            .dpop_algorithms
+            .iter()
+            .map(|a| a.name())
+            .collect::<Vec<_>>()
+            .join(" ");
+        Self {
+            algorithms: options.dpop_algorithms.clone(),
+            algs,
+            iat_leeway: options.dpop_iat_leeway.as_secs_f64(),
+            iat_offset: options.dpop_iat_offset.as_secs_f64(),
+            replay,
+            replay_ttl: options
+                .dpop_iat_offset
+                .saturating_add(options.dpop_iat_leeway),
+            nonce: options.dpop_nonce.clone(),
+        }
+    }
+
+    /// The accepted proof algorithms, space-separated (`"ES256"`), for the challenges' `algs`.
+    pub(crate) fn algs(&self) -> &str {
+        &self.algs
+    }
+
+    /// A fresh server nonce when nonces are configured (for a `DPoP-Nonce` response header).
+    #[allow(dead_code)]
+    pub(crate) fn issue_nonce(&self) -> Option<String> {
+        self.nonce.as_ref().map(|n| n.issue(SystemTime::now()))
+    }
+
+    /// Checks `proof` for a request with `http_method` to `http_url` carrying `access_token`.
+    ///
+    /// # Errors
+    /// `invalid_request` for an empty argument, `invalid_dpop_proof` for a bad or replayed proof,
+    /// `use_dpop_nonce` when a valid server nonce is required, `temporarily_unavailable` when the
+    /// replay store cannot record the proof.
+    pub(crate) async fn verify(
+        &self,
+        access_token: &str,
+        proof: &str,
+        http_method: &str,
+        http_url: &str,
+    ) -> Result<VerifiedProof> {
+        self.verify_at(
+            access_token,
+            proof,
+            http_method,
+            http_url,
+            SystemTime::now(),
+        )
+        .await
+    }
+
+    async fn verify_at(
+        &self,
+        access_token: &str,
+        proof: &str,
+        http_method: &str,
+        http_url: &str,
+        now: SystemTime,
+    ) -> Result<VerifiedProof> {
+        if proof.is_empty() {
+            return Err(Error::missing_argument("dpop_proof"));
+        }
+        if access_token.is_empty() {
+            return Err(Error::missing_argument("access_token"));
+        }
+        if http_method.is_empty() || http_url.is_empty() {
+            return Err(Error::missing_argument("http_method/http_url"));
+        }
+
+        let failed = || Error::invalid_dpop_proof("Failed to verify DPoP proof");
+        let segments = jws::split(proof, MAX_PROOF_BYTES).map_err(|_| failed())?;
+        let header = jws::decode_object(segments.header).map_err(|_| failed())?;
+
+        let proof_key = self.check_header(&header)?;
+        let claims = check_jws(&header, &segments, &proof_key.key)?;
+        self.check_claims(
+            &claims,
+            access_token,
+            http_method,
+            http_url,
+            nonce::unix_secs(now),
+        )?;
+
+        let next_nonce = match &self.nonce {
+            Some(config) => Some(check_nonce(config, &claims, now)?),
+            None => None,
+        };
+
+        let jkt = jwk_thumbprint(proof_key.jwk).map_err(|_| invalid_jwk())?;
+        if let Some(store) = &self.replay {
+            // `jti` was checked to be a string; the fallback is never used.
+            let jti = claims
+                .get("jti")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let key = replay_key(&jkt, jti);
+            match store.check_and_insert(key, &jkt, self.replay_ttl).await {
+                Ok(true) => {}
+                Ok(false) => {
+                    return Err(Error::invalid_dpop_proof(
+                        "DPoP proof has already been used",
+                    ));
+                }
+                Err(ReplayStoreError::PerKeyLimit) => {
+                    return Err(Error::invalid_dpop_proof(
+                        "Too many DPoP proofs for this key",
+                    ));
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "DPoP replay store refused a proof; failing closed");
+                    return Err(Error::new(
+                        ErrorKind::ReplayStoreUnavailable,
+                        "DPoP replay store unavailable",
+                    )
+                    .with_source(e));
+                }
+            }
+        }
+
+        Ok(VerifiedProof {
+            claims: Claims::from_object(claims),
+            jkt,
+            next_nonce,
+        })
+    }
+
+    /// `typ`, `alg` and `jwk` (RFC 9449 section 4.3, checks 4 to 7).
+    fn check_header<'h>(&self, header: &'h JsonObject) -> Result<ProofKey<'h>> {
+        if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
+            return Err(Error::invalid_dpop_proof(
+                "Unexpected JWT 'typ' header parameter value",
+            ));
+        }
+        let alg = header
+            .get("alg")
+            .and_then(Value::as_str)
+            .and_then(Algorithm::from_name)
+            .filter(|a| self.algorithms.contains(a))
+            .ok_or_else(|| Error::invalid_dpop_proof("Unsupported algorithm in DPoP proof"))?;
+        let jwk = header
+            .get("jwk")
+            .and_then(Value::as_object)
+            .filter(|j| !j.is_empty())
+            .ok_or_else(|| Error::invalid_dpop_proof("Missing or invalid jwk in header"))?;
+        if PRIVATE_MEMBERS.iter().any(|m| jwk.contains_key(*m)) {
+            return Err(Error::invalid_dpop_proof(
+                "Private key material found in jwk header",
+            ));
+        }
+        let shape = KeyShape::of(alg);
+        if jwk.get("kty").and_then(Value::as_str) != Some(shape.kty) {
+            return Err(Error::invalid_dpop_proof(shape.kty_message));
+        }
+        match shape.crv {
+            Some((crv, message)) if jwk.get("crv").and_then(Value::as_str) != Some(crv) => {
+                return Err(Error::invalid_dpop_proof(message));
+            }
+            _ => {}
+        }
+        // The reference crashes on a key it cannot import (a point off the curve, say).
+        let key = VerifyingKey::from_jwk(jwk, alg).map_err(|_| invalid_jwk())?;
+        Ok(ProofKey { jwk, key })
+    }
+
+    /// Claim checks after the signature (RFC 9449 section 4.3, checks 8 to 12), in the
+    /// reference's order and with its messages.
+    fn check_claims(
+        &self,
+        claims: &JsonObject,
+        access_token: &str,
+        http_method: &str,
+        http_url: &str,
+        now: u64,
+    ) -> Result<()> {
+        let missing: Vec<&str> = REQUIRED_CLAIMS
+            .iter()
+            .copied()
+            .filter(|c| !claims.contains_key(*c))
+            .collect();
+        match missing.as_slice() {
+            [] => {}
+            [one] => {
+                return Err(Error::invalid_dpop_proof(format!(
+                    "Missing required claim: {one}"
+                )));
+            }
+            many => {
+                return Err(Error::invalid_dpop_proof(format!(
+                    "Missing required claims: {}",
+                    many.join(", ")
+                )));
+            }
+        }
+
+        let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+            return Err(Error::invalid_dpop_proof("jti claim must be a string"));
+        };
+        if jti.trim_matches(is_python_space).is_empty() {
+            return Err(Error::invalid_dpop_proof("jti claim must not be empty"));
+        }
+
+        // Python's `isinstance(iat, (int, float))`; booleans, which Python counts as integers,
+        // are refused here as not numbers.
+        let Some(iat) = claims
+            .get("iat")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite())
+        else {
+            return Err(Error::invalid_dpop_proof(
+                "Invalid iat claim (must be integer or float)",
+            ));
+        };
+        let now = now as f64;
+        if iat < now - self.iat_offset {
+            return Err(Error::invalid_dpop_proof("DPoP Proof iat is too old"));
+        }
+        if iat > now + self.iat_leeway {
+            return Err(Error::invalid_dpop_proof(
+                "DPoP Proof iat is from the future",
+            ));
+        }
+
+        let htm_ok = claims
+            .get("htm")
+            .and_then(Value::as_str)
+            .is_some_and(|htm| htm.eq_ignore_ascii_case(http_method));
+        if !htm_ok {
+            return Err(Error::invalid_dpop_proof("DPoP Proof htm mismatch"));
+        }
+
+        let htu_ok = match (
+            claims.get("htu").and_then(Value::as_str).map(normalize_htu),
+            normalize_htu(http_url),
+        ) {
+            (Some(Ok(claimed)), Ok(requested)) => claimed == requested,
+            _ => false,
+        };
+        if !htu_ok {
+            return Err(Error::invalid_dpop_proof("DPoP Proof htu mismatch"));
+        }
+
+        let expected_ath = thumbprint::sha256_base64url(access_token.as_bytes());
+        let ath_ok = claims
+            .get("ath")
+            .and_then(Value::as_str)
+            .is_some_and(|ath| bool::from(ath.as_bytes().ct_eq(expected_ath.as_bytes())));
+        if !ath_ok {
+            return Err(Error::invalid_dpop_proof("DPoP Proof ath mismatch"));
+        }
+        Ok(())
+    }
+}
+
+/// The `kty`/`crv` a proof algorithm needs, with the messages for a mismatch.
+struct KeyShape {
+    kty: &'static str,
+    kty_message: &'static str,
+    crv: Option<(&'static str, &'static str)>,
+}
+
+impl KeyShape {
+    fn of(alg: Algorithm) -> Self {
+        const EC: &str = "Only EC keys are supported for DPoP";
+        match alg {
+            Algorithm::ES256 => Self {
+                kty: "EC",
+                kty_message: EC,
+                crv: Some(("P-256", "Only P-256 curve is supported")),
+            },
+            Algorithm::ES384 => Self {
+                kty: "EC",
+                kty_message: EC,
+                crv: Some(("P-384", "Only P-384 curve is supported")),
+            },
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => Self {
+                kty: "RSA",
+                kty_message: "Only RSA keys are supported for DPoP",
+                crv: None,
+            },
+            Algorithm::EdDSA => Self {
+                kty: "OKP",
+                kty_message: "Only OKP keys are supported for DPoP",
+                crv: Some(("Ed25519", "Only Ed25519 curve is supported")),
+            },
+        }
+    }
+}
+
+fn invalid_jwk() -> Error {
+    Error::invalid_dpop_proof("Invalid jwk in DPoP proof header")
+}
+
+fn jws_failed(detail: &str) -> Error {
+    Error::invalid_dpop_proof(format!("{JWS_FAILED}{detail}"))
+}
+
+/// The JWS decode as the reference's library (authlib) does it: `crit`, payload, signature
+/// encoding, then the signature. Returns the claims.
+fn check_jws(
+    header: &JsonObject,
+    segments: &jws::Segments<'_>,
+    key: &VerifyingKey,
+) -> Result<JsonObject> {
+    if let Some(crit) = header.get("crit") {
+        // No extension is understood, so any `crit` is refused (RFC 7515 section 4.1.11); the
+        // message names the first parameter, as authlib does for an unknown one.
+        let first = crit
+            .as_array()
+            .filter(|names| names.iter().all(Value::is_string))
+            .and_then(|names| names.first())
+            .and_then(Value::as_str);
+        return Err(match first {
+            Some(name) => jws_failed(&format!(
+                "invalid_crit_header_parameter_name: Invalid Header Parameter Name: {name}"
+            )),
+            None => {
+                jws_failed("invalid_header_parameter_name: Invalid Header Parameter Name: crit")
+            }
+        });
+    }
+    let payload = SEGMENT_B64
+        .decode(segments.payload)
+        .map_err(|_| jws_failed("decode_error: Invalid payload padding"))?;
+    let claims = jws::parse_object(&payload).map_err(|e| match e {
+        DecodeError::NotObject => jws_failed("decode_error: Invalid payload type"),
+        _ => jws_failed("decode_error: Invalid payload value"),
+    })?;
+    let signature = SEGMENT_B64
+        .decode(segments.signature)
+        .map_err(|_| jws_failed("decode_error: Invalid signature padding"))?;
+    if !key.verify(segments.signing_input.as_bytes(), &signature) {
+        return Err(jws_failed("bad_signature: "));
+    }
+    Ok(claims)
+}
+
+/// Server nonce check (RFC 9449 section 9): the next nonce on success.
+fn check_nonce(config: &NonceConfig, claims: &JsonObject, now: SystemTime) -> Result<String> {
+    let fresh = config.issue(now);
+    match claims.get("nonce") {
+        None => Err(Error::new(
+            ErrorKind::UseDpopNonce,
+            "Authorization server requires nonce in DPoP proof",
+        )
+        .with_dpop_nonce(fresh)),
+        Some(Value::String(nonce)) if config.validate(nonce, now) => Ok(fresh),
+        Some(_) => Err(Error::new(
+            ErrorKind::UseDpopNonce,
+            "DPoP proof nonce is invalid or expired",
+        )
+        .with_dpop_nonce(fresh)),
+    }
+}
+
+/// `SHA-256(jkt || 0x00 || jti)`: the replay-store key of a proof.
+fn replay_key(jkt: &str, jti: &str) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(jkt.as_bytes());
+    ctx.update(&[0]);
+    ctx.update(jti.as_bytes());
+    let mut key = [0u8; 32];
+    for (out, byte) in key.iter_mut().zip(ctx.finish().as_ref()) {
+        *out = *byte;
+    }
+    key
+}
+
+/// Python's `str.isspace`: Unicode white space plus the ASCII separators 0x1C to 0x1F.
+fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+#[cfg(test)]
+mod tests;

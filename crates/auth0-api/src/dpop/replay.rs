@@ -1,0 +1,420 @@
+//! DPoP proof replay detection (RFC 9449 section 11.1).
+//!
+//! A proof is a bearer credential for its time window: whoever captures it can send it again
+//! with the same method and URL. The verifier therefore remembers every accepted proof for as long
+//! as its `iat` could still be accepted (`dpop_iat_offset + dpop_iat_leeway`, 330 s by default)
+//! and refuses a second use. Proofs are identified by the SHA-256 of the key thumbprint and the
+//! `jti` (`SHA-256(jkt || 0x00 || jti)`), so that one client cannot burn another's `jti`s and the
+//! store never holds client-chosen strings as keys.
+//!
+//! [`InMemoryReplayStore`] is the default: bounded in total size and per key, and failing closed
+//! when full. A fleet of servers behind a load balancer needs a shared store (Redis or similar):
+//! implement [`ReplayStore`] over it, with an atomic "insert if absent, with expiry" such as
+//! Redis `SET key 1 NX PX ttl`.
+//!
+//! ```
+//! use std::time::Duration;
+//! use auth0_api::dpop::replay::{InMemoryReplayStore, ReplayStore};
+//!
+//! # async fn demo() -> Result<(), auth0_api::dpop::replay::ReplayStoreError> {
+//! let store = InMemoryReplayStore::default();
+//! let key = [7u8; 32];
+//! assert!(store.check_and_insert(key, "jkt", Duration::from_secs(330)).await?);
+//! assert!(!store.check_and_insert(key, "jkt", Duration::from_secs(330)).await?, "a replay");
+//! # Ok(()) }
+//! ```
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+use std::fmt;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
+/// Where proof identifiers are remembered until their proof window closes.
+///
+/// Implementations must make [`check_and_insert`](Self::check_and_insert) atomic: when several
+/// requests present the same proof at once, exactly one may see `Ok(true)`.
+#[async_trait::async_trait]
+pub trait ReplayStore: Send + Sync + 'static {
+    /// Records `key` (the SHA-256 of the proof key's thumbprint `jkt`, a zero byte and the
+    /// proof's `jti`) for `ttl`. Returns `Ok(true)` if it was new, `Ok(false)` if it is still
+    /// remembered (a replay).
+    ///
+    /// `jkt` is given so that a store can bound the live proofs of one key.
+    ///
+    /// # Errors
+    /// [`ReplayStoreError`] when the proof cannot be recorded; the verifier then refuses it.
+    async fn check_and_insert(
+        &self,
+        key: [u8; 32],
+        jkt: &str,
+        ttl: Duration,
+    ) -> Result<bool, ReplayStoreError>;
+}
+
+/// Why a [`ReplayStore`] could not record a proof. The verifier fails closed on every one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ReplayStoreError {
+    /// The store holds as many live proofs as it may.
+    Full,
+    /// The proof's key has as many live proofs as one key may have.
+    PerKeyLimit,
+    /// The store could not be reached or failed (the text is for logs, never sent to clients).
+    Unavailable(String),
+}
+
+impl fmt::Display for ReplayStoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full => f.write_str("DPoP replay store is full"),
+            Self::PerKeyLimit => f.write_str("too many live DPoP proofs for one key"),
+            Self::Unavailable(why) => write!(f, "DPoP replay store unavailable: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for ReplayStoreError {}
+
+/// Default bound on remembered proofs ([`InMemoryReplayStore::default`]).
+pub const DEFAULT_MAX_ENTRIES: usize = 100_000;
+/// Default bound on live proofs per key thumbprint ([`InMemoryReplayStore::default`]).
+pub const DEFAULT_MAX_PER_KEY: usize = 1_000;
+
+/// Expired entries dropped per call in the normal case; a call that hits a bound purges all.
+const PURGE_BATCH: usize = 128;
+
+/// The in-process [`ReplayStore`]: one lock, bounded in total and per key, expired entries
+/// purged a few at a time on each call (and all at once before refusing for lack of room).
+///
+/// It protects one process only; servers that share traffic need a shared store.
+pub struct InMemoryReplayStore {
+    max_entries: usize,
+    max_per_key: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    entries: HashMap<[u8; 32], Entry>,
+    /// Expiry order; an item whose entry was replaced or removed is skipped when popped.
+    expiries: BinaryHeap<Reverse<(Instant, [u8; 32])>>,
+    /// Live (not yet purged) entries per key thumbprint.
+    per_key: HashMap<Arc<str>, usize>,
+}
+
+struct Entry {
+    expires: Instant,
+    jkt: Arc<str>,
+}
+
+impl State {
+    fn remove(&mut self, key: &[u8; 32]) {
+        let Some(entry) = self.entries.remove(key) else {
+            return;
+        };
+        if let Some(count) = self.per_key.get_mut(&entry.jkt) {
+            *count = count.saturating_sub(1);
+            if *count == 0 {
+                self.per_key.remove(&entry.jkt);
+            }
+        }
+    }
+
+    /// Drops up to `limit` expired entries, oldest first.
+    fn purge(&mut self, now: Instant, limit: usize) {
+        for _ in 0..limit {
+            let Some(Reverse((expires, key))) = self.expiries.peek().copied() else {
+                return;
+            };
+            if expires > now {
+                return;
+            }
+            self.expiries.pop();
+            if self.entries.get(&key).is_some_and(|e| e.expires == expires) {
+                self.remove(&key);
+            }
+        }
+    }
+
+    fn live_for(&self, jkt: &str) -> usize {
+        self.per_key.get(jkt).copied().unwrap_or(0)
+    }
+}
+
+impl InMemoryReplayStore {
+    /// A store that remembers at most `max_entries` proofs in total and `max_per_key` live
+    /// proofs per key thumbprint. A bound of zero refuses every proof.
+    pub fn new(max_entries: usize, max_per_key: usize) -> Self {
+        Self {
+            max_entries,
+            max_per_key,
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// How many proofs are remembered now (expired ones not yet purged included).
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Whether no proof is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
+        // Nothing in the critical sections can panic half-way, so a poisoned state is still
+        // consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// [`ReplayStore::check_and_insert`] at the instant `now`.
+    fn check_and_insert_at(
+        &self,
+        key: [u8; 32],
+        jkt: &str,
+        ttl: Duration,
+        now: Instant,
+    ) -> Result<bool, ReplayStoreError> {
+        let expires = now.checked_add(ttl).ok_or_else(|| {
+            ReplayStoreError::Unavailable("proof lifetime out of range".to_owned())
+        })?;
+        let mut state = self.lock();
+        state.purge(now, PURGE_BATCH);
+        match state.entries.get(&key) {
+            Some(entry) if entry.expires > now => return Ok(false),
+            Some(_) => state.remove(&key),
+            None => {}
+        }
+        if state.entries.len() >= self.max_entries {
+            state.purge(now, usize::MAX);
+            if state.entries.len() >= self.max_entries {
+                return Err(ReplayStoreError::Full);
+            }
+        }
+        if state.live_for(jkt) >= self.max_per_key {
+            state.purge(now, usize::MAX);
+            if state.live_for(jkt) >= self.max_per_key {
+                return Err(ReplayStoreError::PerKeyLimit);
+            }
+        }
+        let jkt: Arc<str> = match state.per_key.get_key_value(jkt) {
+            Some((shared, _)) => Arc::clone(shared),
+            None => Arc::from(jkt),
+        };
+        *state.per_key.entry(Arc::clone(&jkt)).or_insert(0) += 1;
+        state.entries.insert(key, Entry { expires, jkt });
+        state.expiries.push(Reverse((expires, key)));
+        Ok(true)
+    }
+}
+
+impl Default for InMemoryReplayStore {
+    /// [`DEFAULT_MAX_ENTRIES`] proofs in total, [`DEFAULT_MAX_PER_KEY`] per key.
+    fn default() -> Self {
+        Self::new(DEFAULT_MAX_ENTRIES, DEFAULT_MAX_PER_KEY)
+    }
+}
+
+impl fmt::Debug for InMemoryReplayStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InMemoryReplayStore")
+            .field("max_entries", &self.max_entries)
+            .field("max_per_key", &self.max_per_key)
+            .field("len", &self.len())
+            .finish()
+    }
+}
+
+#[async_trait::async_trait]
+impl ReplayStore for InMemoryReplayStore {
+    async fn check_and_insert(
+        &self,
+        key: [u8; 32],
+        jkt: &str,
+        ttl: Duration,
+    ) -> Result<bool, ReplayStoreError> {
+        self.check_and_insert_at(key, jkt, ttl, Instant::now())
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(330);
+
+    fn key(n: u32) -> [u8; 32] {
+        let mut k = [0u8; 32];
+        k[..4].copy_from_slice(&n.to_be_bytes());
+        k
+    }
+
+    #[test]
+    fn new_then_replay_then_expiry() {
+        let store = InMemoryReplayStore::default();
+        let t0 = Instant::now();
+        assert_eq!(store.check_and_insert_at(key(1), "a", TTL, t0), Ok(true));
+        assert_eq!(store.check_and_insert_at(key(1), "a", TTL, t0), Ok(false));
+        assert_eq!(
+            store.check_and_insert_at(key(1), "a", TTL, t0 + TTL - Duration::from_millis(1)),
+            Ok(false)
+        );
+        // Once the window is closed the proof would be refused on its iat anyway; the key is
+        // forgotten and may be recorded again.
+        assert_eq!(
+            store.check_and_insert_at(key(1), "a", TTL, t0 + TTL),
+            Ok(true)
+        );
+        assert_eq!(store.len(), 1);
+        assert_eq!(store.lock().live_for("a"), 1);
+    }
+
+    #[test]
+    fn full_store_fails_closed_until_entries_expire() {
+        let store = InMemoryReplayStore::new(3, 10);
+        let t0 = Instant::now();
+        for n in 0..3 {
+            assert_eq!(
+                store.check_and_insert_at(key(n), &format!("k{n}"), TTL, t0),
+                Ok(true)
+            );
+        }
+        assert_eq!(
+            store.check_and_insert_at(key(9), "k9", TTL, t0),
+            Err(ReplayStoreError::Full)
+        );
+        // A replay is still recognised as one when full.
+        assert_eq!(store.check_and_insert_at(key(0), "k0", TTL, t0), Ok(false));
+        assert_eq!(
+            store.check_and_insert_at(key(9), "k9", TTL, t0 + TTL),
+            Ok(true)
+        );
+        assert_eq!(store.len(), 1);
+        assert!(
+            store.lock().per_key.len() == 1,
+            "counters of purged keys are dropped"
+        );
+    }
+
+    #[test]
+    fn per_key_limit() {
+        let store = InMemoryReplayStore::new(100, 2);
+        let t0 = Instant::now();
+        assert_eq!(store.check_and_insert_at(key(1), "a", TTL, t0), Ok(true));
+        assert_eq!(store.check_and_insert_at(key(2), "a", TTL, t0), Ok(true));
+        assert_eq!(
+            store.check_and_insert_at(key(3), "a", TTL, t0),
+            Err(ReplayStoreError::PerKeyLimit)
+        );
+        assert_eq!(
+            store.check_and_insert_at(key(4), "b", TTL, t0),
+            Ok(true),
+            "other keys unaffected"
+        );
+        assert_eq!(
+            store.check_and_insert_at(key(3), "a", TTL, t0 + TTL),
+            Ok(true)
+        );
+    }
+
+    #[test]
+    fn purge_is_incremental_and_mixed_ttls_work() {
+        let store = InMemoryReplayStore::new(10_000, 10_000);
+        let t0 = Instant::now();
+        for n in 0..1_000 {
+            assert_eq!(
+                store.check_and_insert_at(key(n), "a", Duration::from_secs(1), t0),
+                Ok(true)
+            );
+        }
+        assert_eq!(
+            store.check_and_insert_at(key(5_000), "a", TTL, t0),
+            Ok(true)
+        );
+        let later = t0 + Duration::from_secs(2);
+        assert_eq!(
+            store.check_and_insert_at(key(5_001), "a", TTL, later),
+            Ok(true)
+        );
+        assert_eq!(
+            store.len(),
+            1_001 - PURGE_BATCH + 1,
+            "one batch purged per call"
+        );
+        assert_eq!(
+            store.check_and_insert_at(key(5_000), "a", TTL, later),
+            Ok(false)
+        );
+        for n in 0..20 {
+            let _ = store.check_and_insert_at(key(6_000 + n), "a", TTL, later);
+        }
+        assert_eq!(store.len(), 22);
+        assert_eq!(store.lock().live_for("a"), 22);
+    }
+
+    #[test]
+    fn zero_bounds_refuse_everything_and_huge_ttl_fails_closed() {
+        let t0 = Instant::now();
+        assert_eq!(
+            InMemoryReplayStore::new(0, 5).check_and_insert_at(key(1), "a", TTL, t0),
+            Err(ReplayStoreError::Full)
+        );
+        assert_eq!(
+            InMemoryReplayStore::new(5, 0).check_and_insert_at(key(1), "a", TTL, t0),
+            Err(ReplayStoreError::PerKeyLimit)
+        );
+        assert!(matches!(
+            InMemoryReplayStore::default().check_and_insert_at(key(1), "a", Duration::MAX, t0),
+            Err(ReplayStoreError::Unavailable(_))
+        ));
+    }
+
+    #[test]
+    fn display_and_debug() {
+        assert_eq!(
+            ReplayStoreError::Full.to_string(),
+            "DPoP replay store is full"
+        );
+        assert!(
+            ReplayStoreError::Unavailable("down".into())
+                .to_string()
+                .ends_with("down")
+        );
+        let dbg = format!("{:?}", InMemoryReplayStore::default());
+        assert!(dbg.contains("100000") && dbg.contains("1000"), "{dbg}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn exactly_one_of_fifty_concurrent_inserts_wins() {
+        let store = Arc::new(InMemoryReplayStore::default());
+        let barrier = Arc::new(tokio::sync::Barrier::new(50));
+        let tasks: Vec<_> = (0..50)
+            .map(|_| {
+                let store = Arc::clone(&store);
+                let barrier = Arc::clone(&barrier);
+                tokio::spawn(async move {
+                    barrier.wait().await;
+                    store.check_and_insert(key(42), "jkt", TTL).await
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            if task.await.unwrap().unwrap() {
+                wins += 1;
+            }
+        }
+        assert_eq!(wins, 1);
+        assert_eq!(store.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn usable_as_a_trait_object() {
+        let store: Arc<dyn ReplayStore> = Arc::new(InMemoryReplayStore::new(10, 10));
+        assert_eq!(store.check_and_insert(key(1), "a", TTL).await, Ok(true));
+        assert_eq!(store.check_and_insert(key(1), "a", TTL).await, Ok(false));
+    }
+}

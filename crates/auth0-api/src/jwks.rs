@@ -1,0 +1,182 @@
+//! JSON Web Key Sets (RFC 7517 section 5): fetched through the document loader, parsed once
+//! into verifying keys, looked up by `kid`, refreshed on an unknown `kid` at most once per
+//! cooldown (key rotation without waiting for the TTL, and without letting random `kid`s force
+//! fetches).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::discovery::{DiscoveryError, DocumentLoader, ParsedCache, Timed, parsed_cache};
+use crate::keys::{KeyError, VerifyingKey};
+use crate::options::Algorithm;
+
+/// Most keys read from one JWKS.
+pub const MAX_KEYS: usize = 100;
+
+/// One JWKS member: its `kid` and the verifying keys it yields for the allowed algorithms.
+#[derive(Debug)]
+pub(crate) struct JwkEntry {
+    pub(crate) kid: Option<String>,
+    verifiers: Vec<VerifyingKey>,
+    error: Option<KeyError>,
+}
+
+impl JwkEntry {
+    /// The verifying key for `alg`, or why there is none.
+    pub(crate) fn verifier(&self, alg: Algorithm) -> Result<&VerifyingKey, KeyError> {
+        self.verifiers
+            .iter()
+            .find(|v| v.algorithm() == alg)
+            .ok_or_else(|| self.error.clone().unwrap_or(KeyError::WrongType))
+    }
+}
+
+/// A parsed key set.
+#[derive(Debug)]
+pub(crate) struct KeySet {
+    entries: Vec<JwkEntry>,
+}
+
+impl KeySet {
+    fn parse(
+        doc: &serde_json::Map<String, Value>,
+        algorithms: &[Algorithm],
+    ) -> Result<Self, DiscoveryError> {
+        let keys = doc
+            .get("keys")
+            .and_then(Value::as_array)
+            .ok_or(DiscoveryError::NoKeys)?;
+        let entries = keys
+            .iter()
+            .take(MAX_KEYS)
+            .filter_map(Value::as_object)
+            .map(|jwk| {
+                let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
+                let declared = jwk.get("alg").and_then(Value::as_str);
+                let mut verifiers = Vec::new();
+                let mut error = None;
+                for &alg in algorithms {
+                    if declared.is_some_and(|d| d != alg.name()) {
+                        continue;
+                    }
+                    match VerifyingKey::from_jwk(jwk, alg) {
+                        Ok(v) => verifiers.push(v),
+                        Err(e) => error = Some(e),
+                    }
+                }
+                JwkEntry {
+                    kid,
+                    verifiers,
+                    error,
+                }
+            })
+            .collect();
+        Ok(Self { entries })
+    }
+
+    /// The first member whose `kid` equals `kid`.
+    pub(crate) fn find(&self, kid: &str) -> Option<&JwkEntry> {
+        self.entries.iter().find(|e| e.kid.as_deref() == Some(kid))
+    }
+}
+
+/// Key sets by `jwks_uri`.
+pub(crate) struct JwksCache {
+    loader: DocumentLoader,
+    parsed: ParsedCache<KeySet>,
+    algorithms: Vec<Algorithm>,
+    cooldown: Duration,
+    refresh: tokio::sync::Mutex<()>,
+}
+
+impl JwksCache {
+    pub(crate) fn new(
+        loader: DocumentLoader,
+        max_entries: usize,
+        algorithms: Vec<Algorithm>,
+        cooldown: Duration,
+    ) -> Self {
+        Self {
+            loader,
+            parsed: parsed_cache(max_entries),
+            algorithms,
+            cooldown,
+            refresh: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    async fn load(&self, uri: &str, force: bool) -> Result<Arc<Timed<KeySet>>, DiscoveryError> {
+        let (doc, ttl) = self.loader.load("jwks", uri, force).await?;
+        Ok(Arc::new(Timed {
+            value: KeySet::parse(&doc, &self.algorithms)?,
+            ttl,
+            loaded_at: Instant::now(),
+        }))
+    }
+
+    /// The key set at `uri` (cached; single-flight on a miss).
+    pub(crate) async fn get(&self, uri: &str) -> Result<Arc<Timed<KeySet>>, Arc<DiscoveryError>> {
+        if let Some(hit) = self.parsed.get(uri).await {
+            return Ok(hit);
+        }
+        self.parsed
+            .try_get_with_by_ref(uri, self.load(uri, false))
+            .await
+    }
+
+    /// Called when `seen` lacks a `kid`: refetches the set once if it is older than the
+    /// cooldown (one fetch for all concurrent callers), else answers with what is cached.
+    pub(crate) async fn refresh_for_unknown_kid(
+        &self,
+        uri: &str,
+        seen: &Arc<Timed<KeySet>>,
+    ) -> Result<Arc<Timed<KeySet>>, Arc<DiscoveryError>> {
+        if seen.loaded_at.elapsed() < self.cooldown {
+            return Ok(seen.clone());
+        }
+        let _guard = self.refresh.lock().await;
+        if let Some(current) = self.parsed.get(uri).await
+            && !Arc::ptr_eq(&current, seen)
+        {
+            // Someone refreshed while we waited.
+            return Ok(current);
+        }
+        let fresh = self.load(uri, true).await.map_err(Arc::new)?;
+        self.parsed.insert(uri.to_owned(), fresh.clone()).await;
+        Ok(fresh)
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn parses_members_and_keeps_first_duplicate() {
+        let doc = json!({"keys":[
+            {"kid":"a","kty":"RSA","n":"AQAB","e":"AQAB"},
+            {"kid":"b","kty":"EC"},
+            "not an object",
+            {"kid":"a","kty":"EC"}
+        ]});
+        let set = KeySet::parse(doc.as_object().unwrap(), &[Algorithm::RS256]).unwrap();
+        assert_eq!(set.entries.len(), 3);
+        let a = set.find("a").unwrap();
+        assert!(matches!(
+            a.verifier(Algorithm::RS256),
+            Err(KeyError::RsaSize(_))
+        ));
+        assert!(set.find("zzz").is_none());
+        assert!(matches!(
+            KeySet::parse(
+                json!({"nokeys":1}).as_object().unwrap(),
+                &[Algorithm::RS256]
+            ),
+            Err(DiscoveryError::NoKeys)
+        ));
+    }
+}

@@ -1,0 +1,258 @@
+//! JWK (RFC 7517) to verifying key, parsed once; per-algorithm signature checks.
+//!
+//! Only public parameters are read. RSA moduli must be 2048 to 8192 bits; EC keys must sit on
+//! the curve their algorithm names (P-256 for ES256, P-384 for ES384); OKP keys must be Ed25519.
+//! A key that does not parse is a typed [`KeyError`], never a panic.
+
+use std::fmt;
+
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents, VerificationAlgorithm};
+use serde_json::Value;
+
+use crate::jws::{JsonObject, b64_decode};
+use crate::options::Algorithm;
+
+/// Smallest accepted RSA modulus (bits).
+pub const MIN_RSA_BITS: usize = 2048;
+/// Largest accepted RSA modulus (bits).
+pub const MAX_RSA_BITS: usize = 8192;
+
+/// Why a JWK cannot verify signatures of an algorithm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The key type (`kty`) does not fit the algorithm.
+    WrongType,
+    /// The curve (`crv`) does not fit the algorithm.
+    WrongCurve,
+    /// A required member is absent or not a base64url string.
+    Member(&'static str),
+    /// The RSA modulus is outside 2048..=8192 bits.
+    RsaSize(usize),
+    /// The key material was rejected (for example a point not on the curve).
+    Rejected,
+}
+
+impl fmt::Display for KeyError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::WrongType => f.write_str("key type does not match the algorithm"),
+            Self::WrongCurve => f.write_str("curve does not match the algorithm"),
+            Self::Member(m) => write!(f, "missing or invalid '{m}'"),
+            Self::RsaSize(bits) => write!(f, "RSA modulus of {bits} bits is outside 2048..8192"),
+            Self::Rejected => f.write_str("invalid key material"),
+        }
+    }
+}
+
+impl std::error::Error for KeyError {}
+
+fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
+    match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
+        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
+        Algorithm::EdDSA => &signature::ED25519,
+    }
+}
+
+fn rsa_params(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
+    Some(match alg {
+        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
+        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
+        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
+        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
+        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
+        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
+        _ => return None,
+    })
+}
+
+fn member<'a>(jwk: &'a JsonObject, name: &'static str) -> Result<&'a str, KeyError> {
+    jwk.get(name)
+        .and_then(Value::as_str)
+        .ok_or(KeyError::Member(name))
+}
+
+fn b64_member(jwk: &JsonObject, name: &'static str) -> Result<Vec<u8>, KeyError> {
+    b64_decode(member(jwk, name)?).map_err(|_| KeyError::Member(name))
+}
+
+/// A public key ready to verify one algorithm's signatures.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    alg: Algorithm,
+    key: ParsedPublicKey,
+}
+
+impl fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+impl VerifyingKey {
+    /// Parses a public JWK for `alg`.
+    pub fn from_jwk(jwk: &JsonObject, alg: Algorithm) -> Result<Self, KeyError> {
+        let kty = member(jwk, "kty").map_err(|_| KeyError::WrongType)?;
+        let key = match alg {
+            Algorithm::RS256
+            | Algorithm::RS384
+            | Algorithm::RS512
+            | Algorithm::PS256
+            | Algorithm::PS384
+            | Algorithm::PS512 => {
+                if kty != "RSA" {
+                    return Err(KeyError::WrongType);
+                }
+                let n = b64_member(jwk, "n")?;
+                let e = b64_member(jwk, "e")?;
+                let n = strip_leading_zeros(&n);
+                let e = strip_leading_zeros(&e);
+                if n.is_empty() {
+                    return Err(KeyError::Member("n"));
+                }
+                if e.is_empty() || e.len() > 8 {
+                    return Err(KeyError::Member("e"));
+                }
+                let bits = n.len() * 8 - n[0].leading_zeros() as usize;
+                if !(MIN_RSA_BITS..=MAX_RSA_BITS).contains(&bits) {
+                    return Err(KeyError::RsaSize(bits));
+                }
+                let params = rsa_params(alg).ok_or(KeyError::WrongType)?;
+                RsaPublicKeyComponents { n, e }
+                    .to_parsed_public_key(params)
+                    .map_err(|_| KeyError::Rejected)?
+            }
+            Algorithm::ES256 | Algorithm::ES384 => {
+                if kty != "EC" {
+                    return Err(KeyError::WrongType);
+                }
+                let (crv, len) = if alg == Algorithm::ES256 {
+                    ("P-256", 32)
+                } else {
+                    ("P-384", 48)
+                };
+                if member(jwk, "crv").map_err(|_| KeyError::Member("crv"))? != crv {
+                    return Err(KeyError::WrongCurve);
+                }
+                let x = b64_member(jwk, "x")?;
+                let y = b64_member(jwk, "y")?;
+                if x.len() != len {
+                    return Err(KeyError::Member("x"));
+                }
+                if y.len() != len {
+                    return Err(KeyError::Member("y"));
+                }
+                let mut point = Vec::with_capacity(1 + 2 * len);
+                point.push(0x04);
+                point.extend_from_slice(&x);
+                point.extend_from_slice(&y);
+                ParsedPublicKey::new(verification_algorithm(alg), point)
+                    .map_err(|_| KeyError::Rejected)?
+            }
+            Algorithm::EdDSA => {
+                if kty != "OKP" {
+                    return Err(KeyError::WrongType);
+                }
+                if member(jwk, "crv").map_err(|_| KeyError::Member("crv"))? != "Ed25519" {
+                    return Err(KeyError::WrongCurve);
+                }
+                let x = b64_member(jwk, "x")?;
+                if x.len() != 32 {
+                    return Err(KeyError::Member("x"));
+                }
+                ParsedPublicKey::new(verification_algorithm(alg), x)
+                    .map_err(|_| KeyError::Rejected)?
+            }
+        };
+        Ok(Self { alg, key })
+    }
+
+    /// The algorithm this key verifies.
+    pub fn algorithm(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Checks `signature` over `message`; ECDSA signatures are JOSE's fixed `r || s` form.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
+        self.key.verify_sig(message, signature).is_ok()
+    }
+}
+
+fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len());
+    &bytes[first..]
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn obj(v: Value) -> JsonObject {
+        v.as_object().cloned().unwrap()
+    }
+
+    #[test]
+    fn rejects_wrong_types_and_bad_points() {
+        let ec = obj(
+            json!({"kty":"EC","crv":"P-256","x":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","y":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"}),
+        );
+        assert_eq!(
+            VerifyingKey::from_jwk(&ec, Algorithm::ES256).unwrap_err(),
+            KeyError::Rejected
+        );
+        assert_eq!(
+            VerifyingKey::from_jwk(&ec, Algorithm::RS256).unwrap_err(),
+            KeyError::WrongType
+        );
+        assert_eq!(
+            VerifyingKey::from_jwk(&ec, Algorithm::ES384).unwrap_err(),
+            KeyError::WrongCurve
+        );
+        let small = obj(json!({"kty":"RSA","n":"AQAB","e":"AQAB"}));
+        assert!(matches!(
+            VerifyingKey::from_jwk(&small, Algorithm::RS256).unwrap_err(),
+            KeyError::RsaSize(17)
+        ));
+        let missing = obj(json!({"kty":"RSA","e":"AQAB"}));
+        assert_eq!(
+            VerifyingKey::from_jwk(&missing, Algorithm::RS256).unwrap_err(),
+            KeyError::Member("n")
+        );
+        assert_eq!(
+            VerifyingKey::from_jwk(&obj(json!({})), Algorithm::RS256).unwrap_err(),
+            KeyError::WrongType
+        );
+    }
+
+    #[test]
+    fn ec_key_from_generated_pair_verifies() {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        let rng = SystemRandom::new();
+        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let point = pair.public_key().as_ref();
+        let jwk = obj(
+            json!({"kty":"EC","crv":"P-256","x":URL_SAFE_NO_PAD.encode(&point[1..33]),"y":URL_SAFE_NO_PAD.encode(&point[33..])}),
+        );
+        let key = VerifyingKey::from_jwk(&jwk, Algorithm::ES256).unwrap();
+        let sig = pair.sign(&rng, b"msg").unwrap();
+        assert!(key.verify(b"msg", sig.as_ref()));
+        assert!(!key.verify(b"other", sig.as_ref()));
+        assert!(!key.verify(b"msg", b"short"));
+    }
+}

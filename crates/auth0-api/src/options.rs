@@ -1,0 +1,660 @@
+//! [`ApiClientOptions`] and its builder: every setting, validated once in
+//! [`ApiClientOptionsBuilder::build`].
+//!
+//! Defaults follow auth0-api-python: cache TTL 600 s and 100 entries, DPoP allowed, proof `iat`
+//! leeway 30 s and offset 300 s, token-endpoint timeout 10 s. Added here: a 5 s timeout for
+//! discovery and JWKS, a clock leeway for `exp`/`nbf` (default 0: the token's issuer decides its
+//! lifetime, and a leeway only ever widens it), the allowed access-token algorithms (default
+//! `RS256`, Auth0's; `none` and `HS*` cannot be expressed), DPoP replay protection (on) and
+//! optional server nonces.
+//!
+//! ```
+//! use auth0_api::{ApiClientOptions, DpopMode};
+//! let options = ApiClientOptions::builder()
+//!     .domain("your-tenant.auth0.com")
+//!     .audience("https://api.example.com")
+//!     .dpop_mode(DpopMode::Required)
+//!     .build()?;
+//! assert_eq!(options.dpop_mode(), DpopMode::Required);
+//! # Ok::<(), auth0_api::Error>(())
+//! ```
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::cache::CacheAdapter;
+use crate::domains::{DomainsMode, DomainsResolver, normalize_domain};
+use crate::dpop::nonce::NonceConfig;
+use crate::dpop::replay::ReplayStore;
+use crate::error::{Error, Result};
+use crate::exchange::ClientAuth;
+
+/// How an API treats DPoP (RFC 9449).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Hash)]
+#[non_exhaustive]
+pub enum DpopMode {
+    /// Bearer and DPoP both accepted (the default).
+    #[default]
+    Allowed,
+    /// Only DPoP accepted.
+    Required,
+    /// Only Bearer accepted; DPoP challenges never sent.
+    Disabled,
+}
+
+/// A signature algorithm (RFC 7518 section 3, RFC 8037). `none` and the symmetric `HS*`
+/// algorithms are deliberately not representable.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(clippy::upper_case_acronyms)]
+pub enum Algorithm {
+    /// RSASSA-PKCS1-v1_5 with SHA-256 (Auth0's default).
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// RSASSA-PSS with SHA-256.
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+    /// EdDSA with Ed25519.
+    EdDSA,
+}
+
+impl Algorithm {
+    /// Every algorithm, in a stable order.
+    pub const ALL: [Algorithm; 9] = [
+        Self::RS256,
+        Self::RS384,
+        Self::RS512,
+        Self::PS256,
+        Self::PS384,
+        Self::PS512,
+        Self::ES256,
+        Self::ES384,
+        Self::EdDSA,
+    ];
+
+    /// The JOSE name (`"RS256"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::RS256 => "RS256",
+            Self::RS384 => "RS384",
+            Self::RS512 => "RS512",
+            Self::PS256 => "PS256",
+            Self::PS384 => "PS384",
+            Self::PS512 => "PS512",
+            Self::ES256 => "ES256",
+            Self::ES384 => "ES384",
+            Self::EdDSA => "EdDSA",
+        }
+    }
+
+    /// Parses a JOSE name; `None` for anything else (including `none` and `HS*`).
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl fmt::Display for Algorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Validated settings of an [`ApiClient`](crate::ApiClient). Build with [`ApiClientOptions::builder`].
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct ApiClientOptions {
+    pub(crate) domain: Option<String>,
+    pub(crate) domains: DomainsMode,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) cache_ttl: Duration,
+    pub(crate) cache_max_entries: usize,
+    pub(crate) cache_adapter: Option<Arc<dyn CacheAdapter>>,
+    pub(crate) dpop_mode: DpopMode,
+    pub(crate) dpop_iat_leeway: Duration,
+    pub(crate) dpop_iat_offset: Duration,
+    pub(crate) dpop_algorithms: Vec<Algorithm>,
+    pub(crate) replay_store: Option<Arc<dyn ReplayStore>>,
+    pub(crate) replay_protection: bool,
+    pub(crate) dpop_nonce: Option<NonceConfig>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_auth: Option<ClientAuth>,
+    pub(crate) token_endpoint_timeout: Duration,
+    pub(crate) http_timeout: Duration,
+    pub(crate) root_certificates: Vec<reqwest::Certificate>,
+    pub(crate) http_client: Option<reqwest::Client>,
+    pub(crate) clock_leeway: Duration,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) jwks_refresh_cooldown: Duration,
+}
+
+impl fmt::Debug for ApiClientOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClientOptions")
+            .field("domain", &self.domain)
+            .field("domains", &self.domains)
+            .field("audiences", &self.audiences)
+            .field("cache_ttl", &self.cache_ttl)
+            .field("cache_max_entries", &self.cache_max_entries)
+            .field("dpop_mode", &self.dpop_mode)
+            .field("dpop_algorithms", &self.dpop_algorithms)
+            .field("client_id", &self.client_id)
+            .field("client_auth", &self.client_auth)
+            .field("algorithms", &self.algorithms)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ApiClientOptions {
+    /// Starts a builder with the defaults.
+    pub fn builder() -> ApiClientOptionsBuilder {
+        ApiClientOptionsBuilder::default()
+    }
+
+    /// The DPoP mode.
+    pub fn dpop_mode(&self) -> DpopMode {
+        self.dpop_mode
+    }
+
+    /// The accepted audiences.
+    pub fn audiences(&self) -> &[String] {
+        &self.audiences
+    }
+
+    /// The configured domain (single-domain mode and token exchange), normalised to
+    /// `https://host/`.
+    pub fn domain(&self) -> Option<&str> {
+        self.domain.as_deref()
+    }
+
+    /// The accepted DPoP proof algorithms.
+    pub fn dpop_algorithms(&self) -> &[Algorithm] {
+        &self.dpop_algorithms
+    }
+
+    /// The accepted access-token algorithms.
+    pub fn algorithms(&self) -> &[Algorithm] {
+        &self.algorithms
+    }
+}
+
+/// Builder of [`ApiClientOptions`]; all checks happen in [`build`](Self::build).
+#[derive(Default)]
+#[must_use]
+pub struct ApiClientOptionsBuilder {
+    domain: Option<String>,
+    domains: Option<Vec<String>>,
+    resolver: Option<DomainsResolver>,
+    audiences: Vec<String>,
+    cache_ttl: Option<Duration>,
+    cache_max_entries: Option<usize>,
+    cache_adapter: Option<Arc<dyn CacheAdapter>>,
+    dpop_enabled: Option<bool>,
+    dpop_required: Option<bool>,
+    dpop_mode: Option<DpopMode>,
+    dpop_iat_leeway: Option<Duration>,
+    dpop_iat_offset: Option<Duration>,
+    dpop_algorithms: Option<Vec<Algorithm>>,
+    replay_store: Option<Arc<dyn ReplayStore>>,
+    replay_protection: Option<bool>,
+    dpop_nonce: Option<NonceConfig>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+    client_assertion: Option<ClientAuth>,
+    token_endpoint_timeout: Option<Duration>,
+    http_timeout: Option<Duration>,
+    root_pems: Vec<Vec<u8>>,
+    http_client: Option<reqwest::Client>,
+    clock_leeway: Option<Duration>,
+    algorithms: Option<Vec<Algorithm>>,
+    jwks_refresh_cooldown: Option<Duration>,
+}
+
+impl ApiClientOptionsBuilder {
+    /// The Auth0 domain (`tenant.auth0.com`, or `https://tenant.auth0.com/`): single-domain mode,
+    /// and the tenant used for token exchange.
+    pub fn domain(mut self, domain: impl Into<String>) -> Self {
+        self.domain = Some(domain.into());
+        self
+    }
+
+    /// A static list of accepted domains (multiple custom domains).
+    pub fn domains<I, S>(mut self, domains: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.domains = Some(domains.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// A resolver that names the accepted domains for each request.
+    pub fn domains_resolver(mut self, resolver: DomainsResolver) -> Self {
+        self.resolver = Some(resolver);
+        self
+    }
+
+    /// The audience the API accepts (`aud` must equal or contain it). Call again to accept several.
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audiences.push(audience.into());
+        self
+    }
+
+    /// Several accepted audiences at once.
+    pub fn audiences<I, S>(mut self, audiences: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.audiences.extend(audiences.into_iter().map(Into::into));
+        self
+    }
+
+    /// Upper bound of the discovery/JWKS cache lifetime (default 600 s). The effective TTL is
+    /// `min(Cache-Control max-age, this)`.
+    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
+        self.cache_ttl = Some(ttl);
+        self
+    }
+
+    /// Most cached discovery/JWKS documents (default 100, at least 2).
+    pub fn cache_max_entries(mut self, n: usize) -> Self {
+        self.cache_max_entries = Some(n);
+        self
+    }
+
+    /// Where discovery and JWKS documents are kept (default: in memory, TTL + LRU).
+    pub fn cache_adapter(mut self, adapter: Arc<dyn CacheAdapter>) -> Self {
+        self.cache_adapter = Some(adapter);
+        self
+    }
+
+    /// The DPoP mode (default [`DpopMode::Allowed`]).
+    pub fn dpop_mode(mut self, mode: DpopMode) -> Self {
+        self.dpop_mode = Some(mode);
+        self
+    }
+
+    /// The reference's `dpop_enabled` (default true); `false` means [`DpopMode::Disabled`].
+    pub fn dpop_enabled(mut self, enabled: bool) -> Self {
+        self.dpop_enabled = Some(enabled);
+        self
+    }
+
+    /// The reference's `dpop_required` (default false); `true` means [`DpopMode::Required`].
+    pub fn dpop_required(mut self, required: bool) -> Self {
+        self.dpop_required = Some(required);
+        self
+    }
+
+    /// How far in the future a proof's `iat` may be (default 30 s).
+    pub fn dpop_iat_leeway(mut self, leeway: Duration) -> Self {
+        self.dpop_iat_leeway = Some(leeway);
+        self
+    }
+
+    /// How old a proof's `iat` may be (default 300 s).
+    pub fn dpop_iat_offset(mut self, offset: Duration) -> Self {
+        self.dpop_iat_offset = Some(offset);
+        self
+    }
+
+    /// Accepted proof algorithms (default `ES256`); they are listed in the challenges' `algs`.
+    pub fn dpop_algorithms<I: IntoIterator<Item = Algorithm>>(mut self, algs: I) -> Self {
+        self.dpop_algorithms = Some(algs.into_iter().collect());
+        self
+    }
+
+    /// The store that remembers proof `jti`s (default: in memory, bounded).
+    pub fn replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
+        self.replay_store = Some(store);
+        self
+    }
+
+    /// Turns DPoP replay protection on or off (default on).
+    pub fn replay_protection(mut self, on: bool) -> Self {
+        self.replay_protection = Some(on);
+        self
+    }
+
+    /// Requires server-issued DPoP nonces (RFC 9449 section 8).
+    pub fn dpop_nonce(mut self, config: NonceConfig) -> Self {
+        self.dpop_nonce = Some(config);
+        self
+    }
+
+    /// The client id used for token exchange.
+    pub fn client_id(mut self, id: impl Into<String>) -> Self {
+        self.client_id = Some(id.into());
+        self
+    }
+
+    /// The client secret used for token exchange (HTTP Basic authentication).
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(secret.into());
+        self
+    }
+
+    /// Authenticates to the token endpoint with a signed JWT instead of a secret (RFC 7523).
+    pub fn client_assertion(mut self, auth: ClientAuth) -> Self {
+        self.client_assertion = Some(auth);
+        self
+    }
+
+    /// Timeout of token-endpoint requests (default 10 s).
+    pub fn token_endpoint_timeout(mut self, t: Duration) -> Self {
+        self.token_endpoint_timeout = Some(t);
+        self
+    }
+
+    /// Timeout of discovery and JWKS requests (default 5 s).
+    pub fn http_timeout(mut self, t: Duration) -> Self {
+        self.http_timeout = Some(t);
+        self
+    }
+
+    /// Trusts an extra root CA (PEM; one or more certificates) for discovery, JWKS and the
+    /// token endpoint, on top of the system roots.
+    pub fn root_ca_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.root_pems.push(pem.as_ref().to_vec());
+        self
+    }
+
+    /// Uses a caller-built HTTP client (its TLS and proxy settings) instead of ours.
+    pub fn http_client(mut self, client: reqwest::Client) -> Self {
+        self.http_client = Some(client);
+        self
+    }
+
+    /// Clock skew tolerated for `exp` and `nbf` (default 0).
+    pub fn clock_leeway(mut self, leeway: Duration) -> Self {
+        self.clock_leeway = Some(leeway);
+        self
+    }
+
+    /// Accepted access-token algorithms (default `RS256`).
+    pub fn algorithms<I: IntoIterator<Item = Algorithm>>(mut self, algs: I) -> Self {
+        self.algorithms = Some(algs.into_iter().collect());
+        self
+    }
+
+    /// Least time between two JWKS refetches caused by unknown `kid`s (default 30 s).
+    pub fn jwks_refresh_cooldown(mut self, t: Duration) -> Self {
+        self.jwks_refresh_cooldown = Some(t);
+        self
+    }
+
+    /// Validates everything and returns the options, or an `invalid_configuration` error.
+    pub fn build(self) -> Result<ApiClientOptions> {
+        let audiences = self.audiences;
+        if audiences.is_empty() {
+            return Err(Error::configuration(
+                "The argument 'audience' is required but was not provided.",
+            ));
+        }
+        if audiences.iter().any(|a| a.trim().is_empty()) {
+            return Err(Error::configuration("audience must be a non-empty string"));
+        }
+
+        let domains = match (self.domains, self.resolver) {
+            (Some(_), Some(_)) => {
+                return Err(Error::configuration(
+                    "domains must be either a list of domain strings or a callable resolver function",
+                ));
+            }
+            (Some(list), None) => {
+                if list.is_empty() {
+                    return Err(Error::configuration("domains list cannot be empty"));
+                }
+                if list.iter().any(|d| d.trim().is_empty()) {
+                    return Err(Error::configuration(
+                        "domains list must contain only non-empty strings",
+                    ));
+                }
+                let normalized = list
+                    .iter()
+                    .map(|d| normalize_domain(d))
+                    .collect::<std::result::Result<Vec<_>, _>>()
+                    .map_err(|e| {
+                        Error::configuration(format!("Invalid domain in domains list: {e}"))
+                    })?;
+                DomainsMode::List(normalized)
+            }
+            (None, Some(resolver)) => DomainsMode::Resolver(resolver),
+            (None, None) => DomainsMode::Single,
+        };
+
+        let domain = match self.domain.as_deref().map(str::trim) {
+            Some("") | None => None,
+            Some(d) => Some(
+                normalize_domain(d)
+                    .map_err(|e| Error::configuration(format!("Invalid domain: {e}")))?,
+            ),
+        };
+        if domain.is_none() && matches!(domains, DomainsMode::Single) {
+            return Err(Error::configuration(
+                "Must provide either 'domain' or 'domains' parameter. Use 'domain' for single-domain mode, 'domains' for multi-domain support.",
+            ));
+        }
+
+        let client_id = self.client_id.filter(|c| !c.is_empty());
+        if client_id.is_some() && domain.is_none() {
+            return Err(Error::configuration(
+                "The 'domain' parameter is required when 'client_id' is configured.",
+            ));
+        }
+        let client_auth = match (
+            self.client_secret.filter(|s| !s.is_empty()),
+            self.client_assertion,
+        ) {
+            (Some(_), Some(_)) => {
+                return Err(Error::configuration(
+                    "Configure either client_secret or client_assertion, not both",
+                ));
+            }
+            (Some(secret), None) => Some(ClientAuth::secret(secret)),
+            (None, assertion) => assertion,
+        };
+        if client_auth.is_some() && client_id.is_none() {
+            return Err(Error::configuration(
+                "client_id is required when client credentials are configured",
+            ));
+        }
+
+        let cache_max_entries = self.cache_max_entries.unwrap_or(100);
+        if cache_max_entries < 2 {
+            return Err(Error::configuration(
+                "cache_max_entries must be an integer greater than 1",
+            ));
+        }
+
+        let dpop_mode = match (self.dpop_mode, self.dpop_enabled, self.dpop_required) {
+            (Some(mode), None, None) => mode,
+            (Some(_), _, _) => {
+                return Err(Error::configuration(
+                    "Set dpop_mode, or dpop_enabled/dpop_required, not both",
+                ));
+            }
+            (None, Some(false), Some(true)) => {
+                return Err(Error::configuration(
+                    "dpop_required cannot be true when dpop_enabled is false",
+                ));
+            }
+            (None, _, Some(true)) => DpopMode::Required,
+            (None, Some(false), _) => DpopMode::Disabled,
+            (None, _, _) => DpopMode::Allowed,
+        };
+
+        let dpop_algorithms = dedup(
+            self.dpop_algorithms
+                .unwrap_or_else(|| vec![Algorithm::ES256]),
+        );
+        if dpop_algorithms.is_empty() {
+            return Err(Error::configuration("dpop_algorithms cannot be empty"));
+        }
+        let algorithms = dedup(self.algorithms.unwrap_or_else(|| vec![Algorithm::RS256]));
+        if algorithms.is_empty() {
+            return Err(Error::configuration("algorithms cannot be empty"));
+        }
+
+        let mut root_certificates = Vec::new();
+        for pem in &self.root_pems {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| Error::configuration(format!("Invalid root CA PEM: {e}")))?;
+            if certs.is_empty() {
+                return Err(Error::configuration(
+                    "Invalid root CA PEM: no certificate found",
+                ));
+            }
+            root_certificates.extend(certs);
+        }
+        if self.http_client.is_some() && !root_certificates.is_empty() {
+            return Err(Error::configuration(
+                "root_ca_pem cannot be combined with a caller-supplied http_client; configure the roots on that client",
+            ));
+        }
+
+        let positive = |d: Option<Duration>, default: u64, name: &str| -> Result<Duration> {
+            let d = d.unwrap_or(Duration::from_secs(default));
+            if d.is_zero() {
+                return Err(Error::configuration(format!(
+                    "{name} must be greater than zero"
+                )));
+            }
+            Ok(d)
+        };
+
+        Ok(ApiClientOptions {
+            domain,
+            domains,
+            audiences,
+            cache_ttl: self.cache_ttl.unwrap_or(Duration::from_secs(600)),
+            cache_max_entries,
+            cache_adapter: self.cache_adapter,
+            dpop_mode,
+            dpop_iat_leeway: self.dpop_iat_leeway.unwrap_or(Duration::from_secs(30)),
+            dpop_iat_offset: self.dpop_iat_offset.unwrap_or(Duration::from_secs(300)),
+            dpop_algorithms,
+            replay_store: self.replay_store,
+            replay_protection: self.replay_protection.unwrap_or(true),
+            dpop_nonce: self.dpop_nonce,
+            client_id,
+            client_auth,
+            token_endpoint_timeout: positive(
+                self.token_endpoint_timeout,
+                10,
+                "token_endpoint_timeout",
+            )?,
+            http_timeout: positive(self.http_timeout, 5, "http_timeout")?,
+            root_certificates,
+            http_client: self.http_client,
+            clock_leeway: self.clock_leeway.unwrap_or_default(),
+            algorithms,
+            jwks_refresh_cooldown: self
+                .jwks_refresh_cooldown
+                .unwrap_or(Duration::from_secs(30)),
+        })
+    }
+}
+
+fn dedup(mut algs: Vec<Algorithm>) -> Vec<Algorithm> {
+    let mut seen = Vec::with_capacity(algs.len());
+    algs.retain(|a| {
+        let fresh = !seen.contains(a);
+        seen.push(*a);
+        fresh
+    });
+    algs
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn base() -> ApiClientOptionsBuilder {
+        ApiClientOptions::builder().audience("aud")
+    }
+
+    fn err(b: ApiClientOptionsBuilder) -> String {
+        let e = b.build().unwrap_err();
+        assert_eq!(e.error_code(), "invalid_configuration");
+        assert_eq!(e.status_code(), 500);
+        e.description().to_owned()
+    }
+
+    #[test]
+    fn refuses_what_the_reference_refuses() {
+        assert!(
+            err(ApiClientOptions::builder().domain("a.com")).contains("'audience' is required")
+        );
+        assert!(err(base()).contains("Must provide either 'domain' or 'domains'"));
+        assert!(err(base().domain("  ")).contains("Must provide either"));
+        assert_eq!(
+            err(base().domains(Vec::<String>::new())),
+            "domains list cannot be empty"
+        );
+        assert!(err(base().domains(["a.com", " "])).contains("non-empty strings"));
+        assert!(
+            err(base().domains(["a.com"]).client_id("cid"))
+                .contains("'domain' parameter is required when 'client_id'")
+        );
+        assert!(err(base().domain("a.com").cache_max_entries(1)).contains("greater than 1"));
+        assert!(err(base().domain("a.com").cache_max_entries(0)).contains("greater than 1"));
+        assert!(err(base().domain("http://a.com")).contains("https required"));
+        assert!(
+            err(base()
+                .domain("a.com")
+                .dpop_enabled(false)
+                .dpop_required(true))
+            .contains("dpop_required")
+        );
+        assert!(err(base().domain("a.com").root_ca_pem("nope")).contains("root CA"));
+        assert!(err(base().domain("a.com").audience("")).contains("audience"));
+        assert!(err(base().domain("a.com").algorithms([])).contains("algorithms"));
+        assert!(err(base().domain("a.com").client_secret("s")).contains("client_id"));
+    }
+
+    #[test]
+    fn defaults_and_normalisation() {
+        let o = base().domain("TENANT.auth0.com").build().unwrap();
+        assert_eq!(o.domain(), Some("https://tenant.auth0.com/"));
+        assert_eq!(o.dpop_mode(), DpopMode::Allowed);
+        assert_eq!(o.cache_ttl, Duration::from_secs(600));
+        assert_eq!(o.cache_max_entries, 100);
+        assert_eq!(o.dpop_iat_leeway, Duration::from_secs(30));
+        assert_eq!(o.dpop_iat_offset, Duration::from_secs(300));
+        assert_eq!(o.token_endpoint_timeout, Duration::from_secs(10));
+        assert_eq!(o.http_timeout, Duration::from_secs(5));
+        assert_eq!(o.algorithms(), &[Algorithm::RS256]);
+        assert_eq!(o.dpop_algorithms(), &[Algorithm::ES256]);
+        let o = base().domains(["a.com", "https://B.com/"]).build().unwrap();
+        assert!(
+            matches!(&o.domains, DomainsMode::List(l) if l == &["https://a.com/", "https://b.com/"])
+        );
+        let o = base().domain("a.com").dpop_enabled(false).build().unwrap();
+        assert_eq!(o.dpop_mode(), DpopMode::Disabled);
+        let o = base().domain("a.com").dpop_required(true).build().unwrap();
+        assert_eq!(o.dpop_mode(), DpopMode::Required);
+    }
+
+    #[test]
+    fn algorithm_names_round_trip_and_exclude_insecure_ones() {
+        for a in Algorithm::ALL {
+            assert_eq!(Algorithm::from_name(a.name()), Some(a));
+        }
+        for bad in ["none", "None", "HS256", "HS384", "HS512", "rs256", ""] {
+            assert_eq!(Algorithm::from_name(bad), None);
+        }
+    }
+}
