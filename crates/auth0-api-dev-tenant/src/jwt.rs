@@ -181,7 +181,7 @@ impl TokenBuilder {
 
     /// Sets `exp` to now + `secs` (negative for a past expiry).
     pub fn expires_in(self, secs: i64) -> Self {
-        self.claim("exp", json!(crate::now() + secs))
+        self.claim("exp", json!(crate::now().saturating_add(secs)))
     }
 
     /// Makes the token expired: `iat` = now - 3660, `exp` = now - 60.

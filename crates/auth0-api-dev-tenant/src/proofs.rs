@@ -10,7 +10,7 @@ use crate::dpop::ec_thumbprint;
 use crate::jwt::{b64d, parse_jws};
 
 /// Largest accepted distance between a proof's `iat` and now, in seconds.
-pub(crate) const PROOF_IAT_WINDOW_SECS: i64 = 300;
+pub(crate) const PROOF_IAT_WINDOW_SECS: u64 = 300;
 
 /// Checks an ES256 signature under an EC P-256 public JWK.
 pub(crate) fn verify_es256(jwk: &Value, msg: &[u8], sig: &[u8]) -> bool {
@@ -113,7 +113,7 @@ pub(crate) fn verify_token_endpoint_proof(
         .get("iat")
         .and_then(Value::as_i64)
         .ok_or("DPoP proof has no integer iat")?;
-    if (now - iat).abs() > PROOF_IAT_WINDOW_SECS {
+    if now.abs_diff(iat) > PROOF_IAT_WINDOW_SECS {
         return Err("DPoP proof iat is outside the acceptable window");
     }
     match jws.claims.get("jti").and_then(Value::as_str) {
@@ -149,6 +149,10 @@ mod tests {
             key.proof("POST", "https://127.0.0.1:4443/other", None)
                 .sign(),
             key.proof("POST", EP, None).iat(now - 301).sign(),
+            key.proof("POST", EP, None).iat(i64::MIN).sign(),
+            key.proof("POST", EP, None)
+                .claim("iat", json!(1.5e300))
+                .sign(),
             key.proof("POST", EP, None).remove_claim("jti").sign(),
             key.proof("POST", EP, None).typ("JWT").sign(),
             key.proof("POST", EP, None).remove_header("jwk").sign(),

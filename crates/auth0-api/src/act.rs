@@ -140,7 +140,11 @@ mod tests {
         assert_eq!(current_actor(&c).unwrap(), Some("mcp_server_2_client_id"));
         assert_eq!(
             delegation_chain(&c).unwrap(),
-            ["mcp_server_2_client_id", "mcp_server_1_client_id", "spa_client_id"]
+            [
+                "mcp_server_2_client_id",
+                "mcp_server_1_client_id",
+                "spa_client_id"
+            ]
         );
     }
 
@@ -173,7 +177,12 @@ mod tests {
 
     #[test]
     fn rejects_a_missing_or_non_string_sub() {
-        for act in [json!({}), json!({"sub": 7}), json!({"sub": null}), json!([{"sub": "x"}])] {
+        for act in [
+            json!({}),
+            json!({"sub": 7}),
+            json!({"sub": null}),
+            json!([{"sub": "x"}]),
+        ] {
             let c = claims(json!({"act": act}));
             assert_invalid(current_actor(&c).unwrap_err(), "Invalid act claim");
             assert_invalid(delegation_chain(&c).unwrap_err(), "Invalid act claim");

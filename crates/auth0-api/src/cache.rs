@@ -111,6 +111,8 @@ impl CacheAdapter for InMemoryCache {
         self.cache
             .insert(key.to_owned(), Entry { value, ttl })
             .await;
+        // Writes are rare (a load per document and TTL): enforce the bound right away.
+        self.cache.run_pending_tasks().await;
     }
     async fn delete(&self, key: &str) {
         self.cache.invalidate(key).await;
@@ -145,7 +147,9 @@ mod tests {
         for i in 0..10 {
             c.set(&format!("k{i}"), json!(i), None).await;
         }
-        assert!(c.len().await <= 3);
+        assert_eq!(c.len().await, 3);
+        assert_eq!(c.get("k9").await, Some(json!(9)), "most recent kept");
+        assert_eq!(c.get("k0").await, None, "least recent evicted");
         c.clear().await;
         assert!(c.is_empty().await);
     }

@@ -129,7 +129,11 @@ impl ApiClient {
         let http = HttpClient::from_options(&options)?;
         let adapter: Arc<dyn CacheAdapter> = match &options.cache_adapter {
             Some(a) => a.clone(),
-            None => Arc::new(InMemoryCache::new(options.cache_max_entries)),
+            // One store for both kinds of document: room for `max_entries` of each, as the
+            // reference's two caches have.
+            None => Arc::new(InMemoryCache::new(
+                options.cache_max_entries.saturating_mul(2),
+            )),
         };
         let loader = DocumentLoader {
             http: http.clone(),

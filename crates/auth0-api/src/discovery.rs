@@ -202,6 +202,8 @@ impl DiscoveryCache {
                 }))
             })
             .await?;
+        // Loads are rare: enforce the entry bound now rather than on a later access.
+        self.parsed.run_pending_tasks().await;
         Ok(timed.value.clone())
     }
 }

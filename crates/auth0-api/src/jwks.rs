@@ -121,9 +121,13 @@ impl JwksCache {
         if let Some(hit) = self.parsed.get(uri).await {
             return Ok(hit);
         }
-        self.parsed
+        let loaded = self
+            .parsed
             .try_get_with_by_ref(uri, self.load(uri, false))
-            .await
+            .await?;
+        // Loads are rare: enforce the entry bound now rather than on a later access.
+        self.parsed.run_pending_tasks().await;
+        Ok(loaded)
     }
 
     /// Called when `seen` lacks a `kid`: refetches the set once if it is older than the

@@ -180,7 +180,11 @@ fn classify_json_error(text: &str, e: &serde_json::Error) -> DecodeError {
     // serde_json reports the 1-based column of the offending character, or of the last one
     // read at end of input; Python reports the 0-based offset of where a value was expected.
     let line = e.line();
-    let in_line = if e.is_eof() { e.column() } else { e.column().saturating_sub(1) };
+    let in_line = if e.is_eof() {
+        e.column()
+    } else {
+        e.column().saturating_sub(1)
+    };
     let before: usize = text
         .split_inclusive('\n')
         .take(line.saturating_sub(1))

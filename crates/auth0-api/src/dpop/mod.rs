@@ -23,8 +23,9 @@
 //! 7. With replay protection (the default): the proof was not seen before ([`ReplayStore`]).
 //!
 //! Every failure is `400 invalid_dpop_proof` with the reference's description (clients match
-//! them byte for byte), except the nonce challenge (`401 use_dpop_nonce`) and an unreachable
-//! replay store (`503`, failing closed).
+//! them byte for byte), except an empty argument (`400 invalid_request`), the nonce challenge
+//! (`401 use_dpop_nonce`) and a replay store that cannot record the proof (`503`, failing
+//! closed).
 //!
 //! # Why a 300 second window
 //!
@@ -120,7 +121,8 @@ const JWS_FAILED: &str = "JWT signature verification failed: ";
 /// Base64url for the payload and signature segments: no padding and the URL-safe alphabet only,
 /// but non-zero trailing bits tolerated as Python's decoder tolerates them, so that a signature
 /// altered in its last character is a bad signature (as in the reference), not an encoding error.
-/// Decoded bytes are the same either way; the signature covers the segments' text.
+/// Such a final character decodes to the same bytes as the canonical one; the signature covers
+/// the segments' text either way.
 const SEGMENT_B64: GeneralPurpose = GeneralPurpose::new(
     &URL_SAFE,
     GeneralPurposeConfig::new()

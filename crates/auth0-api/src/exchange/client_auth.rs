@@ -72,7 +72,8 @@ impl SigningKey {
         match self {
             Self::Rs256(key) => {
                 let mut signature = vec![0; key.public_modulus_len()];
-                key.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature).ok()?;
+                key.sign(&RSA_PKCS1_SHA256, &rng, message, &mut signature)
+                    .ok()?;
                 Some(signature)
             }
             Self::Es256(key) => key.sign(&rng, message).ok().map(|s| s.as_ref().to_vec()),
@@ -167,7 +168,10 @@ impl ClientAuth {
                 if !client_id_in_form {
                     fields.push(("client_id", client_id.to_owned()));
                 }
-                fields.push(("client_assertion_type", CLIENT_ASSERTION_TYPE_JWT_BEARER.to_owned()));
+                fields.push((
+                    "client_assertion_type",
+                    CLIENT_ASSERTION_TYPE_JWT_BEARER.to_owned(),
+                ));
                 fields.push(("client_assertion", assertion));
                 Ok(PreparedAuth {
                     authorization: None,
@@ -181,7 +185,10 @@ impl ClientAuth {
 impl fmt::Debug for ClientAuth {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.method {
-            Method::Secret(_) => f.debug_tuple("ClientAuth::Secret").field(&"[redacted]").finish(),
+            Method::Secret(_) => f
+                .debug_tuple("ClientAuth::Secret")
+                .field(&"[redacted]")
+                .finish(),
             Method::PrivateKeyJwt { key, kid } => f
                 .debug_struct("ClientAuth::PrivateKeyJwt")
                 .field("alg", &key.algorithm())
@@ -250,7 +257,10 @@ fn client_assertion(
     let signature = key
         .sign(signing_input.as_bytes())
         .ok_or_else(|| Error::configuration("Could not sign the client assertion"))?;
-    Ok(format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature)))
+    Ok(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(signature)
+    ))
 }
 
 /// The DER bytes of a key given as DER or as one PEM block.
@@ -331,8 +341,13 @@ mod tests {
     #[test]
     fn secret_auth_is_a_basic_header_and_no_fields() {
         let auth = ClientAuth::secret("csecret");
-        let p = auth.prepare("cid", false, "https://t/oauth/token", 1_000).unwrap();
-        assert_eq!(p.authorization.unwrap().to_str().unwrap(), "Basic Y2lkOmNzZWNyZXQ=");
+        let p = auth
+            .prepare("cid", false, "https://t/oauth/token", 1_000)
+            .unwrap();
+        assert_eq!(
+            p.authorization.unwrap().to_str().unwrap(),
+            "Basic Y2lkOmNzZWNyZXQ="
+        );
         assert!(p.fields.is_empty());
     }
 
@@ -340,42 +355,59 @@ mod tests {
     fn es256_assertion_is_signed_and_carries_the_rfc7523_claims() {
         let rng = SystemRandom::new();
         let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
         let public = pair.public_key().as_ref().to_vec();
 
-        let sec1 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der>::as_der(
-            &pair.private_key(),
-        )
-        .unwrap();
+        let sec1 =
+            aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::EcPrivateKeyRfc5915Der>::as_der(
+                &pair.private_key(),
+            )
+            .unwrap();
         for input in [
             pkcs8.as_ref().to_vec(),
             pem("PRIVATE KEY", pkcs8.as_ref()).into_bytes(),
             sec1.as_ref().to_vec(),
             pem("EC PRIVATE KEY", sec1.as_ref()).into_bytes(),
         ] {
-            let auth = ClientAuth::private_key_jwt(&input, Algorithm::ES256, Some("k1".into())).unwrap();
+            let auth =
+                ClientAuth::private_key_jwt(&input, Algorithm::ES256, Some("k1".into())).unwrap();
             assert_eq!(auth.method(), "private_key_jwt");
             let shown = format!("{auth:?}");
             assert!(shown.contains("ES256") && shown.contains("k1"), "{shown}");
 
-            let p = auth.prepare("cid", false, "https://t.example/oauth/token", 1_000).unwrap();
+            let p = auth
+                .prepare("cid", false, "https://t.example/oauth/token", 1_000)
+                .unwrap();
             assert!(p.authorization.is_none());
             let names: Vec<&str> = p.fields.iter().map(|(k, _)| *k).collect();
-            assert_eq!(names, ["client_id", "client_assertion_type", "client_assertion"]);
+            assert_eq!(
+                names,
+                ["client_id", "client_assertion_type", "client_assertion"]
+            );
             assert_eq!(p.fields[0].1, "cid");
             assert_eq!(p.fields[1].1, CLIENT_ASSERTION_TYPE_JWT_BEARER);
 
             let jwt = &p.fields[2].1;
             let parts: Vec<&str> = jwt.split('.').collect();
             assert_eq!(parts.len(), 3);
-            assert_eq!(decode_segment(parts[0]), json!({"alg": "ES256", "typ": "JWT", "kid": "k1"}));
+            assert_eq!(
+                decode_segment(parts[0]),
+                json!({"alg": "ES256", "typ": "JWT", "kid": "k1"})
+            );
             let claims = decode_segment(parts[1]);
             assert_eq!(claims["iss"], "cid");
             assert_eq!(claims["sub"], "cid");
             assert_eq!(claims["aud"], "https://t.example/oauth/token");
             assert_eq!(claims["iat"], 1_000);
             assert_eq!(claims["exp"], 1_060);
-            assert_eq!(URL_SAFE_NO_PAD.decode(claims["jti"].as_str().unwrap()).unwrap().len(), 16);
+            assert_eq!(
+                URL_SAFE_NO_PAD
+                    .decode(claims["jti"].as_str().unwrap())
+                    .unwrap()
+                    .len(),
+                16
+            );
 
             let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
             let signing_input = format!("{}.{}", parts[0], parts[1]);
@@ -384,7 +416,9 @@ mod tests {
                 .expect("a valid ES256 signature");
 
             // client_id already in the form: not repeated; every assertion gets a fresh jti.
-            let q = auth.prepare("cid", true, "https://t.example/oauth/token", 1_000).unwrap();
+            let q = auth
+                .prepare("cid", true, "https://t.example/oauth/token", 1_000)
+                .unwrap();
             assert_eq!(q.fields.len(), 2);
             assert_ne!(&q.fields[1].1, jwt);
         }
@@ -393,14 +427,20 @@ mod tests {
     #[test]
     fn rs256_assertion_verifies_and_pkcs1_is_accepted() {
         let pair = RsaKeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
-        let pkcs8 = aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
+        let pkcs8 =
+            aws_lc_rs::encoding::AsDer::<aws_lc_rs::encoding::Pkcs8V1Der>::as_der(&pair).unwrap();
         let public = pair.public_key().as_ref().to_vec();
         let auth = ClientAuth::private_key_jwt(pkcs8.as_ref(), Algorithm::RS256, None).unwrap();
-        let p = auth.prepare("cid", true, "https://t/oauth/token", 5).unwrap();
+        let p = auth
+            .prepare("cid", true, "https://t/oauth/token", 5)
+            .unwrap();
         assert_eq!(p.fields.len(), 2);
         let jwt = &p.fields[1].1;
         let parts: Vec<&str> = jwt.split('.').collect();
-        assert_eq!(decode_segment(parts[0]), json!({"alg": "RS256", "typ": "JWT"}));
+        assert_eq!(
+            decode_segment(parts[0]),
+            json!({"alg": "RS256", "typ": "JWT"})
+        );
         let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
         UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, &public)
             .verify(format!("{}.{}", parts[0], parts[1]).as_bytes(), &signature)
@@ -409,14 +449,24 @@ mod tests {
         // PKCS#1: the RSAPrivateKey inside the PKCS#8 document (after the rsaEncryption
         // AlgorithmIdentifier comes OCTET STRING, long form with two length bytes).
         let der = pkcs8.as_ref();
-        let alg_id = [0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00];
+        let alg_id = [
+            0x30, 0x0d, 0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05,
+            0x00,
+        ];
         let at = der.windows(alg_id.len()).position(|w| w == alg_id).unwrap() + alg_id.len();
         assert_eq!(&der[at..at + 2], [0x04, 0x82]);
         let len = usize::from(der[at + 2]) << 8 | usize::from(der[at + 3]);
         let pkcs1 = &der[at + 4..at + 4 + len];
-        for input in [pkcs1.to_vec(), pem("RSA PRIVATE KEY", pkcs1).into_bytes(), pem("PRIVATE KEY", der).into_bytes()] {
-            let auth = ClientAuth::private_key_jwt(&input, Algorithm::RS256, Some("r1".into())).unwrap();
-            let p = auth.prepare("cid", false, "https://t/oauth/token", 5).unwrap();
+        for input in [
+            pkcs1.to_vec(),
+            pem("RSA PRIVATE KEY", pkcs1).into_bytes(),
+            pem("PRIVATE KEY", der).into_bytes(),
+        ] {
+            let auth =
+                ClientAuth::private_key_jwt(&input, Algorithm::RS256, Some("r1".into())).unwrap();
+            let p = auth
+                .prepare("cid", false, "https://t/oauth/token", 5)
+                .unwrap();
             let jwt = &p.fields[2].1;
             let parts: Vec<&str> = jwt.split('.').collect();
             let signature = URL_SAFE_NO_PAD.decode(parts[2]).unwrap();
@@ -426,7 +476,9 @@ mod tests {
         }
 
         // An EC key is not an RSA key, and the other way round.
-        let ec = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new()).unwrap();
+        let ec =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
         let e = ClientAuth::private_key_jwt(ec.as_ref(), Algorithm::RS256, None).unwrap_err();
         assert_eq!(e.error_code(), "invalid_configuration");
         let e = ClientAuth::private_key_jwt(pkcs8.as_ref(), Algorithm::ES256, None).unwrap_err();
@@ -443,11 +495,14 @@ mod tests {
             "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n",
             "-----BEGIN ENCRYPTED PRIVATE KEY-----\nAAAA\n-----END ENCRYPTED PRIVATE KEY-----\n",
         ] {
-            let e = ClientAuth::private_key_jwt(bad.as_bytes(), Algorithm::ES256, None).unwrap_err();
+            let e =
+                ClientAuth::private_key_jwt(bad.as_bytes(), Algorithm::ES256, None).unwrap_err();
             assert_eq!(e.error_code(), "invalid_configuration", "{bad}");
             assert!(!e.description().contains("AAAA"), "{e}");
         }
-        assert!(ClientAuth::private_key_jwt(b"\x30\x03\x02\x01\x00", Algorithm::ES256, None).is_err());
+        assert!(
+            ClientAuth::private_key_jwt(b"\x30\x03\x02\x01\x00", Algorithm::ES256, None).is_err()
+        );
         assert!(ClientAuth::private_key_jwt(b"", Algorithm::RS256, None).is_err());
     }
 }

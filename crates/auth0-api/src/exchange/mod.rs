@@ -482,7 +482,8 @@ impl ApiClient {
         let credentials = credentials(self.options())
             .ok_or_else(|| Error::new(ErrorKind::ConnectionToken, NO_CREDENTIALS_CONNECTION))?;
         let form = connection_form(&request, credentials.client_id);
-        let mut response = token_endpoint::request(self, Flow::Connection, &form, credentials).await?;
+        let mut response =
+            token_endpoint::request(self, Flow::Connection, &form, credentials).await?;
         Ok(ConnectionToken {
             scope: response.take_string("scope")?.unwrap_or_default(),
             access_token: SecretToken(response.access_token),
@@ -519,8 +520,13 @@ fn validate_subject(request: &ExchangeProfileRequest) -> Result<()> {
     if token.trim() != token {
         return invalid("subject_token must not include leading or trailing whitespace");
     }
-    if token.get(..7).is_some_and(|prefix| prefix.eq_ignore_ascii_case("bearer ")) {
-        return invalid("subject_token must not include the 'Bearer ' prefix (case-insensitive check)");
+    if token
+        .get(..7)
+        .is_some_and(|prefix| prefix.eq_ignore_ascii_case("bearer "))
+    {
+        return invalid(
+            "subject_token must not include the 'Bearer ' prefix (case-insensitive check)",
+        );
     }
     Ok(())
 }
@@ -548,7 +554,10 @@ fn exchange_form(request: &ExchangeProfileRequest) -> Result<Vec<(&str, &str)>> 
 
 /// Appends the extra parameters, refusing reserved names (case-insensitive) and oversized
 /// lists.
-fn apply_extra<'a>(form: &mut Vec<(&'a str, &'a str)>, extra: &'a [(String, ExtraValue)]) -> Result<()> {
+fn apply_extra<'a>(
+    form: &mut Vec<(&'a str, &'a str)>,
+    extra: &'a [(String, ExtraValue)],
+) -> Result<()> {
     for (key, value) in extra {
         let lower = key.to_lowercase();
         if RESERVED_PARAMS.contains(&lower.as_str()) {
@@ -563,7 +572,9 @@ fn apply_extra<'a>(form: &mut Vec<(&'a str, &'a str)>, extra: &'a [(String, Extr
                 if values.len() > MAX_EXTRA_VALUES {
                     return Err(Error::new(
                         ErrorKind::ExchangeProfile,
-                        format!("Parameter '{key}' exceeds maximum array size of {MAX_EXTRA_VALUES}"),
+                        format!(
+                            "Parameter '{key}' exceeds maximum array size of {MAX_EXTRA_VALUES}"
+                        ),
                     ));
                 }
                 form.extend(values.iter().map(|v| (key.as_str(), v.as_str())));
@@ -574,10 +585,16 @@ fn apply_extra<'a>(form: &mut Vec<(&'a str, &'a str)>, extra: &'a [(String, Extr
 }
 
 /// The federated connection form (the reference sends `client_id` in it as well).
-fn connection_form<'a>(request: &'a ConnectionTokenRequest, client_id: &'a str) -> Vec<(&'a str, &'a str)> {
+fn connection_form<'a>(
+    request: &'a ConnectionTokenRequest,
+    client_id: &'a str,
+) -> Vec<(&'a str, &'a str)> {
     let mut form = vec![
         ("connection", request.connection.as_str()),
-        ("requested_token_type", TOKEN_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN),
+        (
+            "requested_token_type",
+            TOKEN_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN,
+        ),
         ("grant_type", GRANT_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN),
         ("client_id", client_id),
         ("subject_token", request.access_token.as_str()),
@@ -615,7 +632,11 @@ mod tests {
     }
 
     fn exchange_err(e: Error, description: &str) {
-        assert_eq!(e.error_code(), "get_token_by_exchange_profile_error", "{e:?}");
+        assert_eq!(
+            e.error_code(),
+            "get_token_by_exchange_profile_error",
+            "{e:?}"
+        );
         assert_eq!(e.status_code(), 400);
         assert_eq!(e.description(), description);
     }
@@ -625,15 +646,24 @@ mod tests {
         let e = validate_subject(&req("", "urn:x")).unwrap_err();
         assert_eq!(e.error_code(), "invalid_request");
         assert_eq!(e.status_code(), 400);
-        assert_eq!(e.description(), "The argument 'subject_token' is required but was not provided.");
+        assert_eq!(
+            e.description(),
+            "The argument 'subject_token' is required but was not provided."
+        );
         let e = validate_subject(&req("t", "")).unwrap_err();
-        assert_eq!(e.description(), "The argument 'subject_token_type' is required but was not provided.");
+        assert_eq!(
+            e.description(),
+            "The argument 'subject_token_type' is required but was not provided."
+        );
         // A missing token wins over a missing type.
         let e = validate_subject(&req("", "")).unwrap_err();
         assert!(e.description().contains("'subject_token'"));
 
         for blank in ["   ", "\t", "\n \r"] {
-            exchange_err(validate_subject(&req(blank, "urn:x")).unwrap_err(), "subject_token cannot be blank or whitespace");
+            exchange_err(
+                validate_subject(&req(blank, "urn:x")).unwrap_err(),
+                "subject_token cannot be blank or whitespace",
+            );
         }
         for padded in [" token ", "token ", " token", "token\n"] {
             exchange_err(
@@ -647,7 +677,14 @@ mod tests {
                 "subject_token must not include the 'Bearer ' prefix (case-insensitive check)",
             );
         }
-        for fine in ["t", "Bearerabc", "bearer", "Bearer\tabc", "éééééééé", "a.b.c"] {
+        for fine in [
+            "t",
+            "Bearerabc",
+            "bearer",
+            "Bearer\tabc",
+            "éééééééé",
+            "a.b.c",
+        ] {
             validate_subject(&req(fine, "urn:x")).unwrap();
         }
     }
@@ -684,10 +721,17 @@ mod tests {
                 ("roles", "user"),
             ]
         );
-        assert!(!form.iter().any(|(k, _)| *k == "client_id" || *k == "client_secret"));
+        assert!(
+            !form
+                .iter()
+                .any(|(k, _)| *k == "client_id" || *k == "client_secret")
+        );
 
         // Empty optional values are not sent (the reference tests truthiness).
-        let r = req("t", "urn:x").audience("").scope("").requested_token_type("");
+        let r = req("t", "urn:x")
+            .audience("")
+            .scope("")
+            .requested_token_type("");
         assert_eq!(exchange_form(&r).unwrap().len(), 3);
     }
 
@@ -695,17 +739,31 @@ mod tests {
     fn extra_refuses_reserved_names_in_any_case() {
         for name in RESERVED_PARAMS {
             let e = exchange_form(&req("t", "urn:x").extra(name, "should_fail")).unwrap_err();
-            exchange_err(e, &format!("Parameter '{name}' is reserved and cannot be overridden"));
+            exchange_err(
+                e,
+                &format!("Parameter '{name}' is reserved and cannot be overridden"),
+            );
         }
-        for name in ["Scope", "RESOURCE", "Audience", "GRANT_TYPE", "Subject_Token", "Client_ID"] {
+        for name in [
+            "Scope",
+            "RESOURCE",
+            "Audience",
+            "GRANT_TYPE",
+            "Subject_Token",
+            "Client_ID",
+        ] {
             let e = exchange_form(&req("t", "urn:x").extra(name, "value")).unwrap_err();
-            exchange_err(e, &format!("Parameter '{name}' is reserved and cannot be overridden"));
+            exchange_err(
+                e,
+                &format!("Parameter '{name}' is reserved and cannot be overridden"),
+            );
         }
         // Unicode case folding too (KELVIN SIGN lower-cases to 'k'), as Python's str.lower().
         let e = exchange_form(&req("t", "urn:x").extra("subject_to\u{212A}en", "v")).unwrap_err();
         assert!(e.description().contains("is reserved"));
         // Reserved names are refused even in list form and whatever comes first.
-        let e = exchange_form(&req("t", "urn:x").extra("ok", "v").extra("scope", ["a"])).unwrap_err();
+        let e =
+            exchange_form(&req("t", "urn:x").extra("ok", "v").extra("scope", ["a"])).unwrap_err();
         assert!(e.description().contains("'scope'"));
     }
 
@@ -714,7 +772,10 @@ mod tests {
         let twenty: Vec<String> = (0..MAX_EXTRA_VALUES).map(|i| i.to_string()).collect();
         let r = req("t", "urn:x").extra("roles", twenty.clone());
         let form = exchange_form(&r).unwrap();
-        assert_eq!(form.iter().filter(|(k, _)| *k == "roles").count(), MAX_EXTRA_VALUES);
+        assert_eq!(
+            form.iter().filter(|(k, _)| *k == "roles").count(),
+            MAX_EXTRA_VALUES
+        );
 
         let mut big = twenty;
         big.push("20".into());
@@ -722,7 +783,10 @@ mod tests {
         exchange_err(e, "Parameter 'roles' exceeds maximum array size of 20");
 
         // An empty list sends nothing; setting a key again replaces it.
-        let r = req("t", "urn:x").extra("ids", Vec::<String>::new()).extra("k", "1").extra("k", vec!["2", "3"]);
+        let r = req("t", "urn:x")
+            .extra("ids", Vec::<String>::new())
+            .extra("k", "1")
+            .extra("k", vec!["2", "3"]);
         let form = exchange_form(&r).unwrap();
         assert_eq!(&form[3..], [("k", "2"), ("k", "3")]);
     }
@@ -734,11 +798,20 @@ mod tests {
             connection_form(&r, "cid"),
             [
                 ("connection", "google-oauth2"),
-                ("requested_token_type", "http://auth0.com/oauth/token-type/federated-connection-access-token"),
-                ("grant_type", "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token"),
+                (
+                    "requested_token_type",
+                    "http://auth0.com/oauth/token-type/federated-connection-access-token"
+                ),
+                (
+                    "grant_type",
+                    "urn:auth0:params:oauth:grant-type:token-exchange:federated-connection-access-token"
+                ),
                 ("client_id", "cid"),
                 ("subject_token", "user-token"),
-                ("subject_token_type", "urn:ietf:params:oauth:token-type:access_token"),
+                (
+                    "subject_token_type",
+                    "urn:ietf:params:oauth:token-type:access_token"
+                ),
             ]
         );
         let hinted = r.clone().login_hint("user@example.com");
@@ -767,11 +840,20 @@ mod tests {
         assert_eq!(token.access_token.expose(), "exchanged_token");
         assert_eq!(token.expires_in, 3600);
         assert_eq!(token.expires_at, 4_600);
-        assert_eq!(token.id_token.as_ref().map(SecretToken::expose), Some("id_token_value"));
-        assert_eq!(token.refresh_token.as_ref().map(SecretToken::expose), Some("refresh_token_value"));
+        assert_eq!(
+            token.id_token.as_ref().map(SecretToken::expose),
+            Some("id_token_value")
+        );
+        assert_eq!(
+            token.refresh_token.as_ref().map(SecretToken::expose),
+            Some("refresh_token_value")
+        );
         assert_eq!(token.scope.as_deref(), Some("openid profile"));
         assert_eq!(token.token_type.as_deref(), Some("Bearer"));
-        assert_eq!(token.issued_token_type.as_deref(), Some(TOKEN_TYPE_ACCESS_TOKEN));
+        assert_eq!(
+            token.issued_token_type.as_deref(),
+            Some(TOKEN_TYPE_ACCESS_TOKEN)
+        );
         let shown = format!("{token:?}");
         for secret in ["exchanged_token", "id_token_value", "refresh_token_value"] {
             assert!(!shown.contains(secret), "{shown}");
@@ -783,10 +865,15 @@ mod tests {
         assert_eq!(obo.scope.as_deref(), Some("openid profile"));
 
         // Empty but present optional values are preserved; absent ones stay absent.
-        let token = exchange_token(response(json!({"access_token": "t", "id_token": "", "refresh_token": "", "scope": ""})))
-            .unwrap();
+        let token = exchange_token(response(
+            json!({"access_token": "t", "id_token": "", "refresh_token": "", "scope": ""}),
+        ))
+        .unwrap();
         assert_eq!(token.id_token.as_ref().map(SecretToken::expose), Some(""));
-        assert_eq!(token.refresh_token.as_ref().map(SecretToken::expose), Some(""));
+        assert_eq!(
+            token.refresh_token.as_ref().map(SecretToken::expose),
+            Some("")
+        );
         assert_eq!(token.scope.as_deref(), Some(""));
         assert_eq!(token.token_type, None);
 
@@ -799,7 +886,10 @@ mod tests {
     fn requests_and_tokens_never_print_secrets() {
         let r = req("subject-secret", "urn:x").extra("device", "extra-secret");
         let shown = format!("{r:?}");
-        assert!(!shown.contains("subject-secret") && !shown.contains("extra-secret"), "{shown}");
+        assert!(
+            !shown.contains("subject-secret") && !shown.contains("extra-secret"),
+            "{shown}"
+        );
         assert!(shown.contains("device"));
         let c = ConnectionTokenRequest::new("conn", "user-secret");
         assert!(!format!("{c:?}").contains("user-secret"));
@@ -810,9 +900,18 @@ mod tests {
     #[test]
     fn extra_value_conversions() {
         assert_eq!(ExtraValue::from("a"), ExtraValue::One("a".into()));
-        assert_eq!(ExtraValue::from(String::from("a")), ExtraValue::One("a".into()));
-        assert_eq!(ExtraValue::from(vec!["a", "b"]), ExtraValue::Many(vec!["a".into(), "b".into()]));
-        assert_eq!(ExtraValue::from(vec![String::from("a")]), ExtraValue::Many(vec!["a".into()]));
+        assert_eq!(
+            ExtraValue::from(String::from("a")),
+            ExtraValue::One("a".into())
+        );
+        assert_eq!(
+            ExtraValue::from(vec!["a", "b"]),
+            ExtraValue::Many(vec!["a".into(), "b".into()])
+        );
+        assert_eq!(
+            ExtraValue::from(vec![String::from("a")]),
+            ExtraValue::Many(vec!["a".into()])
+        );
         assert_eq!(ExtraValue::from(["a"]), ExtraValue::Many(vec!["a".into()]));
     }
 }

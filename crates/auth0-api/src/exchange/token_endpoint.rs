@@ -50,7 +50,8 @@ impl Flow<'_> {
                 subject_token_type,
                 audience,
             } => {
-                let mut description = format!("Failed to exchange token of type '{subject_token_type}'");
+                let mut description =
+                    format!("Failed to exchange token of type '{subject_token_type}'");
                 if let Some(audience) = audience {
                     description.push_str(&format!(" for audience '{audience}'"));
                 }
@@ -123,7 +124,10 @@ pub(crate) async fn request(
         .http()
         .inner()
         .post(endpoint)
-        .header(http::header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .header(
+            http::header::CONTENT_TYPE,
+            "application/x-www-form-urlencoded",
+        )
         .header(http::header::ACCEPT, "application/json")
         .timeout(client.options().token_endpoint_timeout)
         .body(body.finish());
@@ -159,7 +163,8 @@ async fn resolve_endpoint(client: &ApiClient, flow: Flow<'_>) -> Result<(String,
 
 /// Parses the endpoint and refuses anything but an https URL.
 fn check_endpoint(endpoint: &str) -> Result<Url, &'static str> {
-    let url = Url::parse(endpoint).map_err(|_| "Token endpoint in OIDC metadata is not a valid URL")?;
+    let url =
+        Url::parse(endpoint).map_err(|_| "Token endpoint in OIDC metadata is not a valid URL")?;
     if url.scheme() != "https" {
         return Err("Token endpoint must use https");
     }
@@ -204,7 +209,11 @@ pub(crate) fn unix_now() -> u64 {
 }
 
 /// Turns an answer into a token or an error; `now` is the current time in seconds.
-pub(crate) fn parse_response(flow: Flow<'_>, answer: &FetchedBody, now: u64) -> Result<TokenResponse> {
+pub(crate) fn parse_response(
+    flow: Flow<'_>,
+    answer: &FetchedBody,
+    now: u64,
+) -> Result<TokenResponse> {
     if answer.status != 200 {
         return Err(error_response(flow, answer));
     }
@@ -213,7 +222,11 @@ pub(crate) fn parse_response(flow: Flow<'_>, answer: &FetchedBody, now: u64) -> 
     };
     let access_token = match fields.remove("access_token") {
         Some(Value::String(token)) if !token.is_empty() => token,
-        _ => return Err(invalid_response("Missing or invalid access_token in response.")),
+        _ => {
+            return Err(invalid_response(
+                "Missing or invalid access_token in response.",
+            ));
+        }
     };
     let expires_in = expires_in(fields.get("expires_in"))?;
     Ok(TokenResponse {
@@ -293,7 +306,10 @@ mod tests {
     fn answer(status: u16, content_type: Option<&str>, body: &str) -> FetchedBody {
         let mut headers = http::HeaderMap::new();
         if let Some(ct) = content_type {
-            headers.insert(http::header::CONTENT_TYPE, http::HeaderValue::from_str(ct).unwrap());
+            headers.insert(
+                http::header::CONTENT_TYPE,
+                http::HeaderValue::from_str(ct).unwrap(),
+            );
         }
         FetchedBody {
             status,
@@ -320,8 +336,10 @@ mod tests {
     fn success_sets_expires_at_and_keeps_optional_fields_as_given() {
         let mut r = parse_response(
             EXCHANGE,
-            &ok(json!({"access_token": "t", "expires_in": 3600, "scope": "", "token_type": "Bearer",
-                       "id_token": "", "refresh_token": null})),
+            &ok(
+                json!({"access_token": "t", "expires_in": 3600, "scope": "", "token_type": "Bearer",
+                       "id_token": "", "refresh_token": null}),
+            ),
             1_735_689_600,
         )
         .unwrap();
@@ -329,13 +347,22 @@ mod tests {
         assert_eq!(r.expires_in, 3600);
         assert_eq!(r.expires_at, 1_735_693_200);
         assert_eq!(r.take_string("scope").unwrap().as_deref(), Some(""));
-        assert_eq!(r.take_string("token_type").unwrap().as_deref(), Some("Bearer"));
+        assert_eq!(
+            r.take_string("token_type").unwrap().as_deref(),
+            Some("Bearer")
+        );
         assert_eq!(r.take_string("id_token").unwrap().as_deref(), Some(""));
         assert_eq!(r.take_string("refresh_token").unwrap(), None);
         assert_eq!(r.take_string("issued_token_type").unwrap(), None);
 
-        let mut r = parse_response(EXCHANGE, &ok(json!({"access_token": "t", "scope": 5})), 0).unwrap();
-        assert_error(&r.take_string("scope").unwrap_err(), "invalid_response", 502, "scope is not a string.");
+        let mut r =
+            parse_response(EXCHANGE, &ok(json!({"access_token": "t", "scope": 5})), 0).unwrap();
+        assert_error(
+            &r.take_string("scope").unwrap_err(),
+            "invalid_response",
+            502,
+            "scope is not a string.",
+        );
     }
 
     #[test]
@@ -349,16 +376,24 @@ mod tests {
             (json!("-0"), 0),
         ];
         for (value, secs) in cases {
-            let r = parse_response(EXCHANGE, &ok(json!({"access_token": "t", "expires_in": value})), 100)
-                .unwrap();
+            let r = parse_response(
+                EXCHANGE,
+                &ok(json!({"access_token": "t", "expires_in": value})),
+                100,
+            )
+            .unwrap();
             assert_eq!(r.expires_in, secs);
             assert_eq!(r.expires_at, 100 + secs);
         }
         let r = parse_response(EXCHANGE, &ok(json!({"access_token": "t"})), 100).unwrap();
         assert_eq!(r.expires_in, 3600);
 
-        let huge = parse_response(EXCHANGE, &ok(json!({"access_token": "t", "expires_in": u64::MAX})), 100)
-            .unwrap();
+        let huge = parse_response(
+            EXCHANGE,
+            &ok(json!({"access_token": "t", "expires_in": u64::MAX})),
+            100,
+        )
+        .unwrap();
         assert_eq!(huge.expires_at, u64::MAX);
 
         for bad in [
@@ -377,12 +412,23 @@ mod tests {
             json!([3600]),
             json!({"s": 1}),
         ] {
-            let e = parse_err(EXCHANGE, &ok(json!({"access_token": "t", "expires_in": bad})));
+            let e = parse_err(
+                EXCHANGE,
+                &ok(json!({"access_token": "t", "expires_in": bad})),
+            );
             assert_error(&e, "invalid_response", 502, "expires_in is not an integer.");
         }
         for negative in [json!(-100), json!("-100"), json!(-1)] {
-            let e = parse_err(EXCHANGE, &ok(json!({"access_token": "t", "expires_in": negative})));
-            assert_error(&e, "invalid_response", 502, "expires_in cannot be negative.");
+            let e = parse_err(
+                EXCHANGE,
+                &ok(json!({"access_token": "t", "expires_in": negative})),
+            );
+            assert_error(
+                &e,
+                "invalid_response",
+                502,
+                "expires_in cannot be negative.",
+            );
         }
     }
 
@@ -397,7 +443,12 @@ mod tests {
         ] {
             for flow in [EXCHANGE, Flow::Connection] {
                 let e = parse_err(flow, &ok(body.clone()));
-                assert_error(&e, "invalid_response", 502, "Missing or invalid access_token in response.");
+                assert_error(
+                    &e,
+                    "invalid_response",
+                    502,
+                    "Missing or invalid access_token in response.",
+                );
             }
         }
     }
@@ -414,7 +465,12 @@ mod tests {
         ] {
             for flow in [EXCHANGE, Flow::Connection] {
                 let e = parse_err(flow, &answer(200, ct, body));
-                assert_error(&e, "invalid_json", 502, "Token endpoint returned invalid JSON.");
+                assert_error(
+                    &e,
+                    "invalid_json",
+                    502,
+                    "Token endpoint returned invalid JSON.",
+                );
             }
         }
     }
@@ -422,19 +478,32 @@ mod tests {
     #[test]
     fn error_answers_use_the_endpoint_error_or_the_flow_default() {
         let body = r#"{"error":"invalid_grant","error_description":"Invalid subject token"}"#;
-        for ct in ["application/json", "text/json", "application/problem+json; charset=utf-8", "Application/JSON"] {
+        for ct in [
+            "application/json",
+            "text/json",
+            "application/problem+json; charset=utf-8",
+            "Application/JSON",
+        ] {
             let e = parse_err(EXCHANGE, &answer(400, Some(ct), body));
             assert_error(&e, "invalid_grant", 400, "Invalid subject token");
         }
         // Not declared as JSON: defaults, even if the body is JSON.
         let e = parse_err(EXCHANGE, &answer(400, Some("text/plain"), body));
-        assert_error(&e, "token_exchange_error", 400, "Failed to exchange token of type 'urn:x'");
+        assert_error(
+            &e,
+            "token_exchange_error",
+            400,
+            "Failed to exchange token of type 'urn:x'",
+        );
 
         let with_audience = Flow::Exchange {
             subject_token_type: "urn:x",
             audience: Some("https://api.example.com"),
         };
-        let e = parse_err(with_audience, &answer(403, Some("application/json"), "{oops"));
+        let e = parse_err(
+            with_audience,
+            &answer(403, Some("application/json"), "{oops"),
+        );
         assert_error(
             &e,
             "token_exchange_error",
@@ -442,17 +511,56 @@ mod tests {
             "Failed to exchange token of type 'urn:x' for audience 'https://api.example.com'",
         );
         // Only one of the two members, or non-string members.
-        let e = parse_err(EXCHANGE, &answer(401, Some("application/json"), r#"{"error":"invalid_client"}"#));
-        assert_error(&e, "invalid_client", 401, "Failed to exchange token of type 'urn:x'");
-        let e = parse_err(EXCHANGE, &answer(500, Some("application/json"), r#"{"error":7,"error_description":"boom"}"#));
+        let e = parse_err(
+            EXCHANGE,
+            &answer(
+                401,
+                Some("application/json"),
+                r#"{"error":"invalid_client"}"#,
+            ),
+        );
+        assert_error(
+            &e,
+            "invalid_client",
+            401,
+            "Failed to exchange token of type 'urn:x'",
+        );
+        let e = parse_err(
+            EXCHANGE,
+            &answer(
+                500,
+                Some("application/json"),
+                r#"{"error":7,"error_description":"boom"}"#,
+            ),
+        );
         assert_error(&e, "token_exchange_error", 500, "boom");
-        let e = parse_err(EXCHANGE, &answer(500, Some("application/json"), r#"["error"]"#));
-        assert_error(&e, "token_exchange_error", 500, "Failed to exchange token of type 'urn:x'");
+        let e = parse_err(
+            EXCHANGE,
+            &answer(500, Some("application/json"), r#"["error"]"#),
+        );
+        assert_error(
+            &e,
+            "token_exchange_error",
+            500,
+            "Failed to exchange token of type 'urn:x'",
+        );
 
-        let e = parse_err(Flow::Connection, &answer(400, Some("application/json"), r#"{"error":"invalid_request","error_description":"Bad request"}"#));
+        let e = parse_err(
+            Flow::Connection,
+            &answer(
+                400,
+                Some("application/json"),
+                r#"{"error":"invalid_request","error_description":"Bad request"}"#,
+            ),
+        );
         assert_error(&e, "invalid_request", 400, "Bad request");
         let e = parse_err(Flow::Connection, &answer(503, None, "down"));
-        assert_error(&e, "connection_token_error", 503, "Failed to get token for connection: 503");
+        assert_error(
+            &e,
+            "connection_token_error",
+            503,
+            "Failed to get token for connection: 503",
+        );
     }
 
     #[test]
@@ -461,7 +569,10 @@ mod tests {
             let mut a = ok(json!({"access_token": "t"}));
             a.status = status;
             if (300..400).contains(&status) {
-                a.headers.insert(http::header::LOCATION, http::HeaderValue::from_static("https://evil.example/"));
+                a.headers.insert(
+                    http::header::LOCATION,
+                    http::HeaderValue::from_static("https://evil.example/"),
+                );
             }
             let e = parse_err(EXCHANGE, &a);
             assert_eq!(e.error_code(), "token_exchange_error");
@@ -471,7 +582,12 @@ mod tests {
 
     #[test]
     fn fetch_failures_map_to_gateway_errors() {
-        assert_error(&fetch_error(FetchError::Timeout), "timeout_error", 504, "Request to token endpoint timed out");
+        assert_error(
+            &fetch_error(FetchError::Timeout),
+            "timeout_error",
+            504,
+            "Request to token endpoint timed out",
+        );
         assert_error(
             &fetch_error(FetchError::TooLarge(MAX_BODY_BYTES)),
             "invalid_response",
@@ -484,16 +600,32 @@ mod tests {
     fn endpoint_must_be_https() {
         assert!(check_endpoint("https://tenant.auth0.com/oauth/token").is_ok());
         assert!(check_endpoint("HTTPS://tenant.auth0.com/oauth/token").is_ok());
-        assert_eq!(check_endpoint("http://tenant.auth0.com/oauth/token").unwrap_err(), "Token endpoint must use https");
-        assert_eq!(check_endpoint("ftp://tenant.auth0.com/").unwrap_err(), "Token endpoint must use https");
+        assert_eq!(
+            check_endpoint("http://tenant.auth0.com/oauth/token").unwrap_err(),
+            "Token endpoint must use https"
+        );
+        assert_eq!(
+            check_endpoint("ftp://tenant.auth0.com/").unwrap_err(),
+            "Token endpoint must use https"
+        );
         assert_eq!(
             check_endpoint("/oauth/token").unwrap_err(),
             "Token endpoint in OIDC metadata is not a valid URL"
         );
         let e = EXCHANGE.input_error("Token endpoint must use https");
-        assert_error(&e, "get_token_by_exchange_profile_error", 400, "Token endpoint must use https");
+        assert_error(
+            &e,
+            "get_token_by_exchange_profile_error",
+            400,
+            "Token endpoint must use https",
+        );
         let e = Flow::Connection.input_error("Token endpoint must use https");
-        assert_error(&e, "get_access_token_for_connection_error", 400, "Token endpoint must use https");
+        assert_error(
+            &e,
+            "get_access_token_for_connection_error",
+            400,
+            "Token endpoint must use https",
+        );
     }
 
     #[test]
