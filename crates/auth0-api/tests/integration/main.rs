@@ -1,6 +1,8 @@
 //! Integration tests of `auth0-api` against the dev tenant over real HTTPS on loopback.
 //! One test binary for the crate; each module covers one area.
 
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
 mod access_token;
 mod caching;
 mod domains;
