@@ -71,6 +71,8 @@ pub mod jwks;
 pub mod jws;
 pub mod keys;
 pub mod options;
+#[cfg(feature = "redis")]
+pub mod redis;
 mod request;
 mod verify;
 

@@ -1,0 +1,1 @@
+//! axum and tower integration for auth0-api (being built).
