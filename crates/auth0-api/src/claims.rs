@@ -8,6 +8,8 @@
 //! # Some(()) }
 //! ```
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -42,16 +44,21 @@ impl<'a> Audience<'a> {
     }
 }
 
-/// Claims of a verified access token (or of a DPoP proof).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(transparent)]
+/// Claims of a verified access token (or of a DPoP proof). Cheap to clone (shared).
+#[derive(Debug, Clone, PartialEq)]
 pub struct Claims {
-    map: JsonObject,
+    map: Arc<JsonObject>,
+}
+
+impl Serialize for Claims {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.map.serialize(serializer)
+    }
 }
 
 impl Claims {
     pub(crate) fn from_object(map: JsonObject) -> Self {
-        Self { map }
+        Self { map: Arc::new(map) }
     }
 
     /// Every claim, as JSON.
@@ -61,7 +68,7 @@ impl Claims {
 
     /// Consumes the claims into their JSON map.
     pub fn into_object(self) -> JsonObject {
-        self.map
+        Arc::try_unwrap(self.map).unwrap_or_else(|shared| (*shared).clone())
     }
 
     /// One claim as JSON.

@@ -10,15 +10,19 @@ use subtle::ConstantTimeEq as _;
 use crate::cache::{CacheAdapter, InMemoryCache};
 use crate::challenge::{AuthScheme, www_authenticate};
 use crate::claims::Claims;
-use crate::discovery::{Discovery, DiscoveryCache, DiscoveryError, DocumentLoader, unix_now};
+use crate::discovery::DiscoveryCache;
+use crate::discovery::{
+    Discovery, DiscoveryError, DocumentLoader, discovery_cache, discovery_url, unix_now,
+};
 use crate::domains::{DomainsMode, ResolverContext, normalize_domain};
 use crate::dpop::{DpopVerifier, VerifiedProof};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::HttpClient;
-use crate::jwks::JwksCache;
+use crate::jwks::{JwksCache, jwks_cache};
 use crate::jws::{self, MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
 use crate::options::{ApiClientOptions, DpopMode};
 use crate::request::VerifyRequest;
+use crate::token_cache::{CachedToken, TokenCache};
 use crate::verify::{self, ClaimRules, truthy};
 
 /// Per-call settings of [`ApiClient::verify_access_token_with`].
@@ -111,6 +115,9 @@ struct Inner {
     http: HttpClient,
     discovery: DiscoveryCache,
     jwks: JwksCache,
+    tokens: Option<TokenCache>,
+    /// Discovery URL of the configured domain (single-domain mode), computed once.
+    single_discovery_url: String,
     dpop: DpopVerifier,
     algs: String,
 }
@@ -144,13 +151,25 @@ impl ApiClient {
         let algs = dpop.algs().to_owned();
         Ok(Self {
             inner: Arc::new(Inner {
-                discovery: DiscoveryCache::new(loader.clone(), options.cache_max_entries),
-                jwks: JwksCache::new(
+                discovery: discovery_cache(
+                    loader.clone(),
+                    options.cache_max_entries,
+                    options.stale_if_error,
+                ),
+                jwks: jwks_cache(
                     loader,
                     options.cache_max_entries,
+                    options.stale_if_error,
                     options.algorithms.clone(),
-                    options.jwks_refresh_cooldown,
                 ),
+                single_discovery_url: options
+                    .domain
+                    .as_deref()
+                    .map(discovery_url)
+                    .unwrap_or_default(),
+                tokens: options
+                    .verified_token_cache
+                    .then(|| TokenCache::new(options.verified_token_cache_size)),
                 http,
                 dpop,
                 algs,
@@ -206,7 +225,8 @@ impl ApiClient {
             .domain
             .as_deref()
             .ok_or(DiscoveryError::NoDomain)?;
-        self.inner.discovery.get(domain).await.map_err(unshare)
+        let entry = self.inner.discovery.get(&discovery_url(domain)).await?;
+        Ok(entry.value.clone())
     }
 
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
@@ -248,14 +268,30 @@ impl ApiClient {
             return Err(Error::missing_argument("access_token"));
         }
         let opts = &self.inner.options;
+        // A resolver may answer differently per request, so its tokens are never served from
+        // the verified-token cache.
+        let cache = match opts.domains {
+            DomainsMode::Resolver(_) => None,
+            _ => self.inner.tokens.as_ref(),
+        };
+        let cache_key = cache.map(|_| TokenCache::key(token));
+        if let (Some(cache), Some(key)) = (cache, &cache_key)
+            && let Some(hit) = cache.get(key)
+        {
+            if self.still_valid(&hit).await {
+                check_required(&hit.claims, required)?;
+                return Ok(hit.claims.clone());
+            }
+            cache.remove(key);
+        }
+
         let decoded = verify::decode(token)?;
         let issuer = verify::unverified_issuer(&decoded.payload)?;
-
-        let discovery_key = match &opts.domains {
-            DomainsMode::Single => opts.domain.clone().unwrap_or_default(),
+        let discovery_url = match &opts.domains {
+            DomainsMode::Single => self.inner.single_discovery_url.clone(),
             DomainsMode::List(allowed) => {
                 check_allowed(allowed, &issuer)?;
-                issuer.clone()
+                discovery_url(&issuer)
             }
             DomainsMode::Resolver(resolver) => {
                 let allowed = resolver
@@ -266,18 +302,19 @@ impl ApiClient {
                     })
                     .await?;
                 check_allowed(&allowed, &issuer)?;
-                issuer.clone()
+                discovery_url(&issuer)
             }
         };
 
         let discovery = self
             .inner
             .discovery
-            .get(&discovery_key)
+            .get(&discovery_url)
             .await
             .map_err(|e| {
                 Error::invalid_token(format!("Failed to fetch OIDC discovery metadata: {e}"))
             })?;
+        let discovery = &discovery.value;
         if discovery.issuer.is_empty() {
             return Err(Error::invalid_token(
                 "Discovery metadata missing 'issuer' field",
@@ -300,34 +337,66 @@ impl ApiClient {
                 "Failed to fetch JWKS: jwks_uri must use https",
             ));
         }
-        let jwks_err =
-            |e: Arc<DiscoveryError>| Error::invalid_token(format!("Failed to fetch JWKS: {e}"));
-        let mut keys = self.inner.jwks.get(jwks_uri).await.map_err(jwks_err)?;
+        let mut keys = self
+            .inner
+            .jwks
+            .get(jwks_uri)
+            .await
+            .map_err(|e| Error::invalid_token(format!("Failed to fetch JWKS: {e}")))?;
         let kid = verify::kid(&decoded.header)?;
         if keys.value.find(kid).is_none() {
+            // Key rotation: refetch once per cooldown, never per request.
             keys = self
                 .inner
                 .jwks
-                .refresh_for_unknown_kid(jwks_uri, &keys)
-                .await
-                .map_err(jwks_err)?;
+                .refresh_if_older(jwks_uri, &keys, opts.jwks_refresh_cooldown)
+                .await;
         }
         let entry = keys
             .value
             .find(kid)
             .ok_or_else(|| Error::invalid_token("No matching key found in JWKS"))?;
         verify::check_signature(&decoded, entry, &opts.algorithms)?;
+        let now = unix_now() as f64;
+        let leeway = opts.clock_leeway.as_secs_f64();
         verify::check_claims(
             &decoded.payload,
             &ClaimRules {
                 discovery_issuer: &discovery.issuer,
                 audiences: &opts.audiences,
-                leeway_secs: opts.clock_leeway.as_secs_f64(),
-                now: unix_now() as f64,
+                leeway_secs: leeway,
+                now,
                 required,
             },
         )?;
-        Ok(Claims::from_object(decoded.payload))
+        let claims = Claims::from_object(decoded.payload);
+        if let (Some(cache), Some(key), Some(exp)) = (cache, cache_key, claims.exp()) {
+            cache.insert(
+                key,
+                CachedToken::new(
+                    claims.clone(),
+                    exp + leeway,
+                    now,
+                    jwks_uri.to_owned(),
+                    kid.to_owned(),
+                    keys.clone(),
+                ),
+            );
+        }
+        Ok(claims)
+    }
+
+    /// Whether a cached verification still holds: not expired, and its key still published.
+    async fn still_valid(&self, hit: &CachedToken) -> bool {
+        if (unix_now() as f64) >= hit.valid_until {
+            return false;
+        }
+        match self.inner.jwks.get(&hit.jwks_uri).await {
+            Ok(current) => {
+                Arc::ptr_eq(&current, &hit.keys) || current.value.find(&hit.kid).is_some()
+            }
+            Err(_) => false,
+        }
     }
 
     /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.
@@ -531,8 +600,11 @@ impl ApiClient {
     }
 }
 
-fn unshare(e: Arc<DiscoveryError>) -> DiscoveryError {
-    Arc::try_unwrap(e).unwrap_or_else(|shared| (*shared).clone())
+fn check_required(claims: &Claims, required: &[String]) -> Result<()> {
+    match required.iter().find(|c| claims.get(c).is_none()) {
+        Some(c) => Err(Error::invalid_token(format!("Missing required claim: {c}"))),
+        None => Ok(()),
+    }
 }
 
 fn check_allowed(allowed: &[String], issuer: &str) -> Result<()> {

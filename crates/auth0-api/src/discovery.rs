@@ -4,11 +4,12 @@
 
 use std::fmt;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
 use crate::cache::CacheAdapter;
+use crate::document_cache::DocumentCache;
 use crate::http::{FetchError, HttpClient, max_age};
 use crate::jws::{DecodeError, JsonObject, parse_object};
 
@@ -84,46 +85,6 @@ pub(crate) fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-/// A parsed document with its remaining lifetime.
-pub(crate) struct Timed<T> {
-    pub(crate) value: T,
-    pub(crate) ttl: Duration,
-    pub(crate) loaded_at: Instant,
-}
-
-struct TimedExpiry;
-
-impl<T: Send + Sync + 'static> moka::Expiry<String, Arc<Timed<T>>> for TimedExpiry {
-    fn expire_after_create(
-        &self,
-        _k: &String,
-        v: &Arc<Timed<T>>,
-        _at: Instant,
-    ) -> Option<Duration> {
-        Some(v.ttl)
-    }
-    fn expire_after_update(
-        &self,
-        _k: &String,
-        v: &Arc<Timed<T>>,
-        _at: Instant,
-        _left: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(v.ttl)
-    }
-}
-
-/// Parsed documents keyed by URL: bounded, per-entry TTL, single-flight loads.
-pub(crate) type ParsedCache<T> = moka::future::Cache<String, Arc<Timed<T>>>;
-
-pub(crate) fn parsed_cache<T: Send + Sync + 'static>(max_entries: usize) -> ParsedCache<T> {
-    moka::future::Cache::builder()
-        .max_capacity(max_entries as u64)
-        .eviction_policy(moka::policy::EvictionPolicy::lru())
-        .expire_after(TimedExpiry)
-        .build()
-}
-
 /// Loads JSON documents through the adapter, falling back to the network.
 #[derive(Clone)]
 pub(crate) struct DocumentLoader {
@@ -169,43 +130,18 @@ pub(crate) fn effective_ttl(max_age: Option<u64>, configured: Duration) -> Durat
     ttl.max(Duration::from_secs(1))
 }
 
-/// Discovery documents by normalised issuer.
-pub(crate) struct DiscoveryCache {
+/// Discovery documents, parsed, by discovery URL.
+pub(crate) type DiscoveryCache = DocumentCache<Arc<Discovery>>;
+
+/// The discovery cache of a client.
+pub(crate) fn discovery_cache(
     loader: DocumentLoader,
-    parsed: ParsedCache<Arc<Discovery>>,
-}
-
-impl DiscoveryCache {
-    pub(crate) fn new(loader: DocumentLoader, max_entries: usize) -> Self {
-        Self {
-            loader,
-            parsed: parsed_cache(max_entries),
-        }
-    }
-
-    /// The discovery document of `issuer` (`https://host/`).
-    pub(crate) async fn get(&self, issuer: &str) -> Result<Arc<Discovery>, Arc<DiscoveryError>> {
-        if let Some(hit) = self.parsed.get(issuer).await {
-            return Ok(hit.value.clone());
-        }
-        let loader = &self.loader;
-        let timed = self
-            .parsed
-            .try_get_with_by_ref(issuer, async move {
-                let (doc, ttl) = loader
-                    .load("discovery", &discovery_url(issuer), false)
-                    .await?;
-                Ok::<_, DiscoveryError>(Arc::new(Timed {
-                    value: Arc::new(Discovery::from_document(doc)),
-                    ttl,
-                    loaded_at: Instant::now(),
-                }))
-            })
-            .await?;
-        // Loads are rare: enforce the entry bound now rather than on a later access.
-        self.parsed.run_pending_tasks().await;
-        Ok(timed.value.clone())
-    }
+    max_entries: usize,
+    stale_window: Duration,
+) -> DiscoveryCache {
+    DocumentCache::new("discovery", loader, max_entries, stale_window, |doc| {
+        Ok(Arc::new(Discovery::from_document(doc)))
+    })
 }
 
 #[cfg(test)]

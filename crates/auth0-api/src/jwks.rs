@@ -1,14 +1,14 @@
 //! JSON Web Key Sets (RFC 7517 section 5): fetched through the document loader, parsed once
 //! into verifying keys, looked up by `kid`, refreshed on an unknown `kid` at most once per
 //! cooldown (key rotation without waiting for the TTL, and without letting random `kid`s force
-//! fetches).
+//! fetches). Caching, refresh-ahead and stale-if-error live in the client's document cache.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::discovery::{DiscoveryError, DocumentLoader, ParsedCache, Timed, parsed_cache};
+use crate::discovery::{DiscoveryError, DocumentLoader};
+use crate::document_cache::DocumentCache;
 use crate::keys::{KeyError, VerifyingKey};
 use crate::options::Algorithm;
 
@@ -82,75 +82,19 @@ impl KeySet {
     }
 }
 
-/// Key sets by `jwks_uri`.
-pub(crate) struct JwksCache {
+/// Key sets, parsed, by `jwks_uri`.
+pub(crate) type JwksCache = DocumentCache<KeySet>;
+
+/// The JWKS cache of a client: members parsed for `algorithms`.
+pub(crate) fn jwks_cache(
     loader: DocumentLoader,
-    parsed: ParsedCache<KeySet>,
+    max_entries: usize,
+    stale_window: Duration,
     algorithms: Vec<Algorithm>,
-    cooldown: Duration,
-    refresh: tokio::sync::Mutex<()>,
-}
-
-impl JwksCache {
-    pub(crate) fn new(
-        loader: DocumentLoader,
-        max_entries: usize,
-        algorithms: Vec<Algorithm>,
-        cooldown: Duration,
-    ) -> Self {
-        Self {
-            loader,
-            parsed: parsed_cache(max_entries),
-            algorithms,
-            cooldown,
-            refresh: tokio::sync::Mutex::new(()),
-        }
-    }
-
-    async fn load(&self, uri: &str, force: bool) -> Result<Arc<Timed<KeySet>>, DiscoveryError> {
-        let (doc, ttl) = self.loader.load("jwks", uri, force).await?;
-        Ok(Arc::new(Timed {
-            value: KeySet::parse(&doc, &self.algorithms)?,
-            ttl,
-            loaded_at: Instant::now(),
-        }))
-    }
-
-    /// The key set at `uri` (cached; single-flight on a miss).
-    pub(crate) async fn get(&self, uri: &str) -> Result<Arc<Timed<KeySet>>, Arc<DiscoveryError>> {
-        if let Some(hit) = self.parsed.get(uri).await {
-            return Ok(hit);
-        }
-        let loaded = self
-            .parsed
-            .try_get_with_by_ref(uri, self.load(uri, false))
-            .await?;
-        // Loads are rare: enforce the entry bound now rather than on a later access.
-        self.parsed.run_pending_tasks().await;
-        Ok(loaded)
-    }
-
-    /// Called when `seen` lacks a `kid`: refetches the set once if it is older than the
-    /// cooldown (one fetch for all concurrent callers), else answers with what is cached.
-    pub(crate) async fn refresh_for_unknown_kid(
-        &self,
-        uri: &str,
-        seen: &Arc<Timed<KeySet>>,
-    ) -> Result<Arc<Timed<KeySet>>, Arc<DiscoveryError>> {
-        if seen.loaded_at.elapsed() < self.cooldown {
-            return Ok(seen.clone());
-        }
-        let _guard = self.refresh.lock().await;
-        if let Some(current) = self.parsed.get(uri).await
-            && !Arc::ptr_eq(&current, seen)
-        {
-            // Someone refreshed while we waited.
-            return Ok(current);
-        }
-        let fresh = self.load(uri, true).await.map_err(Arc::new)?;
-        self.parsed.insert(uri.to_owned(), fresh.clone()).await;
-        Ok(fresh)
-    }
+) -> JwksCache {
+    DocumentCache::new("jwks", loader, max_entries, stale_window, move |doc| {
+        KeySet::parse(&doc, &algorithms)
+    })
 }
 
 #[cfg(test)]

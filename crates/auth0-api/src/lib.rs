@@ -62,6 +62,7 @@ pub mod challenge;
 pub mod claims;
 mod client;
 pub mod discovery;
+mod document_cache;
 pub mod domains;
 pub mod dpop;
 pub mod error;
@@ -74,6 +75,7 @@ pub mod options;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod request;
+mod token_cache;
 mod verify;
 
 pub use challenge::AuthScheme;

@@ -136,6 +136,9 @@ pub struct ApiClientOptions {
     pub(crate) clock_leeway: Duration,
     pub(crate) algorithms: Vec<Algorithm>,
     pub(crate) jwks_refresh_cooldown: Duration,
+    pub(crate) stale_if_error: Duration,
+    pub(crate) verified_token_cache: bool,
+    pub(crate) verified_token_cache_size: usize,
 }
 
 impl fmt::Debug for ApiClientOptions {
@@ -218,6 +221,9 @@ pub struct ApiClientOptionsBuilder {
     clock_leeway: Option<Duration>,
     algorithms: Option<Vec<Algorithm>>,
     jwks_refresh_cooldown: Option<Duration>,
+    stale_if_error: Option<Duration>,
+    verified_token_cache: Option<bool>,
+    verified_token_cache_size: Option<usize>,
 }
 
 impl ApiClientOptionsBuilder {
@@ -394,6 +400,26 @@ impl ApiClientOptionsBuilder {
         self
     }
 
+    /// How long the last good discovery/JWKS documents keep serving when refreshing them fails
+    /// (default 1 h). Refreshes start in the background at 80% of the TTL.
+    pub fn stale_if_error(mut self, window: Duration) -> Self {
+        self.stale_if_error = Some(window);
+        self
+    }
+
+    /// Keeps each verified token's claims until its `exp` (or until its key leaves the JWKS),
+    /// so a token seen again skips the signature check (default on).
+    pub fn verified_token_cache(mut self, on: bool) -> Self {
+        self.verified_token_cache = Some(on);
+        self
+    }
+
+    /// Most tokens in the verified-token cache (default 10 000).
+    pub fn verified_token_cache_size(mut self, entries: usize) -> Self {
+        self.verified_token_cache_size = Some(entries);
+        self
+    }
+
     /// Validates everything and returns the options, or an `invalid_configuration` error.
     pub fn build(self) -> Result<ApiClientOptions> {
         let audiences = self.audiences;
@@ -560,6 +586,9 @@ impl ApiClientOptionsBuilder {
             http_client: self.http_client,
             clock_leeway: self.clock_leeway.unwrap_or_default(),
             algorithms,
+            stale_if_error: self.stale_if_error.unwrap_or(Duration::from_secs(3600)),
+            verified_token_cache: self.verified_token_cache.unwrap_or(true),
+            verified_token_cache_size: self.verified_token_cache_size.unwrap_or(10_000),
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

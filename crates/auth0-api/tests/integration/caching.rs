@@ -35,7 +35,7 @@ async fn ttl_follows_max_age_and_is_at_least_one_second() {
         .start()
         .await
         .unwrap();
-    let c = client(options(&t));
+    let c = client(options(&t).verified_token_cache(false));
     let token = t.mint().aud(json!(AUD)).sign();
     for _ in 0..20 {
         c.verify_access_token(&token).await.unwrap();
@@ -52,7 +52,7 @@ async fn ttl_follows_max_age_and_is_at_least_one_second() {
         .start()
         .await
         .unwrap();
-    let c0 = client(options(&t0));
+    let c0 = client(options(&t0).verified_token_cache(false));
     let token = t0.mint().aud(json!(AUD)).sign();
     for _ in 0..50 {
         c0.verify_access_token(&token).await.unwrap();
@@ -69,7 +69,11 @@ async fn ttl_follows_max_age_and_is_at_least_one_second() {
         .start()
         .await
         .unwrap();
-    let c2 = client(options(&t2).cache_ttl(Duration::from_secs(1)));
+    let c2 = client(
+        options(&t2)
+            .cache_ttl(Duration::from_secs(1))
+            .verified_token_cache(false),
+    );
     let token = t2.mint().aud(json!(AUD)).sign();
     c2.verify_access_token(&token).await.unwrap();
     tokio::time::sleep(Duration::from_millis(1300)).await;
@@ -137,7 +141,8 @@ async fn lru_bound_on_issuers() {
     let mut b = auth0_api::ApiClientOptions::builder()
         .domains(tenants.iter().map(|t| t.domain().to_owned()))
         .audience(AUD)
-        .cache_max_entries(2);
+        .cache_max_entries(2)
+        .verified_token_cache(false);
     for t in &tenants {
         b = b.root_ca_pem(t.ca_pem());
     }
@@ -154,5 +159,162 @@ async fn lru_bound_on_issuers() {
     assert!(
         discoveries > 3,
         "with 2 entries and 3 issuers some documents were evicted"
+    );
+}
+
+#[tokio::test]
+async fn verified_token_cache_skips_the_signature_but_not_the_checks() {
+    let t = crate::tenant().await;
+    let c = client(options(&t));
+    let token = t.mint().aud(json!(AUD)).scope("read").sign();
+    let first = c.verify_access_token(&token).await.unwrap();
+    let again = c.verify_access_token(&token).await.unwrap();
+    assert_eq!(first, again);
+    // Required claims are still checked on a hit.
+    let opts = auth0_api::VerifyOptions::default().require_claim("org_id");
+    let e = c.verify_access_token_with(&token, &opts).await.unwrap_err();
+    assert_eq!(e.description(), "Missing required claim: org_id");
+    // A token about to expire leaves the cache with its exp.
+    let short = t.mint().aud(json!(AUD)).expires_in(1).sign();
+    c.verify_access_token(&short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(
+        c.verify_access_token(&short)
+            .await
+            .unwrap_err()
+            .description(),
+        "Token is expired"
+    );
+}
+
+#[tokio::test]
+async fn a_retired_key_invalidates_cached_tokens() {
+    let t = DevTenant::builder()
+        .client("cid", "s", [AUD])
+        .max_age(Some(1))
+        .start()
+        .await
+        .unwrap();
+    let c = client(options(&t).stale_if_error(Duration::from_secs(60)));
+    let old_kid = t.active_kid();
+    let token = t.mint().aud(json!(AUD)).sign();
+    c.verify_access_token(&token).await.unwrap();
+    let new_kid = t.add_key();
+    t.activate_key(&new_kid);
+    t.retire_key(&old_kid);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The JWKS is refreshed (stale entry) and no longer has the key: the cached token is refused.
+    let e = c.verify_access_token(&token).await.unwrap_err();
+    assert_eq!(e.description(), "No matching key found in JWKS");
+}
+
+#[tokio::test]
+async fn outage_serves_stale_documents_then_fails_clearly() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let t = DevTenant::builder()
+        .client("cid", "s", [AUD])
+        .max_age(Some(1))
+        .start()
+        .await
+        .unwrap();
+    let c = client(
+        options(&t)
+            .stale_if_error(Duration::from_secs(2))
+            .verified_token_cache(false),
+    );
+    let token = t.mint().aud(json!(AUD)).sign();
+    c.verify_access_token(&token).await.unwrap();
+    t.set_fault(Endpoint::Discovery, Some(Fault::Status(503)));
+    t.set_fault(Endpoint::Jwks, Some(Fault::Status(503)));
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // Past the TTL, inside the stale window: still verifies, without a fetch per request.
+    t.reset_stats();
+    for _ in 0..20 {
+        c.verify_access_token(&token).await.unwrap();
+    }
+    assert!(
+        t.stats().discovery <= 2,
+        "failed refreshes back off: {:?}",
+        t.stats()
+    );
+    // Past the stale window: a clear error.
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    let e = c.verify_access_token(&token).await.unwrap_err();
+    assert!(
+        e.description()
+            .starts_with("Failed to fetch OIDC discovery metadata"),
+        "{e}"
+    );
+    // Tenant back: recovery.
+    t.set_fault(Endpoint::Discovery, None);
+    t.set_fault(Endpoint::Jwks, None);
+    c.verify_access_token(&token).await.unwrap();
+}
+
+#[tokio::test]
+async fn refresh_ahead_keeps_requests_off_the_network() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let t = DevTenant::builder()
+        .client("cid", "s", [AUD])
+        .max_age(Some(2))
+        .start()
+        .await
+        .unwrap();
+    let c = client(options(&t).verified_token_cache(false));
+    let token = t.mint().aud(json!(AUD)).sign();
+    c.verify_access_token(&token).await.unwrap();
+    // Slow tenant from now on: requests must not wait for it while documents are fresh.
+    t.set_fault(
+        Endpoint::Discovery,
+        Some(Fault::Delay(Duration::from_millis(700))),
+    );
+    t.set_fault(
+        Endpoint::Jwks,
+        Some(Fault::Delay(Duration::from_millis(700))),
+    );
+    tokio::time::sleep(Duration::from_millis(1700)).await; // past 80% of the TTL
+    let started = std::time::Instant::now();
+    for _ in 0..10 {
+        c.verify_access_token(&token).await.unwrap();
+    }
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "served from cache while refreshing"
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert!(
+        t.stats().discovery >= 2,
+        "a background refresh happened: {:?}",
+        t.stats()
+    );
+}
+
+#[tokio::test]
+async fn a_slow_tenant_sees_one_in_flight_fetch() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let t = crate::tenant().await;
+    t.set_fault(
+        Endpoint::Discovery,
+        Some(Fault::Delay(Duration::from_millis(600))),
+    );
+    let c = client(options(&t).http_timeout(Duration::from_millis(300)));
+    let token = t.mint().aud(json!(AUD)).sign();
+    let tasks: Vec<_> = (0..50)
+        .map(|_| {
+            let (c, token) = (c.clone(), token.clone());
+            tokio::spawn(async move { c.verify_access_token(&token).await })
+        })
+        .collect();
+    for task in tasks {
+        let e = task.await.unwrap().unwrap_err();
+        assert_eq!(
+            e.description(),
+            "Failed to fetch OIDC discovery metadata: request timed out"
+        );
+    }
+    assert_eq!(
+        t.stats().discovery,
+        1,
+        "no pile-up beyond the one in-flight fetch"
     );
 }

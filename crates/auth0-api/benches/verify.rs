@@ -1,0 +1,140 @@
+//! Criterion benches of the hot paths, each next to the bare signature check(s) it cannot beat,
+//! measured in the same run so that ratios hold on any machine.
+//!
+//! - `bearer/raw_rs256` vs `bearer/verify_access_token`: an Auth0-shaped RS256 token (iss, sub,
+//!   aud array of 2, iat, exp, scope, azp; about 900 bytes) with warm discovery/JWKS caches.
+//! - `dpop/raw_rs256_es256` vs `dpop/verify_request`: an RS256 access token bound by `cnf.jkt`
+//!   plus a fresh ES256 proof per iteration, replay store on.
+//!
+//! Run: `cargo bench -p auth0-api --bench verify`.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+
+use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
+use auth0_api_dev_tenant::DevTenant;
+use auth0_api_dev_tenant::dpop::DpopKey;
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+
+const AUD: &str = "https://api.example.com";
+const URL: &str = "https://api.example.com/calendar/events";
+
+fn b64(s: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+/// The tenant's RSA key as a pre-parsed aws-lc-rs key (what the bare check gets for free).
+fn rsa_key(tenant: &DevTenant, kid: &str) -> ParsedPublicKey {
+    let jwks = tenant.jwks();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid)
+        .unwrap();
+    let n = b64(jwk["n"].as_str().unwrap());
+    let e = b64(jwk["e"].as_str().unwrap());
+    RsaPublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    }
+    .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+    .unwrap()
+}
+
+fn ec_key(jwk: &Value) -> ParsedPublicKey {
+    let mut point = vec![4u8];
+    point.extend(b64(jwk["x"].as_str().unwrap()));
+    point.extend(b64(jwk["y"].as_str().unwrap()));
+    ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
+}
+
+fn split(jws: &str) -> (Vec<u8>, Vec<u8>) {
+    let (input, sig) = jws.rsplit_once('.').unwrap();
+    (input.as_bytes().to_vec(), b64(sig))
+}
+
+fn auth0_shaped(tenant: &DevTenant) -> auth0_api_dev_tenant::TokenBuilder {
+    tenant
+        .mint()
+        .sub("google-oauth2|104560012345678901234")
+        .aud(json!([AUD, format!("{}userinfo", tenant.issuer())]))
+        .scope("openid profile email read:calendar write:calendar offline_access")
+        .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
+}
+
+fn benches(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tenant = rt
+        .block_on(DevTenant::builder().client("cid", "s", [AUD]).start())
+        .unwrap();
+    let client = ApiClient::new(
+        ApiClientOptions::builder()
+            .domain(tenant.domain())
+            .audience(AUD)
+            .root_ca_pem(tenant.ca_pem())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let rsa = rsa_key(&tenant, &tenant.active_kid());
+
+    // Bearer
+    let token = auth0_shaped(&tenant).sign();
+    eprintln!("Auth0-shaped token: {} bytes", token.len());
+    rt.block_on(client.verify_access_token(&token)).unwrap();
+    let (input, sig) = split(&token);
+    let mut g = c.benchmark_group("bearer");
+    g.bench_function("raw_rs256", |b| {
+        b.iter(|| rsa.verify_sig(black_box(&input), black_box(&sig)).unwrap())
+    });
+    g.bench_function("verify_access_token", |b| {
+        b.to_async(&rt)
+            .iter(|| async { client.verify_access_token(black_box(&token)).await.unwrap() })
+    });
+    g.finish();
+
+    // DPoP
+    let key = DpopKey::generate();
+    let ec = ec_key(&key.public_jwk());
+    let bound = auth0_shaped(&tenant).cnf_jkt(key.thumbprint()).sign();
+    let proof = key.proof("GET", URL, Some(&bound)).sign();
+    let (t_input, t_sig) = split(&bound);
+    let (p_input, p_sig) = split(&proof);
+    let request = |proof: String| {
+        VerifyRequest::from_pairs([("authorization", format!("DPoP {bound}")), ("dpop", proof)])
+            .method("GET")
+            .url(URL)
+    };
+    rt.block_on(client.verify_request(request(proof.clone())))
+        .unwrap();
+    let mut g = c.benchmark_group("dpop");
+    g.bench_function("raw_rs256_es256", |b| {
+        b.iter(|| {
+            rsa.verify_sig(black_box(&t_input), black_box(&t_sig))
+                .unwrap();
+            ec.verify_sig(black_box(&p_input), black_box(&p_sig))
+                .unwrap();
+        })
+    });
+    g.bench_function("verify_request", |b| {
+        b.to_async(&rt).iter_batched(
+            || request(key.proof("GET", URL, Some(&bound)).sign()),
+            |req| async { client.verify_request(req).await.unwrap() },
+            BatchSize::SmallInput,
+        )
+    });
+    g.finish();
+}
+
+criterion_group!(verify, benches);
+criterion_main!(verify);

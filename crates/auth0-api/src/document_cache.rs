@@ -1,0 +1,227 @@
+//! Parsed discovery and JWKS documents, kept ready to use and never a reason to stall:
+//!
+//! - **single flight**: concurrent misses for one URL share one load;
+//! - **refresh ahead**: past 80% of its TTL an entry is refreshed in the background while
+//!   requests keep using it, so steady-state requests never wait on the tenant;
+//! - **stale if error**: when a refresh fails, the last good document keeps serving for a
+//!   bounded window (default 1 h) with a warning, and failed refreshes back off instead of
+//!   piling up;
+//! - **bounded**: at most `max_entries` documents, least recently used evicted.
+//!
+//! Documents come through [`DocumentLoader`](crate::discovery::DocumentLoader): the
+//! [`CacheAdapter`](crate::cache::CacheAdapter) first, then the network.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::discovery::{DiscoveryError, DocumentLoader};
+use crate::jws::JsonObject;
+
+/// Fraction of the TTL after which a background refresh starts.
+const REFRESH_AHEAD_AT: f64 = 0.8;
+/// Longest pause between two refresh attempts of a document that failed to refresh.
+const MAX_RETRY_BACKOFF: Duration = Duration::from_secs(10);
+
+/// A parsed document and its clock.
+pub(crate) struct Entry<T> {
+    pub(crate) value: T,
+    pub(crate) loaded_at: Instant,
+    fresh_until: Instant,
+    refresh_at: Instant,
+    stale_until: Instant,
+    backoff: Duration,
+    refreshing: AtomicBool,
+    /// Milliseconds after `loaded_at` before which no new refresh is tried (after a failure).
+    retry_after_ms: AtomicU64,
+}
+
+impl<T> Entry<T> {
+    fn new(value: T, ttl: Duration, stale_window: Duration) -> Self {
+        let now = Instant::now();
+        Self {
+            value,
+            loaded_at: now,
+            fresh_until: now + ttl,
+            refresh_at: now + ttl.mul_f64(REFRESH_AHEAD_AT),
+            stale_until: now + ttl + stale_window,
+            backoff: ttl.min(MAX_RETRY_BACKOFF),
+            refreshing: AtomicBool::new(false),
+            retry_after_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn in_backoff(&self, now: Instant) -> bool {
+        let since = now.saturating_duration_since(self.loaded_at).as_millis();
+        since < u128::from(self.retry_after_ms.load(Ordering::Acquire))
+    }
+
+    fn back_off(&self, now: Instant) {
+        let until = now.saturating_duration_since(self.loaded_at) + self.backoff;
+        let ms = u64::try_from(until.as_millis()).unwrap_or(u64::MAX);
+        self.retry_after_ms.store(ms, Ordering::Release);
+    }
+}
+
+struct EntryExpiry;
+
+impl<T: Send + Sync + 'static> moka::Expiry<String, Arc<Entry<T>>> for EntryExpiry {
+    fn expire_after_create(&self, _k: &String, v: &Arc<Entry<T>>, at: Instant) -> Option<Duration> {
+        Some(v.stale_until.saturating_duration_since(at))
+    }
+    fn expire_after_update(
+        &self,
+        _k: &String,
+        v: &Arc<Entry<T>>,
+        at: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
+        Some(v.stale_until.saturating_duration_since(at))
+    }
+}
+
+type Parse<T> = Arc<dyn Fn(JsonObject) -> Result<T, DiscoveryError> + Send + Sync>;
+
+/// Parsed documents of one kind (discovery or JWKS), keyed by URL.
+pub(crate) struct DocumentCache<T> {
+    kind: &'static str,
+    cache: moka::future::Cache<String, Arc<Entry<T>>>,
+    loader: DocumentLoader,
+    parse: Parse<T>,
+    stale_window: Duration,
+    refresh_lock: Arc<tokio::sync::Mutex<()>>,
+}
+
+impl<T> Clone for DocumentCache<T> {
+    fn clone(&self) -> Self {
+        Self {
+            kind: self.kind,
+            cache: self.cache.clone(),
+            loader: self.loader.clone(),
+            parse: self.parse.clone(),
+            stale_window: self.stale_window,
+            refresh_lock: self.refresh_lock.clone(),
+        }
+    }
+}
+
+impl<T: Send + Sync + 'static> DocumentCache<T> {
+    pub(crate) fn new(
+        kind: &'static str,
+        loader: DocumentLoader,
+        max_entries: usize,
+        stale_window: Duration,
+        parse: impl Fn(JsonObject) -> Result<T, DiscoveryError> + Send + Sync + 'static,
+    ) -> Self {
+        Self {
+            kind,
+            cache: moka::future::Cache::builder()
+                .max_capacity(max_entries as u64)
+                .eviction_policy(moka::policy::EvictionPolicy::lru())
+                .expire_after(EntryExpiry)
+                .build(),
+            loader,
+            parse: Arc::new(parse),
+            stale_window,
+            refresh_lock: Arc::new(tokio::sync::Mutex::new(())),
+        }
+    }
+
+    async fn load(&self, url: &str, force: bool) -> Result<Arc<Entry<T>>, DiscoveryError> {
+        let (doc, ttl) = self.loader.load(self.kind, url, force).await?;
+        Ok(Arc::new(Entry::new(
+            (self.parse)(doc)?,
+            ttl,
+            self.stale_window,
+        )))
+    }
+
+    async fn store(&self, url: &str, entry: Arc<Entry<T>>) {
+        self.cache.insert(url.to_owned(), entry).await;
+        // Loads are rare: enforce the entry bound now rather than on a later access.
+        self.cache.run_pending_tasks().await;
+    }
+
+    /// The document at `url`: fresh from the cache, refreshed when stale, loaded on a miss.
+    pub(crate) async fn get(&self, url: &str) -> Result<Arc<Entry<T>>, DiscoveryError> {
+        let now = Instant::now();
+        if let Some(entry) = self.cache.get(url).await {
+            if now < entry.fresh_until {
+                if now >= entry.refresh_at && !entry.refreshing.swap(true, Ordering::AcqRel) {
+                    self.refresh_in_background(url, entry.clone());
+                }
+                return Ok(entry);
+            }
+            return Ok(self.refresh(url, &entry).await.unwrap_or(entry));
+        }
+        let entry = self
+            .cache
+            .try_get_with_by_ref(url, self.load(url, false))
+            .await
+            .map_err(|e| (*e).clone())?;
+        self.cache.run_pending_tasks().await;
+        Ok(entry)
+    }
+
+    /// Refetches `url` if `seen` is older than `min_age` (one fetch for all concurrent callers;
+    /// none while a failed refresh backs off). Answers the newest entry, or `seen`.
+    pub(crate) async fn refresh_if_older(
+        &self,
+        url: &str,
+        seen: &Arc<Entry<T>>,
+        min_age: Duration,
+    ) -> Arc<Entry<T>> {
+        if seen.loaded_at.elapsed() < min_age {
+            return seen.clone();
+        }
+        self.refresh(url, seen)
+            .await
+            .unwrap_or_else(|| seen.clone())
+    }
+
+    /// One synchronous refresh of `seen` (single flight); `None` when it failed or backs off.
+    async fn refresh(&self, url: &str, seen: &Arc<Entry<T>>) -> Option<Arc<Entry<T>>> {
+        if seen.in_backoff(Instant::now()) {
+            return None;
+        }
+        let _guard = self.refresh_lock.lock().await;
+        if let Some(current) = self.cache.get(url).await
+            && !Arc::ptr_eq(&current, seen)
+        {
+            return Some(current);
+        }
+        if seen.in_backoff(Instant::now()) {
+            return None;
+        }
+        match self.load(url, true).await {
+            Ok(fresh) => {
+                self.store(url, fresh.clone()).await;
+                Some(fresh)
+            }
+            Err(e) => {
+                tracing::warn!(kind = self.kind, url, error = %e, "refresh failed; serving the last good document");
+                seen.back_off(Instant::now());
+                None
+            }
+        }
+    }
+
+    fn refresh_in_background(&self, url: &str, seen: Arc<Entry<T>>) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            seen.refreshing.store(false, Ordering::Release);
+            return;
+        };
+        let this = self.clone();
+        let url = url.to_owned();
+        runtime.spawn(async move {
+            match this.load(&url, true).await {
+                Ok(fresh) => this.store(&url, fresh).await,
+                Err(e) => {
+                    tracing::warn!(kind = this.kind, url, error = %e, "background refresh failed");
+                    seen.back_off(Instant::now());
+                    seen.refreshing.store(false, Ordering::Release);
+                }
+            }
+        });
+    }
+}
