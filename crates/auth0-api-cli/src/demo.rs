@@ -58,7 +58,7 @@ impl Report {
 async fn start_api(client: ApiClient) -> Result<String, Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://{}", listener.local_addr()?);
-    let app = crate::serve::router(client, url.clone());
+    let app = crate::serve::router(client, &url)?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });

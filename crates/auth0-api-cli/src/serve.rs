@@ -5,11 +5,8 @@
 //! error's status, its `WWW-Authenticate` value exactly as the library builds it, `DPoP-Nonce`
 //! when present, and `{"error", "error_description"}`.
 
-use std::sync::Arc;
-
-use auth0_api::{ApiClient, ApiClientOptions, Error, VerifyRequest, act};
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use auth0_api::{ApiClient, ApiClientOptions, Error};
+use auth0_api_axum::{Actor, Auth0Layer, Authenticated};
 use axum::response::{IntoResponse, Response};
 use clap::Args;
 use serde_json::json;
@@ -39,11 +36,6 @@ pub(crate) struct ServeArgs {
     ca_cert: Option<PemPath>,
 }
 
-struct AppState {
-    client: ApiClient,
-    public_url: String,
-}
-
 pub(crate) fn build_client(
     domains: &[String],
     audience: &str,
@@ -71,6 +63,8 @@ pub(crate) async fn run(
         None => None,
     };
     let client = build_client(&args.domains, &args.audience, args.dpop.into(), ca)?;
+    // Signal handlers first (see shutdown_signal), so a signal right after startup stops cleanly.
+    let signal = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let local = listener.local_addr()?;
     let public_url = args
@@ -79,100 +73,84 @@ pub(crate) async fn run(
         .trim_end_matches('/')
         .to_owned();
     tracing::info!(%local, %public_url, "serving the protected whoami API");
-    let app = router(client, public_url);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    let app = router(client, &public_url)?;
+    // Graceful shutdown, bounded: axum waits for every open connection to finish, and a client
+    // that holds a half-sent request (axum sets no header-read timeout) would keep the process
+    // alive forever after SIGTERM. So once the signal arrives, in-flight requests get
+    // SHUTDOWN_GRACE, then the process exits anyway (still 0: the stop was requested).
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+        signal.await;
+        tracing::info!("stopping");
+        let _ = stopping_tx.send(());
+    });
+    let grace_expired = async {
+        if stopping_rx.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = std::future::IntoFuture::into_future(server) => served?,
+        () = grace_expired => {
+            tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; exiting");
+        }
+    }
     tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-/// The whoami app (also used by the demo).
-pub(crate) fn router(client: ApiClient, public_url: String) -> axum::Router {
-    axum::Router::new()
-        .fallback(whoami)
-        .with_state(Arc::new(AppState { client, public_url }))
+/// How long in-flight requests may run after SIGINT/SIGTERM before `serve` exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// The whoami app (also used by the demo): every request, any method and path, goes through
+/// the auth0-api-axum layer, which checks it against `public_url` + path + query and answers
+/// failures with the error's status, `WWW-Authenticate`, `DPoP-Nonce` and JSON body.
+pub(crate) fn router(client: ApiClient, public_url: &str) -> Result<axum::Router, Error> {
+    let auth = Auth0Layer::builder(client).public_url(public_url).build()?;
+    Ok(axum::Router::new().fallback(whoami).layer(auth))
 }
 
-async fn whoami(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let (parts, _body) = request.into_parts();
-    let path_and_query = parts
-        .uri
-        .path_and_query()
-        .map(|p| p.as_str())
-        .unwrap_or("/");
-    let url = format!("{}{}", state.public_url, path_and_query);
-    let verified = state
-        .client
-        .verify_request(VerifyRequest::from_parts(&parts).url(url.as_str()))
-        .await;
-    match verified {
-        Ok(v) => {
-            let actor = act::current_actor(&v.claims).map(|a| a.map(str::to_owned));
-            let chain = act::delegation_chain(&v.claims)
-                .map(|c| c.into_iter().map(str::to_owned).collect::<Vec<_>>());
-            let (actor, chain) = match (actor, chain) {
-                (Ok(a), Ok(c)) => (a, c),
-                (Err(e), _) | (_, Err(e)) => {
-                    return error_response(&state.client.with_challenge(e, Some(v.scheme)));
-                }
-            };
-            tracing::info!(sub = v.sub().unwrap_or_default(), "authenticated");
-            let mut resp = axum::Json(json!({
-                "claims": v.claims,
-                "current_actor": actor,
-                "delegation_chain": chain,
-            }))
-            .into_response();
-            if let Some(n) = v
-                .next_dpop_nonce()
-                .and_then(|n| HeaderValue::from_str(n).ok())
-            {
-                resp.headers_mut().insert("dpop-nonce", n);
-            }
-            resp
-        }
-        Err(e) => {
-            tracing::info!(status = e.status_code(), code = e.error_code(), "rejected");
-            error_response(&e)
-        }
-    }
+/// 200 with the claims, the current actor and the delegation chain. An invalid `act` claim is
+/// refused by the [`Actor`] extractor (401 invalid_token with the client's challenge).
+async fn whoami(auth: Authenticated, actor: Actor) -> Response {
+    tracing::info!(sub = auth.sub().unwrap_or_default(), "authenticated");
+    axum::Json(json!({
+        "claims": auth.verified().claims,
+        "current_actor": actor.current,
+        "delegation_chain": actor.chain,
+    }))
+    .into_response()
 }
 
-/// The error's status, challenge, nonce and JSON body.
-pub(crate) fn error_response(e: &Error) -> Response {
-    let status = StatusCode::from_u16(e.status_code()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    let mut resp = (
-        status,
-        axum::Json(json!({"error": e.error_code(), "error_description": e.description()})),
-    )
-        .into_response();
-    if let Some(v) = e
-        .www_authenticate()
-        .and_then(|v| HeaderValue::from_str(v).ok())
-    {
-        resp.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-    }
-    if let Some(n) = e.dpop_nonce().and_then(|n| HeaderValue::from_str(n).ok()) {
-        resp.headers_mut().insert("dpop-nonce", n);
-    }
-    resp
-}
-
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on SIGINT (Ctrl-C) or, on Unix, SIGTERM. Also used by `dev-tenant`.
+///
+/// The handlers are installed when this is called, not when the future is first polled: a
+/// supervisor may signal as soon as the process says it is ready, and until a handler exists
+/// the default action kills the process without a graceful stop. Call it before announcing
+/// readiness. Must be called inside the Tokio runtime.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let interrupt = signal(SignalKind::interrupt());
+        let terminate = signal(SignalKind::terminate());
+        let recv = |s: std::io::Result<tokio::signal::unix::Signal>| async move {
+            match s {
+                Ok(mut s) => {
+                    s.recv().await;
+                }
+                // No handler could be installed: the default action still stops the process.
+                Err(_) => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        async move {
+            tokio::select! { () = recv(interrupt) => {}, () = recv(terminate) => {} }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

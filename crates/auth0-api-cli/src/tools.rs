@@ -19,6 +19,9 @@ pub(crate) const DEV_CLIENT_ID: &str = "dev-client";
 pub(crate) const DEV_CLIENT_SECRET: &str = "dev-client-secret";
 
 pub(crate) async fn dev_tenant(port: u16, audiences: Vec<String>) -> CliResult {
+    // SIGTERM too, so that a supervisor's stop also removes the tenant's temporary CA directory;
+    // installed before the JSON announces the tenant (see shutdown_signal).
+    let signal = crate::serve::shutdown_signal();
     let tenant = DevTenant::builder()
         .port(port)
         .client(DEV_CLIENT_ID, DEV_CLIENT_SECRET, audiences.clone())
@@ -36,8 +39,8 @@ pub(crate) async fn dev_tenant(port: u16, audiences: Vec<String>) -> CliResult {
             "audiences": audiences,
         }))?
     );
-    tracing::info!("dev tenant running; Ctrl-C to stop");
-    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("dev tenant running; Ctrl-C (or SIGTERM) to stop");
+    signal.await;
     tenant.stop().await;
     Ok(ExitCode::SUCCESS)
 }
@@ -198,13 +201,23 @@ pub(crate) async fn verify(args: VerifyArgs) -> CliResult {
     let req = VerifyRequest::from_pairs(pairs)
         .method(args.method.as_str())
         .url(args.url.as_str());
-    match client.verify_request(req).await {
-        Ok(v) => {
+    // As in `serve`: an invalid `act` claim on a valid token is a 401 invalid_token.
+    let verified = client.verify_request(req).await.and_then(|v| {
+        let actor = act::current_actor(&v.claims).map(|a| a.map(str::to_owned));
+        let chain = act::delegation_chain(&v.claims)
+            .map(|c| c.into_iter().map(str::to_owned).collect::<Vec<_>>());
+        match (actor, chain) {
+            (Ok(actor), Ok(chain)) => Ok((v, actor, chain)),
+            (Err(e), _) | (_, Err(e)) => Err(client.with_challenge(e, Some(v.scheme))),
+        }
+    });
+    match verified {
+        Ok((v, actor, chain)) => {
             let out = json!({
                 "valid": true,
                 "claims": v.claims,
-                "current_actor": act::current_actor(&v.claims).ok().flatten(),
-                "delegation_chain": act::delegation_chain(&v.claims).unwrap_or_default(),
+                "current_actor": actor,
+                "delegation_chain": chain,
             });
             println!("{}", serde_json::to_string_pretty(&out)?);
             Ok(ExitCode::SUCCESS)

@@ -2,7 +2,9 @@
 //! measured in the same run so that ratios hold on any machine.
 //!
 //! - `bearer/raw_rs256` vs `bearer/verify_access_token`: an Auth0-shaped RS256 token (iss, sub,
-//!   aud array of 2, iat, exp, scope, azp; about 900 bytes) with warm discovery/JWKS caches.
+//!   aud array of 2, iat, exp, scope, azp; about 800 bytes) with warm discovery/JWKS caches,
+//!   verified in full each time; `bearer/verify_access_token_cached`: the same token served by
+//!   the verified-token cache (the default).
 //! - `dpop/raw_rs256_es256` vs `dpop/verify_request`: an RS256 access token bound by `cnf.jkt`
 //!   plus a fresh ES256 proof per iteration, replay store on.
 //!
@@ -11,7 +13,9 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
+use std::sync::Arc;
 
+use auth0_api::dpop::replay::InMemoryReplayStore;
 use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
 use auth0_api_dev_tenant::DevTenant;
 use auth0_api_dev_tenant::dpop::DpopKey;
@@ -77,21 +81,25 @@ fn benches(c: &mut Criterion) {
     let tenant = rt
         .block_on(DevTenant::builder().client("cid", "s", [AUD]).start())
         .unwrap();
-    let client = ApiClient::new(
+    let options = || {
         ApiClientOptions::builder()
             .domain(tenant.domain())
             .audience(AUD)
             .root_ca_pem(tenant.ca_pem())
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
+            // A store big enough for every proof of the run: the bench measures the check.
+            .replay_store(Arc::new(InMemoryReplayStore::new(50_000_000, 50_000_000)))
+    };
+    // Every token is verified in full (the cold-token path).
+    let fresh = ApiClient::new(options().verified_token_cache(false).build().unwrap()).unwrap();
+    // The default: a token seen before comes from the verified-token cache.
+    let cached = ApiClient::new(options().build().unwrap()).unwrap();
     let rsa = rsa_key(&tenant, &tenant.active_kid());
 
     // Bearer
     let token = auth0_shaped(&tenant).sign();
     eprintln!("Auth0-shaped token: {} bytes", token.len());
-    rt.block_on(client.verify_access_token(&token)).unwrap();
+    rt.block_on(fresh.verify_access_token(&token)).unwrap();
+    rt.block_on(cached.verify_access_token(&token)).unwrap();
     let (input, sig) = split(&token);
     let mut g = c.benchmark_group("bearer");
     g.bench_function("raw_rs256", |b| {
@@ -99,7 +107,11 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("verify_access_token", |b| {
         b.to_async(&rt)
-            .iter(|| async { client.verify_access_token(black_box(&token)).await.unwrap() })
+            .iter(|| async { fresh.verify_access_token(black_box(&token)).await.unwrap() })
+    });
+    g.bench_function("verify_access_token_cached", |b| {
+        b.to_async(&rt)
+            .iter(|| async { cached.verify_access_token(black_box(&token)).await.unwrap() })
     });
     g.finish();
 
@@ -115,7 +127,7 @@ fn benches(c: &mut Criterion) {
             .method("GET")
             .url(URL)
     };
-    rt.block_on(client.verify_request(request(proof.clone())))
+    rt.block_on(fresh.verify_request(request(proof.clone())))
         .unwrap();
     let mut g = c.benchmark_group("dpop");
     g.bench_function("raw_rs256_es256", |b| {
@@ -129,7 +141,7 @@ fn benches(c: &mut Criterion) {
     g.bench_function("verify_request", |b| {
         b.to_async(&rt).iter_batched(
             || request(key.proof("GET", URL, Some(&bound)).sign()),
-            |req| async { client.verify_request(req).await.unwrap() },
+            |req| async { fresh.verify_request(req).await.unwrap() },
             BatchSize::SmallInput,
         )
     });

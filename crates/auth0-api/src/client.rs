@@ -200,6 +200,18 @@ impl ApiClient {
         error.with_www_authenticate(challenge)
     }
 
+    /// A fresh server nonce for a `DPoP-Nonce` response header (RFC 9449 section 8), when
+    /// nonces are configured; servers may hand one out before a client asks.
+    pub fn new_dpop_nonce(&self) -> Option<String> {
+        self.inner.dpop.issue_nonce()
+    }
+
+    /// The configured domain as an issuer URL (`https://host/`), if any: the authorization server
+    /// to name in RFC 9728 metadata.
+    pub fn domain(&self) -> Option<&str> {
+        self.inner.options.domain.as_deref()
+    }
+
     /// The DPoP mode.
     pub fn dpop_mode(&self) -> DpopMode {
         self.inner.options.dpop_mode
@@ -512,11 +524,13 @@ impl ApiClient {
                     .into_iter()
                     .filter_map(|(name, absent)| absent.then_some(name))
                     .collect();
+                    // The reference passes this text as the *argument name* of its
+                    // MissingRequiredArgumentError, so clients see it inside the usual sentence.
                     return Err(prepare(
-                        Error::new(
-                            ErrorKind::MissingRequiredArgument,
-                            format!("DPoP authentication requires {}", missing.join(" and ")),
-                        ),
+                        Error::missing_argument(&format!(
+                            "DPoP authentication requires {}",
+                            missing.join(" and ")
+                        )),
                         s,
                     ));
                 };
@@ -636,6 +650,21 @@ fn proof_header_decodes(proof: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every public future must be `Send`, or it cannot be awaited in a web handler.
+    #[allow(dead_code, clippy::let_underscore_future)]
+    fn futures_are_send(c: &ApiClient) {
+        fn send<T: Send>(_: T) {}
+        send(c.verify_access_token(""));
+        send(c.verify_access_token_with("", &VerifyOptions::default()));
+        send(c.verify_request(VerifyRequest::from_pairs([("a", "b")])));
+        send(c.verify_dpop_proof("", "", "", ""));
+        send(c.get_token_on_behalf_of("", "", None));
+        send(c.get_token_by_exchange_profile(crate::exchange::ExchangeProfileRequest::new("", "")));
+        send(
+            c.get_access_token_for_connection(crate::exchange::ConnectionTokenRequest::new("", "")),
+        );
+    }
 
     #[test]
     fn authorization_splits_like_python() {

@@ -14,6 +14,9 @@
 //! | discovery/JWKS caching with a pluggable store | [`cache::CacheAdapter`] |
 //! | on-behalf-of and custom token exchange, connection tokens | [`ApiClient::get_token_on_behalf_of`] |
 //! | the delegation chain of a token | [`act::current_actor`], [`act::delegation_chain`] |
+//! | DPoP replay protection and server nonces | [`dpop::replay`], [`dpop::nonce`] |
+//! | Redis document cache and replay store for fleets (feature `redis`) | `redis::RedisCache`, `redis::RedisReplayStore` |
+//! | axum/tower layer, extractors, guards, RFC 9728 metadata | the `auth0-api-axum` crate |
 //!
 //! ## Validate a bearer token (the seed's first scenario)
 //!

@@ -196,7 +196,6 @@ impl DpopVerifier {
     }
 
     /// A fresh server nonce when nonces are configured (for a `DPoP-Nonce` response header).
-    #[allow(dead_code)]
     pub(crate) fn issue_nonce(&self) -> Option<String> {
         self.nonce.as_ref().map(|n| n.issue(SystemTime::now()))
     }
@@ -520,7 +519,7 @@ fn check_nonce(config: &NonceConfig, claims: &JsonObject, now: SystemTime) -> Re
     match claims.get("nonce") {
         None => Err(Error::new(
             ErrorKind::UseDpopNonce,
-            "Authorization server requires nonce in DPoP proof",
+            "Resource server requires nonce in DPoP proof",
         )
         .with_dpop_nonce(fresh)),
         Some(Value::String(nonce)) if config.validate(nonce, now) => Ok(fresh),

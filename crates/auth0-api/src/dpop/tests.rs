@@ -1006,7 +1006,7 @@ async fn nonce_flow() {
     assert_eq!(err.error_code(), "use_dpop_nonce");
     assert_eq!(
         err.description(),
-        "Authorization server requires nonce in DPoP proof"
+        "Resource server requires nonce in DPoP proof"
     );
     let nonce = err.dpop_nonce().unwrap().to_owned();
     assert!(nonce_config().validate(&nonce, at(NOW)));

@@ -112,13 +112,17 @@ pub(crate) async fn request(
         unix_now(),
     )?;
 
-    let mut body = form_urlencoded::Serializer::new(String::new());
-    for (k, v) in form {
-        body.append_pair(k, v);
-    }
-    for (k, v) in &auth.fields {
-        body.append_pair(k, v);
-    }
+    // Built in its own scope: the serializer is not `Send` and must not live across an await.
+    let body = {
+        let mut body = form_urlencoded::Serializer::new(String::new());
+        for (k, v) in form {
+            body.append_pair(k, v);
+        }
+        for (k, v) in &auth.fields {
+            body.append_pair(k, v);
+        }
+        body.finish()
+    };
 
     let mut req = client
         .http()
@@ -130,7 +134,7 @@ pub(crate) async fn request(
         )
         .header(http::header::ACCEPT, "application/json")
         .timeout(client.options().token_endpoint_timeout)
-        .body(body.finish());
+        .body(body);
     if let Some(authorization) = auth.authorization {
         req = req.header(http::header::AUTHORIZATION, authorization);
     }

@@ -8,6 +8,9 @@ mod caching;
 mod domains;
 mod exchange;
 mod misbehaving;
+#[cfg(feature = "redis")]
+mod redis;
+mod request;
 
 use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder};
 use auth0_api_dev_tenant::DevTenant;

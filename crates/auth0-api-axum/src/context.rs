@@ -1,0 +1,128 @@
+//! [`AuthContext`]: what the layer leaves in every request it lets through, so that extractors,
+//! guards and handlers answer with the same challenges as the layer.
+
+use std::fmt;
+use std::sync::Arc;
+
+use auth0_api::{ApiClient, AuthScheme, Error};
+use axum_core::extract::FromRequestParts;
+use http::request::Parts;
+
+use crate::response::{AuthRejection, add_param_to_each_challenge};
+use crate::url::UrlSource;
+
+/// The challenge sent when no [`Auth0Layer`](crate::Auth0Layer) ran before an extractor or a
+/// guard that needs authentication.
+const NO_LAYER_CHALLENGE: &str = "Bearer realm=\"api\"";
+
+/// Settings shared by a layer and every request it handles.
+pub(crate) struct Settings {
+    pub(crate) client: ApiClient,
+    pub(crate) url: UrlSource,
+    pub(crate) resource_metadata: Option<String>,
+}
+
+/// The [`Auth0Layer`](crate::Auth0Layer)'s settings, in the extensions of every request it lets
+/// through (authenticated or, in optional mode, anonymous). Cheap to clone.
+///
+/// It is also an extractor (rejecting with `500 invalid_configuration` when the layer is not
+/// installed), for handlers that need the [`ApiClient`], for example to exchange the caller's
+/// token on behalf of the user, or that raise their own authentication errors:
+///
+/// ```
+/// use auth0_api::Error;
+/// use auth0_api_axum::{AuthContext, AuthRejection, Authenticated};
+///
+/// async fn handler(context: AuthContext, auth: Authenticated) -> Result<String, AuthRejection> {
+///     if auth.get("org_id").is_none() {
+///         // 401 invalid_token with this client's challenge (and resource_metadata if configured)
+///         return Err(context.reject(Error::invalid_token("No organization"), Some(auth.scheme)));
+///     }
+///     Ok("ok".into())
+/// }
+/// ```
+#[derive(Clone)]
+pub struct AuthContext {
+    settings: Arc<Settings>,
+}
+
+impl fmt::Debug for AuthContext {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthContext")
+            .field("client", &self.settings.client)
+            .field("url", &self.settings.url)
+            .field("resource_metadata", &self.settings.resource_metadata)
+            .finish()
+    }
+}
+
+impl AuthContext {
+    pub(crate) fn new(settings: Settings) -> Self {
+        Self {
+            settings: Arc::new(settings),
+        }
+    }
+
+    pub(crate) fn url_source(&self) -> &UrlSource {
+        &self.settings.url
+    }
+
+    /// The client that verifies requests.
+    pub fn client(&self) -> &ApiClient {
+        &self.settings.client
+    }
+
+    /// The RFC 9728 metadata URL added to challenges as `resource_metadata`, if configured.
+    pub fn resource_metadata(&self) -> Option<&str> {
+        self.settings.resource_metadata.as_deref()
+    }
+
+    /// A rejection for `error` with the challenge this client sends for it when the request
+    /// used `scheme` ([`ApiClient::with_challenge`]), plus `resource_metadata` when configured.
+    pub fn reject(&self, error: Error, scheme: Option<AuthScheme>) -> AuthRejection {
+        self.finish(self.settings.client.with_challenge(error, scheme))
+            .into()
+    }
+
+    /// Adds `resource_metadata` to every challenge of the error's `WWW-Authenticate` value.
+    pub(crate) fn finish(&self, error: Error) -> Error {
+        match (self.resource_metadata(), error.www_authenticate()) {
+            (Some(url), Some(challenge)) => {
+                let challenge = add_param_to_each_challenge(challenge, "resource_metadata", url);
+                error.with_www_authenticate(challenge)
+            }
+            _ => error,
+        }
+    }
+
+    /// The rejection for a request without credentials: 401 with this client's challenge.
+    pub(crate) fn unauthenticated(&self) -> AuthRejection {
+        self.reject(Error::missing_authorization(), None)
+    }
+}
+
+/// 401 for a request that reached an extractor or guard needing authentication without being
+/// authenticated: with the layer's challenge when the layer ran (optional mode), else the plain
+/// RFC 6750 `Bearer realm="api"`.
+pub(crate) fn unauthenticated(extensions: &http::Extensions) -> AuthRejection {
+    match extensions.get::<AuthContext>() {
+        Some(context) => context.unauthenticated(),
+        None => Error::missing_authorization()
+            .with_www_authenticate(NO_LAYER_CHALLENGE)
+            .into(),
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
+    type Rejection = AuthRejection;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<AuthContext>()
+            .cloned()
+            .ok_or_else(|| {
+                Error::configuration("Auth0Layer is not installed for this route").into()
+            })
+    }
+}

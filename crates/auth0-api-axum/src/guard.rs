@@ -1,0 +1,473 @@
+//! Authorization after authentication: required scopes, Auth0 RBAC permissions and custom claim
+//! predicates, answering `403 insufficient_scope` (RFC 6750 section 3.1).
+//!
+//! A [`ClaimsPolicy`] decides from the [`VerifiedRequest`]; closures `Fn(&VerifiedRequest) ->
+//! bool` are policies. Each policy works two ways:
+//!
+//! - as a tower layer inside [`Auth0Layer`](crate::Auth0Layer): [`RequireScopes`] and
+//!   [`RequirePermissions`] are layers themselves, any other policy through [`GuardLayer`];
+//! - in a handler, through [`Authenticated::require`](crate::Authenticated::require).
+//!
+//! A refusal is 403 with `WWW-Authenticate: Bearer error="insufficient_scope", scope="<the
+//! required scopes>"` (`DPoP error="insufficient_scope", scope="...", algs="..."` for a DPoP
+//! request; `resource_metadata` added when configured) and the JSON body `{"error":
+//! "insufficient_scope", "error_description": ...}`. A request that reaches a guard without
+//! being authenticated (no layer, or the layer in optional mode) gets 401 with the layer's
+//! challenge.
+//!
+//! ```
+//! use auth0_api::{ApiClient, ApiClientOptions, VerifiedRequest};
+//! use auth0_api_axum::{Auth0Layer, GuardLayer, RequirePermissions, RequireScopes};
+//! use axum::{Router, routing::{delete, get}};
+//!
+//! # fn main() -> Result<(), auth0_api::Error> {
+//! # let client = ApiClient::new(ApiClientOptions::builder().domain("t.auth0.com").audience("https://api").build()?)?;
+//! let app: Router = Router::new()
+//!     .route("/messages", get(|| async { "messages" }))
+//!     .route_layer(RequireScopes::any(["read:messages", "admin"]))
+//!     .merge(
+//!         Router::new()
+//!             .route("/messages/{id}", delete(|| async { "deleted" }))
+//!             .route_layer(RequirePermissions::all(["delete:messages"]))
+//!             .route_layer(GuardLayer::from_fn(|v: &VerifiedRequest| {
+//!                 v.get("https://example.com/org").and_then(|o| o.as_str()) == Some("acme")
+//!             })),
+//!     )
+//!     .layer(Auth0Layer::new(client)); // outermost: runs first
+//! # Ok(()) }
+//! ```
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use auth0_api::challenge::append_param;
+use auth0_api::{AuthScheme, Error, ErrorKind, VerifiedRequest};
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::Request;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::context::{AuthContext, unauthenticated};
+use crate::response::AuthRejection;
+
+/// An authorization decision over a verified request.
+///
+/// Implemented for closures `Fn(&VerifiedRequest) -> bool` (refusing with a generic
+/// description); implement it on a type to choose the description and the challenge's `scope`.
+pub trait ClaimsPolicy: Send + Sync + 'static {
+    /// `Ok(())` to let the request through, or why it is refused.
+    ///
+    /// # Errors
+    /// [`Forbidden`] when the token does not grant access.
+    fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden>;
+}
+
+impl<F> ClaimsPolicy for F
+where
+    F: Fn(&VerifiedRequest) -> bool + Send + Sync + 'static,
+{
+    fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
+        if self(request) {
+            Ok(())
+        } else {
+            Err(Forbidden::new(
+                "The access token does not grant access to this resource",
+            ))
+        }
+    }
+}
+
+/// Why a [`ClaimsPolicy`] refused a request: the `error_description`, and the scopes to name in
+/// the challenge's `scope` parameter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Forbidden {
+    description: String,
+    scope: Option<String>,
+}
+
+impl Forbidden {
+    /// A refusal with this description (no secrets: it is sent to the client).
+    pub fn new(description: impl Into<String>) -> Self {
+        Self {
+            description: description.into(),
+            scope: None,
+        }
+    }
+
+    /// Names the scopes the resource requires in the challenge (`scope="a b"`).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The description.
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
+    /// The `scope` challenge parameter, if any.
+    pub fn required_scope(&self) -> Option<&str> {
+        self.scope.as_deref()
+    }
+
+    /// The 403 rejection for a request that used `scheme`, with `context`'s settings.
+    pub(crate) fn into_rejection(
+        self,
+        context: Option<&AuthContext>,
+        scheme: AuthScheme,
+    ) -> AuthRejection {
+        let mut challenge = match scheme {
+            AuthScheme::Dpop => String::from("DPoP error=\"insufficient_scope\""),
+            _ => String::from("Bearer error=\"insufficient_scope\""),
+        };
+        if let Some(scope) = &self.scope {
+            append_param(&mut challenge, "scope", scope);
+        }
+        if let (AuthScheme::Dpop, Some(context)) = (scheme, context) {
+            append_param(&mut challenge, "algs", context.client().dpop_algs());
+        }
+        let error = Error::new(ErrorKind::InsufficientScope, self.description)
+            .with_www_authenticate(challenge);
+        match context {
+            Some(context) => context.finish(error).into(),
+            None => error.into(),
+        }
+    }
+}
+
+/// Whether every listed value is required, or one of them suffices.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Match {
+    All,
+    Any,
+}
+
+/// A rule over a list of strings in the token: `scope` or `permissions`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Requirement {
+    mode: Match,
+    values: Vec<String>,
+    what: &'static str,
+}
+
+impl Requirement {
+    fn new<I, T>(mode: Match, values: I, what: &'static str) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Self {
+            mode,
+            values: values.into_iter().map(Into::into).collect(),
+            what,
+        }
+    }
+
+    fn check<'a>(&self, granted: impl Iterator<Item = &'a str>) -> Result<(), Forbidden> {
+        let granted: Vec<&str> = granted.collect();
+        let has = |v: &String| granted.contains(&v.as_str());
+        let scope = self.values.join(" ");
+        match self.mode {
+            Match::All => {
+                let missing: Vec<&str> = self
+                    .values
+                    .iter()
+                    .filter(|v| !has(v))
+                    .map(String::as_str)
+                    .collect();
+                if missing.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Forbidden::new(format!(
+                        "Insufficient {}: missing {}",
+                        self.what,
+                        missing.join(" ")
+                    ))
+                    .scope(scope))
+                }
+            }
+            Match::Any => {
+                if self.values.is_empty() || self.values.iter().any(has) {
+                    Ok(())
+                } else {
+                    Err(Forbidden::new(format!(
+                        "Insufficient {}: requires one of {scope}",
+                        self.what
+                    ))
+                    .scope(scope))
+                }
+            }
+        }
+    }
+}
+
+/// Requires scopes in the token's `scope` claim: a [`ClaimsPolicy`] and a tower layer.
+///
+/// ```
+/// use auth0_api_axum::RequireScopes;
+/// let read = RequireScopes::all(["read:messages"]);
+/// let read_or_admin = RequireScopes::any(["read:messages", "admin"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequireScopes(Requirement);
+
+impl RequireScopes {
+    /// Every one of `scopes` is required.
+    pub fn all<I, T>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Self(Requirement::new(Match::All, scopes, "scope"))
+    }
+
+    /// One of `scopes` suffices (an empty list lets every authenticated request through).
+    pub fn any<I, T>(scopes: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Self(Requirement::new(Match::Any, scopes, "scope"))
+    }
+}
+
+impl ClaimsPolicy for RequireScopes {
+    fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
+        self.0.check(request.scopes())
+    }
+}
+
+/// Requires Auth0 RBAC permissions (the token's `permissions` array): a [`ClaimsPolicy`] and a
+/// tower layer. The challenge names them in its `scope` parameter.
+///
+/// ```
+/// use auth0_api_axum::RequirePermissions;
+/// let delete = RequirePermissions::all(["delete:messages"]);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequirePermissions(Requirement);
+
+impl RequirePermissions {
+    /// Every one of `permissions` is required.
+    pub fn all<I, T>(permissions: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Self(Requirement::new(Match::All, permissions, "permissions"))
+    }
+
+    /// One of `permissions` suffices (an empty list lets every authenticated request through).
+    pub fn any<I, T>(permissions: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Self(Requirement::new(Match::Any, permissions, "permissions"))
+    }
+}
+
+impl ClaimsPolicy for RequirePermissions {
+    fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
+        self.0.check(request.permissions())
+    }
+}
+
+impl<S> Layer<S> for RequireScopes {
+    type Service = Guard<S, RequireScopes>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard::new(inner, Arc::new(self.clone()))
+    }
+}
+
+impl<S> Layer<S> for RequirePermissions {
+    type Service = Guard<S, RequirePermissions>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard::new(inner, Arc::new(self.clone()))
+    }
+}
+
+/// A tower layer applying any [`ClaimsPolicy`] (for example a closure).
+pub struct GuardLayer<P> {
+    policy: Arc<P>,
+}
+
+impl<P> Clone for GuardLayer<P> {
+    fn clone(&self) -> Self {
+        Self {
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<P> fmt::Debug for GuardLayer<P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardLayer").finish_non_exhaustive()
+    }
+}
+
+impl<P: ClaimsPolicy> GuardLayer<P> {
+    /// A layer applying `policy`.
+    pub fn new(policy: P) -> Self {
+        Self {
+            policy: Arc::new(policy),
+        }
+    }
+}
+
+impl<F> GuardLayer<F>
+where
+    F: Fn(&VerifiedRequest) -> bool + Send + Sync + 'static,
+{
+    /// A layer letting through the requests for which `predicate` is true (403 otherwise).
+    pub fn from_fn(predicate: F) -> Self {
+        Self::new(predicate)
+    }
+}
+
+impl<S, P> Layer<S> for GuardLayer<P> {
+    type Service = Guard<S, P>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard::new(inner, self.policy.clone())
+    }
+}
+
+/// The service of the guard layers: checks a [`ClaimsPolicy`] before calling the inner service.
+pub struct Guard<S, P> {
+    inner: S,
+    policy: Arc<P>,
+}
+
+impl<S, P> Guard<S, P> {
+    fn new(inner: S, policy: Arc<P>) -> Self {
+        Self { inner, policy }
+    }
+}
+
+impl<S: Clone, P> Clone for Guard<S, P> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+}
+
+impl<S: fmt::Debug, P> fmt::Debug for Guard<S, P> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Guard")
+            .field("inner", &self.inner)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Checks `policy` against a request's extensions.
+pub(crate) fn authorize(
+    extensions: &http::Extensions,
+    policy: &dyn ClaimsPolicy,
+) -> Result<(), AuthRejection> {
+    let Some(verified) = extensions.get::<VerifiedRequest>() else {
+        return Err(unauthenticated(extensions));
+    };
+    policy
+        .check(verified)
+        .map_err(|f| f.into_rejection(extensions.get::<AuthContext>(), verified.scheme))
+}
+
+impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for Guard<S, P>
+where
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
+    P: ClaimsPolicy,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = GuardFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        match authorize(request.extensions(), self.policy.as_ref()) {
+            Ok(()) => GuardFuture {
+                state: State::Inner(Box::pin(self.inner.call(request))),
+            },
+            Err(rejection) => GuardFuture {
+                state: State::Refused(Some(rejection.into_response())),
+            },
+        }
+    }
+}
+
+/// The response future of [`Guard`].
+pub struct GuardFuture<F> {
+    state: State<F>,
+}
+
+enum State<F> {
+    Inner(Pin<Box<F>>),
+    Refused(Option<Response>),
+}
+
+impl<F> fmt::Debug for GuardFuture<F> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GuardFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, B, E> Future for GuardFuture<F>
+where
+    F: Future<Output = Result<http::Response<B>, E>>,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<axum_core::BoxError>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match &mut self.state {
+            State::Inner(future) => future
+                .as_mut()
+                .poll(cx)
+                .map(|result| result.map(|response| response.map(Body::new))),
+            State::Refused(response) => {
+                Poll::Ready(Ok(response.take().unwrap_or_else(|| {
+                    // Polled again after completion: answer something harmless.
+                    http::StatusCode::INTERNAL_SERVER_ERROR.into_response()
+                })))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requirement_messages() {
+        let all = Requirement::new(Match::All, ["a", "b", "c"], "scope");
+        assert_eq!(all.check(["a", "b", "c", "d"].into_iter()), Ok(()));
+        let err = all.check(["b"].into_iter()).unwrap_err();
+        assert_eq!(err.description(), "Insufficient scope: missing a c");
+        assert_eq!(err.required_scope(), Some("a b c"));
+        let any = Requirement::new(Match::Any, ["a", "b"], "permissions");
+        assert_eq!(any.check(["b"].into_iter()), Ok(()));
+        let err = any.check(["c"].into_iter()).unwrap_err();
+        assert_eq!(
+            err.description(),
+            "Insufficient permissions: requires one of a b"
+        );
+        let none = Requirement::new(Match::Any, Vec::<String>::new(), "scope");
+        assert_eq!(none.check(std::iter::empty()), Ok(()));
+    }
+}

@@ -1,0 +1,316 @@
+//! [`Auth0Layer`]: authenticates every request with
+//! [`ApiClient::verify_request`](auth0_api::ApiClient::verify_request).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use auth0_api::{ApiClient, Error, VerifiedRequest, VerifyRequest};
+use axum_core::body::Body;
+use axum_core::response::{IntoResponse, Response};
+use bytes::Bytes;
+use http::request::Parts;
+use http::{HeaderValue, Request};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::context::{AuthContext, Settings};
+use crate::response::{AuthRejection, DPOP_NONCE};
+use crate::token::AccessToken;
+use crate::url::UrlSource;
+
+/// A tower layer that authenticates every request with
+/// [`ApiClient::verify_request`](auth0_api::ApiClient::verify_request): the `Authorization`
+/// scheme (Bearer or DPoP), the access token, and for DPoP the proof, bound to the request's
+/// method and URL (see [`UrlSource`]).
+///
+/// - Success: the request goes on with, in its extensions, the
+///   [`VerifiedRequest`](auth0_api::VerifiedRequest) (claims, scheme, proof), the raw
+///   [`AccessToken`] and the [`AuthContext`]; when DPoP nonces are configured the response gets
+///   a `DPoP-Nonce` header with the next nonce.
+/// - Failure: the answer is the error's status, its `WWW-Authenticate` challenge (with
+///   `resource_metadata` when configured), `DPoP-Nonce` when the error carries one, and
+///   `{"error", "error_description"}` ([`AuthRejection`]).
+/// - [`optional`](Self::optional) mode: a request with neither an `Authorization` nor a `DPoP`
+///   header goes on anonymously (only the [`AuthContext`] in its extensions); one with
+///   credentials is verified as above, so an invalid token is still refused.
+///
+/// The layer answers every request it wraps: mount public routes (such as the RFC 9728 metadata
+/// document) outside it, and put guards ([`RequireScopes`](crate::RequireScopes), ...) inside it.
+/// Let one layer see each request: a second one would verify again, and would find a DPoP proof
+/// already used. The inner service's response body is boxed into [`axum_core::body::Body`].
+///
+/// ```
+/// use auth0_api::{ApiClient, ApiClientOptions};
+/// use auth0_api_axum::{Auth0Layer, Authenticated, MaybeAuthenticated};
+/// use axum::{Router, routing::get};
+///
+/// # fn main() -> Result<(), auth0_api::Error> {
+/// let client = ApiClient::new(
+///     ApiClientOptions::builder()
+///         .domain("your-tenant.auth0.com")
+///         .audience("https://api.example.com")
+///         .build()?,
+/// )?;
+/// let auth = Auth0Layer::builder(client)
+///     .public_url("https://api.example.com")
+///     .build()?;
+///
+/// let private = Router::new()
+///     .route("/me", get(|auth: Authenticated| async move { format!("{:?}", auth.sub()) }))
+///     .layer(auth.clone());
+/// let public = Router::new()
+///     .route("/feed", get(|MaybeAuthenticated(auth): MaybeAuthenticated| async move {
+///         if auth.is_some() { "your feed" } else { "the public feed" }
+///     }))
+///     .layer(auth.optional());
+/// let app: Router = private.merge(public);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Auth0Layer {
+    context: AuthContext,
+    optional: bool,
+}
+
+impl fmt::Debug for Auth0Layer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth0Layer")
+            .field("context", &self.context)
+            .field("optional", &self.optional)
+            .finish()
+    }
+}
+
+impl Auth0Layer {
+    /// A layer with the default settings: the URL from the request itself
+    /// ([`UrlSource::Direct`]), no `resource_metadata`, authentication required.
+    pub fn new(client: ApiClient) -> Self {
+        Self {
+            context: AuthContext::new(Settings {
+                client,
+                url: UrlSource::Direct,
+                resource_metadata: None,
+            }),
+            optional: false,
+        }
+    }
+
+    /// A builder for the URL source and the `resource_metadata` challenge parameter.
+    pub fn builder(client: ApiClient) -> Auth0LayerBuilder {
+        Auth0LayerBuilder {
+            client,
+            url: Ok(UrlSource::Direct),
+            resource_metadata: None,
+        }
+    }
+
+    /// The same layer in optional mode: requests without credentials go on anonymously, requests
+    /// with credentials must authenticate. Read the outcome with
+    /// [`MaybeAuthenticated`](crate::MaybeAuthenticated).
+    pub fn optional(mut self) -> Self {
+        self.optional = true;
+        self
+    }
+
+    /// The same layer requiring authentication (the default).
+    pub fn required(mut self) -> Self {
+        self.optional = false;
+        self
+    }
+
+    /// The settings shared with extractors and guards.
+    pub fn context(&self) -> &AuthContext {
+        &self.context
+    }
+}
+
+impl<S> Layer<S> for Auth0Layer {
+    type Service = Auth0Service<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Auth0Service {
+            inner,
+            context: self.context.clone(),
+            optional: self.optional,
+        }
+    }
+}
+
+/// Builds an [`Auth0Layer`]; see [`Auth0Layer::builder`].
+#[must_use = "a builder does nothing until built"]
+pub struct Auth0LayerBuilder {
+    client: ApiClient,
+    url: Result<UrlSource, Error>,
+    resource_metadata: Option<String>,
+}
+
+impl fmt::Debug for Auth0LayerBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth0LayerBuilder")
+            .field("client", &self.client)
+            .field("url", &self.url)
+            .field("resource_metadata", &self.resource_metadata)
+            .finish()
+    }
+}
+
+impl Auth0LayerBuilder {
+    /// Rebuilds request URLs from this public base URL (`http`/`https`, optional path prefix);
+    /// headers cannot change it. Invalid values surface from [`build`](Self::build).
+    pub fn public_url(mut self, base: &str) -> Self {
+        self.url = UrlSource::public_url(base);
+        self
+    }
+
+    /// Trusts `Forwarded` / `X-Forwarded-Proto` / `X-Forwarded-Host` to rebuild request URLs
+    /// ([`UrlSource::TrustedProxy`]). Only when every request comes through a proxy that sets
+    /// or overwrites them.
+    pub fn trust_forwarded_headers(mut self) -> Self {
+        self.url = Ok(UrlSource::TrustedProxy);
+        self
+    }
+
+    /// Sets the URL source explicitly.
+    pub fn url_source(mut self, source: UrlSource) -> Self {
+        self.url = Ok(source);
+        self
+    }
+
+    /// Adds `resource_metadata="<url>"` (RFC 9728 section 5.1) to every challenge the layer,
+    /// the extractors and the guards send: the URL of the protected-resource metadata, usually
+    /// [`ProtectedResourceMetadata::metadata_url`](crate::ProtectedResourceMetadata::metadata_url).
+    pub fn resource_metadata(mut self, url: impl Into<String>) -> Self {
+        self.resource_metadata = Some(url.into());
+        self
+    }
+
+    /// The layer (authentication required; see [`Auth0Layer::optional`]).
+    ///
+    /// # Errors
+    /// `invalid_configuration` for an invalid public URL.
+    pub fn build(self) -> Result<Auth0Layer, Error> {
+        Ok(Auth0Layer {
+            context: AuthContext::new(Settings {
+                client: self.client,
+                url: self.url?,
+                resource_metadata: self.resource_metadata,
+            }),
+            optional: false,
+        })
+    }
+}
+
+/// The service of [`Auth0Layer`].
+#[derive(Clone)]
+pub struct Auth0Service<S> {
+    inner: S,
+    context: AuthContext,
+    optional: bool,
+}
+
+impl<S: fmt::Debug> fmt::Debug for Auth0Service<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Auth0Service")
+            .field("inner", &self.inner)
+            .field("context", &self.context)
+            .field("optional", &self.optional)
+            .finish()
+    }
+}
+
+impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth0Service<S>
+where
+    S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    ReqBody: Send + 'static,
+    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
+    ResBody::Error: Into<axum_core::BoxError>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = ResponseFuture<S::Error>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
+        // The service that was polled ready handles this request; a clone waits for the next.
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let context = self.context.clone();
+        let optional = self.optional;
+        ResponseFuture {
+            inner: Box::pin(async move {
+                let (mut parts, body) = request.into_parts();
+                match authenticate(&context, optional, &mut parts).await {
+                    Ok(nonce) => {
+                        let response = inner.call(Request::from_parts(parts, body)).await?;
+                        let mut response = response.map(Body::new);
+                        if let Some(nonce) = nonce {
+                            response.headers_mut().insert(DPOP_NONCE, nonce);
+                        }
+                        Ok(response)
+                    }
+                    Err(rejection) => Ok(rejection.into_response()),
+                }
+            }),
+        }
+    }
+}
+
+/// Verifies the request and fills its extensions; returns the `DPoP-Nonce` to send, if any.
+async fn authenticate(
+    context: &AuthContext,
+    optional: bool,
+    parts: &mut Parts,
+) -> Result<Option<HeaderValue>, AuthRejection> {
+    // Nothing in a request may pose as verified.
+    parts.extensions.remove::<VerifiedRequest>();
+    parts.extensions.remove::<AccessToken>();
+    parts.extensions.insert(context.clone());
+    let anonymous = !parts.headers.contains_key(http::header::AUTHORIZATION)
+        && !parts.headers.contains_key("dpop");
+    if optional && anonymous {
+        return Ok(None);
+    }
+    let url = context.url_source().request_url(parts);
+    let mut request = VerifyRequest::from_headers(&parts.headers).method(parts.method.as_str());
+    if let Some(url) = url {
+        request = request.url(url);
+    }
+    let verified = context
+        .client()
+        .verify_request(request)
+        .await
+        .map_err(|e| AuthRejection::from(context.finish(e)))?;
+    let nonce = verified
+        .next_dpop_nonce()
+        .and_then(|n| HeaderValue::from_str(n).ok());
+    if let Some(token) = AccessToken::from_headers(&parts.headers) {
+        parts.extensions.insert(token);
+    }
+    parts.extensions.insert(verified);
+    Ok(nonce)
+}
+
+/// The response future of [`Auth0Service`].
+pub struct ResponseFuture<E> {
+    inner: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>,
+}
+
+impl<E> Future for ResponseFuture<E> {
+    type Output = Result<Response, E>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<E> fmt::Debug for ResponseFuture<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ResponseFuture").finish_non_exhaustive()
+    }
+}

@@ -1,0 +1,826 @@
+//! The layer, extractors, guards and metadata against a local dev tenant: every outcome through
+//! `tower::ServiceExt::oneshot` (no sockets), and one test over a real listener.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::future::Future;
+use std::sync::{LazyLock, OnceLock};
+
+use auth0_api::dpop::NonceConfig;
+use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder, AuthScheme, DpopMode};
+use auth0_api_axum::{
+    AccessToken, Actor, Auth0Layer, AuthContext, AuthRejection, Authenticated, GuardLayer,
+    MaybeAuthenticated, ProtectedResourceMetadata, RequirePermissions, RequireScopes,
+};
+use auth0_api_dev_tenant::DevTenant;
+use auth0_api_dev_tenant::dpop::DpopKey;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use serde_json::{Value, json};
+use tokio::runtime::Runtime;
+use tower::ServiceExt as _;
+
+const AUD: &str = "https://api.test";
+const HOST: &str = "api.test";
+const CHALLENGE: &str = r#"Bearer realm="api", DPoP algs="ES256""#;
+
+/// One runtime for every test, so that the one dev tenant's server tasks outlive each test.
+static RT: LazyLock<Runtime> = LazyLock::new(|| {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap()
+});
+static TENANT: OnceLock<DevTenant> = OnceLock::new();
+
+fn run<F: Future>(test: impl FnOnce(&'static DevTenant) -> F) -> F::Output {
+    let tenant = TENANT.get_or_init(|| {
+        RT.block_on(
+            DevTenant::builder()
+                .client("mcp-server", "mcp-secret", ["https://downstream.test"])
+                .start(),
+        )
+        .unwrap()
+    });
+    RT.block_on(test(tenant))
+}
+
+fn client_with(
+    tenant: &DevTenant,
+    configure: impl FnOnce(ApiClientOptionsBuilder) -> ApiClientOptionsBuilder,
+) -> ApiClient {
+    let builder = ApiClientOptions::builder()
+        .domain(tenant.domain())
+        .audience(AUD)
+        .root_ca_pem(tenant.ca_pem());
+    ApiClient::new(configure(builder).build().unwrap()).unwrap()
+}
+
+fn client(tenant: &DevTenant) -> ApiClient {
+    client_with(tenant, |b| b)
+}
+
+fn token(tenant: &DevTenant) -> String {
+    tenant
+        .mint()
+        .sub("auth0|alice")
+        .aud(json!(AUD))
+        .scope("read:x")
+        .sign()
+}
+
+async fn whoami(auth: Authenticated, token: AccessToken) -> axum::Json<Value> {
+    axum::Json(json!({
+        "sub": auth.sub(),
+        "scheme": format!("{:?}", auth.scheme),
+        "token": token.expose(),
+        "token_debug": format!("{token:?}"),
+    }))
+}
+
+async fn maybe(MaybeAuthenticated(auth): MaybeAuthenticated) -> String {
+    match auth {
+        Some(auth) => format!("user {}", auth.sub().unwrap_or_default()),
+        None => "anonymous".to_owned(),
+    }
+}
+
+async fn option(auth: Option<Authenticated>) -> String {
+    auth.map_or("anonymous".to_owned(), |a| {
+        format!("user {}", a.sub().unwrap_or_default())
+    })
+}
+
+async fn actor(actor: Actor) -> axum::Json<Value> {
+    axum::Json(json!({"current": actor.current, "chain": actor.chain}))
+}
+
+async fn admin_only(auth: Authenticated) -> Result<&'static str, AuthRejection> {
+    auth.require(&RequireScopes::all(["admin"]))?;
+    Ok("admin")
+}
+
+/// Every route the tests use, behind `layer`.
+fn app(layer: Auth0Layer) -> Router {
+    Router::new()
+        .route("/data", get(whoami))
+        .route("/maybe", get(maybe))
+        .route("/option", get(option))
+        .route("/actor", get(actor))
+        .route("/admin", get(admin_only))
+        .merge(
+            Router::new()
+                .route("/all", get(|| async { "all" }))
+                .route_layer(RequireScopes::all(["read:x", "write:x"])),
+        )
+        .merge(
+            Router::new()
+                .route("/any", get(|| async { "any" }))
+                .route_layer(RequireScopes::any(["write:x", "read:x"])),
+        )
+        .merge(
+            Router::new()
+                .route("/perm", get(|| async { "perm" }))
+                .route_layer(RequirePermissions::all(["delete:x"])),
+        )
+        .merge(
+            Router::new()
+                .route("/perm-any", get(|| async { "perm-any" }))
+                .route_layer(RequirePermissions::any(["delete:x", "update:x"])),
+        )
+        .merge(
+            Router::new()
+                .route("/acme", get(|| async { "acme" }))
+                .route_layer(GuardLayer::from_fn(|v: &auth0_api::VerifiedRequest| {
+                    v.get("org").and_then(Value::as_str) == Some("acme")
+                })),
+        )
+        .layer(layer)
+}
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Reply {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+
+    fn challenge(&self) -> &str {
+        self.headers
+            .get("www-authenticate")
+            .map_or("", |v| v.to_str().unwrap())
+    }
+}
+
+async fn send(app: Router, request: Request) -> Reply {
+    let response = app.oneshot(request).await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        headers,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+fn get_req(path: &str, headers: &[(&str, &str)]) -> Request {
+    let mut builder = Request::builder().uri(path).header("host", HOST);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    builder.body(Body::empty()).unwrap()
+}
+
+fn bearer(token: &str) -> String {
+    format!("Bearer {token}")
+}
+
+#[test]
+fn bearer_success_stores_claims_and_the_redacted_token() {
+    run(|t| async move {
+        let token = token(t);
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req("/data", &[("authorization", &bearer(&token))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let body = reply.json();
+        assert_eq!(body["sub"], "auth0|alice");
+        assert_eq!(body["scheme"], "Bearer");
+        assert_eq!(body["token"], token.as_str());
+        assert_eq!(body["token_debug"], "AccessToken([redacted])");
+        assert!(reply.headers.get("dpop-nonce").is_none());
+    });
+}
+
+#[test]
+fn missing_authorization_is_401_with_the_exact_challenge() {
+    run(|t| async move {
+        let reply = send(app(Auth0Layer::new(client(t))), get_req("/data", &[])).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.challenge(), CHALLENGE);
+        assert_eq!(reply.headers["content-type"], "application/json");
+        assert_eq!(
+            reply.json(),
+            json!({"error": "invalid_request", "error_description": ""})
+        );
+
+        // The same without DPoP, and with DPoP required.
+        let disabled = client_with(t, |b| b.dpop_mode(DpopMode::Disabled));
+        let reply = send(app(Auth0Layer::new(disabled)), get_req("/data", &[])).await;
+        assert_eq!(reply.challenge(), r#"Bearer realm="api""#);
+        let required = client_with(t, |b| b.dpop_mode(DpopMode::Required));
+        let reply = send(
+            app(Auth0Layer::new(required)),
+            get_req("/data", &[("authorization", &bearer(&token(t)))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.challenge(), r#"DPoP algs="ES256""#);
+    });
+}
+
+#[test]
+fn invalid_tokens_are_401_invalid_token() {
+    run(|t| async move {
+        let expired = t.mint().aud(json!(AUD)).expired().sign();
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req("/data", &[("authorization", &bearer(&expired))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            reply.challenge(),
+            r#"Bearer error="invalid_token", error_description="Token is expired", DPoP algs="ES256""#
+        );
+        assert_eq!(
+            reply.json(),
+            json!({"error": "invalid_token", "error_description": "Token is expired"})
+        );
+
+        let other_api = t.mint().aud(json!("https://other.test")).sign();
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req("/data", &[("authorization", &bearer(&other_api))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.json()["error"], "invalid_token");
+
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req("/data", &[("authorization", "Bearer not.a.jwt")]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.json()["error"], "invalid_token");
+    });
+}
+
+fn dpop_token(t: &DevTenant, key: &DpopKey) -> String {
+    t.mint()
+        .sub("auth0|alice")
+        .aud(json!(AUD))
+        .scope("read:x")
+        .cnf_jkt(key.thumbprint())
+        .sign()
+}
+
+#[test]
+fn dpop_success_and_failure() {
+    run(|t| async move {
+        let key = DpopKey::generate();
+        let token = dpop_token(t, &key);
+        let authorization = format!("DPoP {token}");
+
+        let proof = key
+            .proof("GET", "http://api.test/data", Some(&token))
+            .sign();
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req(
+                "/data?page=2",
+                &[("authorization", &authorization), ("dpop", &proof)],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert_eq!(reply.json()["scheme"], "Dpop");
+        assert_eq!(reply.json()["token"], token.as_str());
+
+        // A proof for another URL.
+        let proof = key
+            .proof("GET", "http://api.test/other", Some(&token))
+            .sign();
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req(
+                "/data",
+                &[("authorization", &authorization), ("dpop", &proof)],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            reply.challenge(),
+            r#"Bearer realm="api", DPoP error="invalid_dpop_proof", error_description="DPoP Proof htu mismatch", algs="ES256""#
+        );
+        assert_eq!(reply.json()["error"], "invalid_dpop_proof");
+
+        // A proof by another key.
+        let other = DpopKey::generate();
+        let proof = other
+            .proof("GET", "http://api.test/data", Some(&token))
+            .sign();
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req(
+                "/data",
+                &[("authorization", &authorization), ("dpop", &proof)],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.json()["error"], "invalid_token");
+
+        // The DPoP scheme without a proof: no usable credentials.
+        let reply = send(
+            app(Auth0Layer::new(client(t))),
+            get_req("/data", &[("authorization", &authorization)]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.challenge(), CHALLENGE);
+    });
+}
+
+#[test]
+fn dpop_nonces_travel_in_the_dpop_nonce_header() {
+    run(|t| async move {
+        let client = client_with(t, |b| b.dpop_nonce(NonceConfig::new().unwrap()));
+        let layer = Auth0Layer::new(client);
+        let key = DpopKey::generate();
+        let token = dpop_token(t, &key);
+        let authorization = format!("DPoP {token}");
+
+        let proof = key
+            .proof("GET", "http://api.test/data", Some(&token))
+            .sign();
+        let reply = send(
+            app(layer.clone()),
+            get_req(
+                "/data",
+                &[("authorization", &authorization), ("dpop", &proof)],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(reply.json()["error"], "use_dpop_nonce");
+        let nonce = reply.headers["dpop-nonce"].to_str().unwrap().to_owned();
+
+        let proof = key
+            .proof("GET", "http://api.test/data", Some(&token))
+            .nonce(&nonce)
+            .sign();
+        let reply = send(
+            app(layer),
+            get_req(
+                "/data",
+                &[("authorization", &authorization), ("dpop", &proof)],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        assert!(!reply.headers["dpop-nonce"].is_empty());
+    });
+}
+
+#[test]
+fn optional_authentication() {
+    run(|t| async move {
+        let layer = Auth0Layer::new(client(t)).optional();
+        for path in ["/maybe", "/option"] {
+            let reply = send(app(layer.clone()), get_req(path, &[])).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(reply.body, "anonymous");
+
+            let reply = send(
+                app(layer.clone()),
+                get_req(path, &[("authorization", &bearer(&token(t)))]),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK);
+            assert_eq!(reply.body, "user auth0|alice");
+
+            let expired = t.mint().aud(json!(AUD)).expired().sign();
+            let reply = send(
+                app(layer.clone()),
+                get_req(path, &[("authorization", &bearer(&expired))]),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(reply.json()["error"], "invalid_token");
+
+            // Present but empty is not "no credentials".
+            let reply = send(app(layer.clone()), get_req(path, &[("authorization", "")])).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        }
+
+        // Routes that need authentication still answer 401 to anonymous requests.
+        for path in ["/data", "/all", "/actor"] {
+            let reply = send(app(layer.clone()), get_req(path, &[])).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(reply.challenge(), CHALLENGE, "{path}");
+        }
+    });
+}
+
+#[test]
+fn without_the_layer_extractors_answer_401() {
+    let router = Router::new()
+        .route("/data", get(whoami))
+        .route("/maybe", get(maybe))
+        .route("/context", get(|_: AuthContext| async { "unreachable" }))
+        .merge(
+            Router::new()
+                .route("/guarded", get(|| async { "unreachable" }))
+                .route_layer(RequireScopes::any(Vec::<String>::new())),
+        );
+    RT.block_on(async move {
+        for path in ["/data", "/guarded"] {
+            let reply = send(router.clone(), get_req(path, &[])).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+            assert_eq!(reply.challenge(), r#"Bearer realm="api""#, "{path}");
+            assert_eq!(
+                reply.json(),
+                json!({"error": "invalid_request", "error_description": ""})
+            );
+        }
+        let reply = send(
+            router.clone(),
+            get_req("/maybe", &[("authorization", "Bearer x")]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        let reply = send(router.clone(), get_req("/maybe", &[])).await;
+        assert_eq!(reply.body, "anonymous");
+        let reply = send(router, get_req("/context", &[])).await;
+        assert_eq!(reply.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(reply.json()["error"], "invalid_configuration");
+    });
+}
+
+#[test]
+fn scope_and_permission_guards() {
+    run(|t| async move {
+        let app = app(Auth0Layer::new(client(t)));
+        let read = token(t);
+        let read_write = t.mint().aud(json!(AUD)).scope("read:x write:x").sign();
+        let with_perm = t
+            .mint()
+            .aud(json!(AUD))
+            .claim("permissions", json!(["delete:x"]))
+            .sign();
+        let call = |path: &'static str, token: &str| {
+            send(
+                app.clone(),
+                get_req(path, &[("authorization", &bearer(token))]),
+            )
+        };
+
+        let reply = call("/all", &read).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.challenge(),
+            r#"Bearer error="insufficient_scope", scope="read:x write:x""#
+        );
+        assert_eq!(
+            reply.json(),
+            json!({"error": "insufficient_scope", "error_description": "Insufficient scope: missing write:x"})
+        );
+        assert_eq!(call("/all", &read_write).await.status, StatusCode::OK);
+        assert_eq!(call("/any", &read).await.status, StatusCode::OK);
+        let reply = call("/any", &with_perm).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.challenge(),
+            r#"Bearer error="insufficient_scope", scope="write:x read:x""#
+        );
+
+        let reply = call("/perm", &read).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.challenge(),
+            r#"Bearer error="insufficient_scope", scope="delete:x""#
+        );
+        assert_eq!(
+            reply.json()["error_description"],
+            "Insufficient permissions: missing delete:x"
+        );
+        assert_eq!(call("/perm", &with_perm).await.status, StatusCode::OK);
+        assert_eq!(call("/perm-any", &with_perm).await.status, StatusCode::OK);
+        assert_eq!(call("/perm-any", &read).await.status, StatusCode::FORBIDDEN);
+
+        // In a handler.
+        let reply = call("/admin", &read).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.challenge(),
+            r#"Bearer error="insufficient_scope", scope="admin""#
+        );
+        let admin = t.mint().aud(json!(AUD)).scope("admin").sign();
+        assert_eq!(call("/admin", &admin).await.body, "admin");
+
+        // A DPoP request gets a DPoP challenge.
+        let key = DpopKey::generate();
+        let token = dpop_token(t, &key);
+        let proof = key.proof("GET", "http://api.test/all", Some(&token)).sign();
+        let reply = send(
+            app.clone(),
+            get_req(
+                "/all",
+                &[
+                    ("authorization", &format!("DPoP {token}")),
+                    ("dpop", &proof),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.challenge(),
+            r#"DPoP error="insufficient_scope", scope="read:x write:x", algs="ES256""#
+        );
+    });
+}
+
+#[test]
+fn claim_predicates() {
+    run(|t| async move {
+        let app = app(Auth0Layer::new(client(t)));
+        let acme = t.mint().aud(json!(AUD)).claim("org", json!("acme")).sign();
+        let other = t.mint().aud(json!(AUD)).claim("org", json!("other")).sign();
+        let reply = send(
+            app.clone(),
+            get_req("/acme", &[("authorization", &bearer(&acme))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        let reply = send(app, get_req("/acme", &[("authorization", &bearer(&other))])).await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(reply.challenge(), r#"Bearer error="insufficient_scope""#);
+        assert_eq!(reply.json()["error"], "insufficient_scope");
+    });
+}
+
+#[test]
+fn actor_and_delegation_chain() {
+    run(|t| async move {
+        let app = app(Auth0Layer::new(client(t)));
+        let delegated = t
+            .mint()
+            .aud(json!(AUD))
+            .act(json!({"sub": "mcp-2", "act": {"sub": "mcp-1", "act": {"sub": "spa"}}}))
+            .sign();
+        let reply = send(
+            app.clone(),
+            get_req("/actor", &[("authorization", &bearer(&delegated))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(
+            reply.json(),
+            json!({"current": "mcp-2", "chain": ["mcp-2", "mcp-1", "spa"]})
+        );
+
+        let direct = token(t);
+        let reply = send(
+            app.clone(),
+            get_req("/actor", &[("authorization", &bearer(&direct))]),
+        )
+        .await;
+        assert_eq!(reply.json(), json!({"current": null, "chain": []}));
+
+        let broken = t.mint().aud(json!(AUD)).act(json!("mcp")).sign();
+        let reply = send(
+            app,
+            get_req("/actor", &[("authorization", &bearer(&broken))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            reply.challenge(),
+            r#"Bearer error="invalid_token", error_description="Invalid act claim", DPoP algs="ES256""#
+        );
+        assert_eq!(
+            reply.json(),
+            json!({"error": "invalid_token", "error_description": "Invalid act claim"})
+        );
+    });
+}
+
+#[test]
+fn protected_resource_metadata_and_resource_metadata_challenges() {
+    run(|t| async move {
+        let client = client(t);
+        let metadata = ProtectedResourceMetadata::new("https://api.test/mcp")
+            .unwrap()
+            .authorization_server(t.issuer())
+            .scopes_supported(["read:x", "write:x"])
+            .dpop_from(&client)
+            .resource_name("Test API");
+        let url = metadata.metadata_url();
+        assert_eq!(
+            url,
+            "https://api.test/.well-known/oauth-protected-resource/mcp"
+        );
+        let layer = Auth0Layer::builder(client)
+            .resource_metadata(&url)
+            .build()
+            .unwrap();
+        let app = app(layer).route_service(metadata.well_known_path(), metadata.service());
+
+        let reply = send(
+            app.clone(),
+            get_req("/.well-known/oauth-protected-resource/mcp", &[]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+        assert_eq!(reply.headers["content-type"], "application/json");
+        assert_eq!(
+            reply.json(),
+            json!({
+                "resource": "https://api.test/mcp",
+                "authorization_servers": [t.issuer()],
+                "scopes_supported": ["read:x", "write:x"],
+                "bearer_methods_supported": ["header"],
+                "dpop_signing_alg_values_supported": ["ES256"],
+                "dpop_bound_access_tokens_required": false,
+                "resource_name": "Test API",
+            })
+        );
+        let post = Request::builder()
+            .method("POST")
+            .uri("/.well-known/oauth-protected-resource/mcp")
+            .body(Body::empty())
+            .unwrap();
+        assert_eq!(
+            send(app.clone(), post).await.status,
+            StatusCode::METHOD_NOT_ALLOWED
+        );
+
+        let rm = format!(r#"resource_metadata="{url}""#);
+        let reply = send(app.clone(), get_req("/data", &[])).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            reply.challenge(),
+            format!(r#"Bearer realm="api", {rm}, DPoP algs="ES256", {rm}"#)
+        );
+
+        let expired = t.mint().aud(json!(AUD)).expired().sign();
+        let reply = send(
+            app.clone(),
+            get_req("/data", &[("authorization", &bearer(&expired))]),
+        )
+        .await;
+        assert_eq!(
+            reply.challenge(),
+            format!(
+                r#"Bearer error="invalid_token", error_description="Token is expired", {rm}, DPoP algs="ES256", {rm}"#
+            )
+        );
+
+        let reply = send(
+            app.clone(),
+            get_req("/all", &[("authorization", &bearer(&token(t)))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.challenge(),
+            format!(r#"Bearer error="insufficient_scope", scope="read:x write:x", {rm}"#)
+        );
+
+        let broken = t.mint().aud(json!(AUD)).act(json!(7)).sign();
+        let reply = send(
+            app,
+            get_req("/actor", &[("authorization", &bearer(&broken))]),
+        )
+        .await;
+        assert!(reply.challenge().contains(&rm), "{}", reply.challenge());
+    });
+}
+
+/// A DPoP request whose proof names `htu`, sent to the server as `internal:8080` with the given
+/// extra headers.
+async fn forwarded_call(
+    t: &DevTenant,
+    layer: Auth0Layer,
+    htu: &str,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let key = DpopKey::generate();
+    let token = dpop_token(t, &key);
+    let proof = key.proof("GET", htu, Some(&token)).sign();
+    let authorization = format!("DPoP {token}");
+    let mut builder = Request::builder()
+        .uri("/data")
+        .header("host", "internal:8080")
+        .header("authorization", &authorization)
+        .header("dpop", &proof);
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    send(app(layer), builder.body(Body::empty()).unwrap()).await
+}
+
+#[test]
+fn forwarded_headers_count_only_behind_a_trusted_proxy() {
+    run(|t| async move {
+        let public = "https://api.example.com/data";
+        let x_forwarded = [
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "api.example.com"),
+        ];
+        let forwarded = [(
+            "forwarded",
+            "for=192.0.2.1;proto=https;host=api.example.com",
+        )];
+        let untrusted = Auth0Layer::new(client(t));
+        let trusted = Auth0Layer::builder(client(t))
+            .trust_forwarded_headers()
+            .build()
+            .unwrap();
+
+        for headers in [&x_forwarded[..], &forwarded[..]] {
+            let reply = forwarded_call(t, untrusted.clone(), public, headers).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{headers:?}");
+            assert_eq!(reply.json()["error_description"], "DPoP Proof htu mismatch");
+            let reply = forwarded_call(t, trusted.clone(), public, headers).await;
+            assert_eq!(reply.status, StatusCode::OK, "{headers:?}: {}", reply.body);
+        }
+        // Untrusted, the URL is the one the server saw.
+        let reply = forwarded_call(t, untrusted, "http://internal:8080/data", &x_forwarded).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        // Trusted without forwarded headers: the Host header.
+        let reply = forwarded_call(t, trusted.clone(), "http://internal:8080/data", &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        // Trusted, a proof for the internal URL does not fit the forwarded one.
+        let reply = forwarded_call(t, trusted, "http://internal:8080/data", &x_forwarded).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+        // A public URL wins over every header.
+        let fixed = Auth0Layer::builder(client(t))
+            .public_url("https://api.example.com")
+            .build()
+            .unwrap();
+        let reply = forwarded_call(t, fixed.clone(), public, &[]).await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        let spoofed = [
+            ("x-forwarded-proto", "https"),
+            ("x-forwarded-host", "evil.example"),
+        ];
+        let reply = forwarded_call(t, fixed, "https://evil.example/data", &spoofed).await;
+        assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+
+        assert!(
+            Auth0Layer::builder(client(t))
+                .public_url("not a url")
+                .build()
+                .is_err()
+        );
+    });
+}
+
+#[test]
+fn real_listener() {
+    run(|t| async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app(Auth0Layer::new(client(t))))
+                .await
+                .unwrap();
+        });
+        let http = reqwest::Client::new();
+        let url = format!("http://{addr}/data");
+
+        let response = http.get(&url).send().await.unwrap();
+        assert_eq!(response.status(), 401);
+        assert_eq!(response.headers()["www-authenticate"], CHALLENGE);
+
+        let token = token(t);
+        let response = http.get(&url).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["sub"], "auth0|alice");
+
+        let key = DpopKey::generate();
+        let token = dpop_token(t, &key);
+        let proof = key.proof("GET", &url, Some(&token)).sign();
+        let response = http
+            .get(&url)
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["scheme"], format!("{:?}", AuthScheme::Dpop));
+        server.abort();
+    });
+}
