@@ -14,7 +14,7 @@ use crate::discovery::DiscoveryCache;
 use crate::discovery::{
     Discovery, DiscoveryError, DocumentLoader, discovery_cache, discovery_url, unix_now,
 };
-use crate::domains::{DomainsMode, ResolverContext, normalize_domain};
+use crate::domains::{DomainsMode, ResolverContext};
 use crate::dpop::{DpopVerifier, VerifiedProof};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::HttpClient;
@@ -332,9 +332,11 @@ impl ApiClient {
                 "Discovery metadata missing 'issuer' field",
             ));
         }
-        let discovery_issuer = normalize_domain(&discovery.issuer)
+        let discovery_issuer = discovery
+            .normalized_issuer
+            .as_ref()
             .map_err(|e| Error::invalid_token(format!("Invalid discovery issuer format: {e}")))?;
-        if discovery_issuer != issuer {
+        if *discovery_issuer != issuer {
             return Err(Error::invalid_token(
                 "Token issuer does not match the discovery issuer",
             ));

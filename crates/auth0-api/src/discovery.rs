@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::cache::CacheAdapter;
 use crate::document_cache::DocumentCache;
+use crate::domains::{DomainError, normalize_domain};
 use crate::http::{FetchError, HttpClient, max_age};
 use crate::jws::{DecodeError, JsonObject, parse_object};
 
@@ -53,6 +54,8 @@ pub struct Discovery {
     pub token_endpoint: Option<String>,
     /// The whole document.
     pub document: JsonObject,
+    /// `issuer` normalised once, for the per-token comparison.
+    pub(crate) normalized_issuer: Result<String, DomainError>,
 }
 
 impl Discovery {
@@ -64,8 +67,10 @@ impl Discovery {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
         };
+        let issuer = text("issuer").unwrap_or_default();
         Self {
-            issuer: text("issuer").unwrap_or_default(),
+            normalized_issuer: normalize_domain(&issuer),
+            issuer,
             jwks_uri: text("jwks_uri"),
             token_endpoint: text("token_endpoint"),
             document,

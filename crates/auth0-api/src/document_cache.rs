@@ -6,13 +6,15 @@
 //! - **stale if error**: when a refresh fails, the last good document keeps serving for a
 //!   bounded window (default 1 h) with a warning, and failed refreshes back off instead of
 //!   piling up;
-//! - **bounded**: at most `max_entries` documents, least recently used evicted.
+//! - **bounded**: at most `max_entries` documents, least recently used evicted;
+//! - **cheap to read**: a hit is a read lock and one hash lookup, no allocation.
 //!
 //! Documents come through [`DocumentLoader`](crate::discovery::DocumentLoader): the
 //! [`CacheAdapter`](crate::cache::CacheAdapter) first, then the network.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use crate::discovery::{DiscoveryError, DocumentLoader};
@@ -32,6 +34,8 @@ pub(crate) struct Entry<T> {
     stale_until: Instant,
     backoff: Duration,
     refreshing: AtomicBool,
+    /// When the entry was last used, in milliseconds since the cache's creation (for LRU).
+    last_used: AtomicU64,
     /// Milliseconds after `loaded_at` before which no new refresh is tried (after a failure).
     retry_after_ms: AtomicU64,
 }
@@ -47,6 +51,7 @@ impl<T> Entry<T> {
             stale_until: now + ttl + stale_window,
             backoff: ttl.min(MAX_RETRY_BACKOFF),
             refreshing: AtomicBool::new(false),
+            last_used: AtomicU64::new(0),
             retry_after_ms: AtomicU64::new(0),
         }
     }
@@ -63,29 +68,26 @@ impl<T> Entry<T> {
     }
 }
 
-struct EntryExpiry;
-
-impl<T: Send + Sync + 'static> moka::Expiry<String, Arc<Entry<T>>> for EntryExpiry {
-    fn expire_after_create(&self, _k: &String, v: &Arc<Entry<T>>, at: Instant) -> Option<Duration> {
-        Some(v.stale_until.saturating_duration_since(at))
-    }
-    fn expire_after_update(
-        &self,
-        _k: &String,
-        v: &Arc<Entry<T>>,
-        at: Instant,
-        _left: Option<Duration>,
-    ) -> Option<Duration> {
-        Some(v.stale_until.saturating_duration_since(at))
-    }
-}
-
 type Parse<T> = Arc<dyn Fn(JsonObject) -> Result<T, DiscoveryError> + Send + Sync>;
+
+/// Outcome of one shared load, handed to every request that waited for it.
+type LoadCell<T> = tokio::sync::OnceCell<Result<Arc<Entry<T>>, DiscoveryError>>;
+
+/// The maps behind a [`DocumentCache`], shared by its clones.
+struct Shared<T> {
+    /// Documents by URL. Read on every request: a read lock and one hash lookup.
+    map: RwLock<HashMap<String, Arc<Entry<T>>>>,
+    /// Loads under way, one per URL (single flight): concurrent misses await the same cell.
+    inflight: Mutex<HashMap<String, Arc<LoadCell<T>>>>,
+    /// Origin of the entries' `last_used` stamps.
+    base: Instant,
+    max_entries: usize,
+}
 
 /// Parsed documents of one kind (discovery or JWKS), keyed by URL.
 pub(crate) struct DocumentCache<T> {
     kind: &'static str,
-    cache: moka::future::Cache<String, Arc<Entry<T>>>,
+    shared: Arc<Shared<T>>,
     loader: DocumentLoader,
     parse: Parse<T>,
     stale_window: Duration,
@@ -96,7 +98,7 @@ impl<T> Clone for DocumentCache<T> {
     fn clone(&self) -> Self {
         Self {
             kind: self.kind,
-            cache: self.cache.clone(),
+            shared: self.shared.clone(),
             loader: self.loader.clone(),
             parse: self.parse.clone(),
             stale_window: self.stale_window,
@@ -115,11 +117,12 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
     ) -> Self {
         Self {
             kind,
-            cache: moka::future::Cache::builder()
-                .max_capacity(max_entries as u64)
-                .eviction_policy(moka::policy::EvictionPolicy::lru())
-                .expire_after(EntryExpiry)
-                .build(),
+            shared: Arc::new(Shared {
+                map: RwLock::new(HashMap::new()),
+                inflight: Mutex::new(HashMap::new()),
+                base: Instant::now(),
+                max_entries: max_entries.max(1),
+            }),
             loader,
             parse: Arc::new(parse),
             stale_window,
@@ -136,16 +139,54 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
         )))
     }
 
-    async fn store(&self, url: &str, entry: Arc<Entry<T>>) {
-        self.cache.insert(url.to_owned(), entry).await;
-        // Loads are rare: enforce the entry bound now rather than on a later access.
-        self.cache.run_pending_tasks().await;
+    fn stamp(&self, now: Instant) -> u64 {
+        u64::try_from(now.saturating_duration_since(self.shared.base).as_millis())
+            .unwrap_or(u64::MAX)
+    }
+
+    /// The live entry for `url` (not past its stale window), marked as used.
+    fn lookup(&self, url: &str, now: Instant) -> Option<Arc<Entry<T>>> {
+        let map = self
+            .shared
+            .map
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let entry = map.get(url).filter(|e| now < e.stale_until)?.clone();
+        drop(map);
+        entry.last_used.store(self.stamp(now), Ordering::Relaxed);
+        Some(entry)
+    }
+
+    /// Stores an entry, then evicts expired entries and, beyond the bound, the least recently
+    /// used ones (a scan of at most `max_entries + 1` entries; stores are rare).
+    fn store(&self, url: &str, entry: Arc<Entry<T>>) {
+        let now = Instant::now();
+        entry.last_used.store(self.stamp(now), Ordering::Relaxed);
+        let mut map = self
+            .shared
+            .map
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        map.insert(url.to_owned(), entry);
+        if map.len() > self.shared.max_entries {
+            map.retain(|_, e| now < e.stale_until);
+        }
+        while map.len() > self.shared.max_entries {
+            let oldest = map
+                .iter()
+                .min_by_key(|(_, e)| e.last_used.load(Ordering::Relaxed))
+                .map(|(k, _)| k.clone());
+            match oldest {
+                Some(k) => map.remove(&k),
+                None => break,
+            };
+        }
     }
 
     /// The document at `url`: fresh from the cache, refreshed when stale, loaded on a miss.
     pub(crate) async fn get(&self, url: &str) -> Result<Arc<Entry<T>>, DiscoveryError> {
         let now = Instant::now();
-        if let Some(entry) = self.cache.get(url).await {
+        if let Some(entry) = self.lookup(url, now) {
             if now < entry.fresh_until {
                 if now >= entry.refresh_at && !entry.refreshing.swap(true, Ordering::AcqRel) {
                     self.refresh_in_background(url, entry.clone());
@@ -154,15 +195,39 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
             }
             return Ok(self.refresh(url, &entry).await.unwrap_or(entry));
         }
-        let entry = self
-            .cache
-            .try_get_with_by_ref(url, self.load(url, false))
-            .await
-            .map_err(|e| (*e).clone())?;
-        self.cache.run_pending_tasks().await;
-        Ok(entry)
+        self.load_once(url).await
     }
 
+    /// A miss: one load for all concurrent callers, its outcome (success or error) shared.
+    async fn load_once(&self, url: &str) -> Result<Arc<Entry<T>>, DiscoveryError> {
+        let cell = {
+            let mut inflight = self
+                .shared
+                .inflight
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner);
+            inflight.entry(url.to_owned()).or_default().clone()
+        };
+        let outcome = cell
+            .get_or_init(|| async {
+                let loaded = self.load(url, false).await;
+                if let Ok(entry) = &loaded {
+                    self.store(url, entry.clone());
+                }
+                loaded
+            })
+            .await
+            .clone();
+        let mut inflight = self
+            .shared
+            .inflight
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if inflight.get(url).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            inflight.remove(url);
+        }
+        outcome
+    }
     /// Refetches `url` if `seen` is older than `min_age` (one fetch for all concurrent callers;
     /// none while a failed refresh backs off). Answers the newest entry, or `seen`.
     pub(crate) async fn refresh_if_older(
@@ -185,7 +250,7 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
             return None;
         }
         let _guard = self.refresh_lock.lock().await;
-        if let Some(current) = self.cache.get(url).await
+        if let Some(current) = self.lookup(url, Instant::now())
             && !Arc::ptr_eq(&current, seen)
         {
             return Some(current);
@@ -195,7 +260,7 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
         }
         match self.load(url, true).await {
             Ok(fresh) => {
-                self.store(url, fresh.clone()).await;
+                self.store(url, fresh.clone());
                 Some(fresh)
             }
             Err(e) => {
@@ -215,7 +280,7 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
         let url = url.to_owned();
         runtime.spawn(async move {
             match this.load(&url, true).await {
-                Ok(fresh) => this.store(&url, fresh).await,
+                Ok(fresh) => this.store(&url, fresh),
                 Err(e) => {
                     tracing::warn!(kind = this.kind, url, error = %e, "background refresh failed");
                     seen.back_off(Instant::now());

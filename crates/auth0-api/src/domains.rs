@@ -51,6 +51,18 @@ impl std::error::Error for DomainError {}
 /// assert!(normalize_domain("http://tenant.auth0.com").is_err());
 /// ```
 pub fn normalize_domain(domain: &str) -> Result<String, DomainError> {
+    // Fast path: already `https://host/` with a lower-case host (every issuer Auth0 issues).
+    if let Some(host) = domain
+        .strip_prefix("https://")
+        .and_then(|r| r.strip_suffix('/'))
+        && !host.is_empty()
+        && !host.starts_with(':')
+        && host.bytes().all(
+            |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b':' | b'[' | b']'),
+        )
+    {
+        return Ok(domain.to_owned());
+    }
     let trimmed = domain.trim();
     if trimmed.is_empty() {
         return Err(DomainError("domain must be a non-empty string"));
