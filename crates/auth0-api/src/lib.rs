@@ -20,26 +20,39 @@
 //!
 //! ## Validate a bearer token (the seed's first scenario)
 //!
-//! ```no_run
+//! This example runs for real: the hidden lines start the crate's local dev tenant (HTTPS on
+//! loopback) and mint a token; against your tenant, only `domain` and `audience` change.
+//!
+//! ```
 //! use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
 //!
-//! # async fn validate_request(headers: &http::HeaderMap) -> Result<(), auth0_api::Error> {
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let tenant = auth0_api_dev_tenant::DevTenant::builder().start().await?;
+//! # let token = tenant.mint().sub("user_123").aud(serde_json::json!("https://api.example.com")).sign();
+//! # let domain = tenant.domain().to_owned();
 //! let api_client = ApiClient::new(
 //!     ApiClientOptions::builder()
-//!         .domain("your-tenant.auth0.com")
+//!         .domain(domain) // "your-tenant.auth0.com"
 //!         .audience("https://api.example.com")
+//! #       .root_ca_pem(tenant.ca_pem())
 //!         .build()?,
 //! )?;
-//! match api_client
-//!     .verify_request(VerifyRequest::from_headers(headers).method("GET").url("https://api.example.com/data"))
-//!     .await
-//! {
-//!     Ok(claims) => println!("user: {:?}", claims.sub()),
-//!     Err(e) => {
-//!         // status, OAuth error code, and the exact WWW-Authenticate value to send back
-//!         println!("{} {} {:?}", e.status_code(), e.error_code(), e.www_authenticate());
-//!     }
-//! }
+//!
+//! // verify_request reads the Authorization scheme (Bearer or DPoP) and checks everything.
+//! let headers = [("authorization", format!("Bearer {token}"))];
+//! let request = VerifyRequest::from_pairs(headers).method("GET").url("https://api.example.com/data");
+//! let claims = api_client.verify_request(request).await?;
+//! assert_eq!(claims.sub(), Some("user_123"));
+//!
+//! // A failure carries the HTTP answer: status, OAuth error code and WWW-Authenticate.
+//! let err = api_client.verify_request(VerifyRequest::from_pairs([("authorization", "Bearer nope")])).await.unwrap_err();
+//! assert_eq!(err.status_code(), 401);
+//! assert_eq!(err.error_code(), "invalid_token");
+//! assert_eq!(
+//!     err.www_authenticate(),
+//!     Some(r#"Bearer error="invalid_token", error_description="Failed to parse token header: Invalid token format: expected 3 segments, got 1", DPoP algs="ES256""#)
+//! );
 //! # Ok(()) }
 //! ```
 //!
@@ -89,3 +102,82 @@ pub use dpop::VerifiedProof;
 pub use error::{BoxError, Error, ErrorKind, Result};
 pub use options::{Algorithm, ApiClientOptions, ApiClientOptionsBuilder, DpopMode};
 pub use request::VerifyRequest;
+
+/// Network-free entry points for the cargo-fuzz targets in `fuzz/` (nightly only). Not API: no
+/// stability promise, may change in any release.
+#[doc(hidden)]
+pub mod __fuzz {
+    use crate::claims::Claims;
+    use crate::error::Result;
+    use crate::exchange::token_endpoint::{Flow, parse_response};
+    use crate::http::FetchedBody;
+    use crate::jws::JsonObject;
+    use crate::verify::{self, ClaimRules};
+
+    /// Parses a token-endpoint answer as the exchange (or, with `connection`, the federated
+    /// connection) grant does: `(access_token, expires_in, expires_at, scope)`.
+    pub fn parse_token_response(
+        status: u16,
+        content_type: Option<&str>,
+        body: &[u8],
+        connection: bool,
+        now: u64,
+    ) -> Result<(String, u64, u64, Option<String>)> {
+        let mut headers = http::HeaderMap::new();
+        if let Some(value) = content_type.and_then(|c| http::HeaderValue::from_str(c).ok()) {
+            headers.insert(http::header::CONTENT_TYPE, value);
+        }
+        let answer = FetchedBody {
+            status,
+            headers,
+            body: body.to_vec(),
+        };
+        let flow = if connection {
+            Flow::Connection
+        } else {
+            Flow::Exchange {
+                subject_token_type: "urn:ietf:params:oauth:token-type:access_token",
+                audience: Some("https://api.example.com"),
+            }
+        };
+        let mut response = parse_response(flow, &answer, now)?;
+        let scope = response.take_string("scope")?;
+        Ok((
+            response.access_token,
+            response.expires_in,
+            response.expires_at,
+            scope,
+        ))
+    }
+
+    /// The network-free access-token checks in the client's order: decode, unverified issuer,
+    /// `kid`, then the claims (everything but discovery, the key set and the signature).
+    pub fn check_access_token(
+        token: &str,
+        discovery_issuer: &str,
+        audiences: &[String],
+        leeway_secs: f64,
+        now: f64,
+        required: &[String],
+    ) -> Result<Claims> {
+        let decoded = verify::decode(token)?;
+        verify::unverified_issuer(&decoded.payload)?;
+        verify::kid(&decoded.header)?;
+        verify::check_claims(
+            &decoded.payload,
+            &ClaimRules {
+                discovery_issuer,
+                audiences,
+                leeway_secs,
+                now,
+                required,
+            },
+        )?;
+        Ok(Claims::from_object(decoded.payload))
+    }
+
+    /// Claims from any JSON object, unverified (for the `act` helpers' targets and tests).
+    pub fn claims(object: JsonObject) -> Claims {
+        Claims::from_object(object)
+    }
+}
