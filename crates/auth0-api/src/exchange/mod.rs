@@ -65,7 +65,7 @@
 //! [`token_endpoint_timeout`]: crate::ApiClientOptionsBuilder::token_endpoint_timeout
 
 mod client_auth;
-mod token_endpoint;
+pub(crate) mod token_endpoint;
 
 use std::fmt;
 

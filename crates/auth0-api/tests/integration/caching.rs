@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use auth0_api::ApiClientOptions;
 use auth0_api::cache::{CacheAdapter, InMemoryCache};
 use auth0_api_dev_tenant::DevTenant;
 use serde_json::json;
@@ -25,6 +26,66 @@ async fn hundred_concurrent_cold_verifications_fetch_once() {
     }
     let s = t.stats();
     assert_eq!((s.discovery, s.jwks), (1, 1), "single-flight loading");
+}
+
+/// The cold start of `benches/fleet.rs`, as an assertion: 1 000 concurrent verifications on a
+/// fresh client, spread over two worker threads, make one discovery and one JWKS request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn thousand_concurrent_cold_verifications_fetch_once() {
+    let t = crate::tenant().await;
+    let c = client(options(&t).verified_token_cache(false));
+    let token: Arc<str> = Arc::from(t.mint().aud(json!(AUD)).sign());
+    let tasks: Vec<_> = (0..1_000)
+        .map(|_| {
+            let (c, token) = (c.clone(), token.clone());
+            tokio::spawn(async move { c.verify_access_token(&token).await.is_ok() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap());
+    }
+    let s = t.stats();
+    assert_eq!((s.discovery, s.jwks), (1, 1), "single-flight loading");
+}
+
+/// The same across issuers (multiple custom domains): 1 000 concurrent cold verifications
+/// round-robin over several tenants make one discovery and one JWKS request per tenant.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_verifications_fetch_once_per_issuer() {
+    let mut tenants = Vec::new();
+    for _ in 0..5 {
+        tenants.push(crate::tenant().await);
+    }
+    let mut b = ApiClientOptions::builder()
+        .domains(tenants.iter().map(|t| t.domain().to_owned()))
+        .audience(AUD)
+        .verified_token_cache(false);
+    for t in &tenants {
+        b = b.root_ca_pem(t.ca_pem());
+    }
+    let c = client(b);
+    let tokens: Vec<Arc<str>> = tenants
+        .iter()
+        .map(|t| Arc::from(t.mint().aud(json!(AUD)).sign()))
+        .collect();
+    let tasks: Vec<_> = (0..1_000)
+        .map(|i| {
+            let (c, token) = (c.clone(), tokens[i % tokens.len()].clone());
+            tokio::spawn(async move { c.verify_access_token(&token).await.is_ok() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap());
+    }
+    for t in &tenants {
+        let s = t.stats();
+        assert_eq!(
+            (s.discovery, s.jwks),
+            (1, 1),
+            "single-flight loading per issuer ({})",
+            t.issuer()
+        );
+    }
 }
 
 #[tokio::test]

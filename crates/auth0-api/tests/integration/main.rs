@@ -4,10 +4,12 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod access_token;
+mod attacks;
 mod caching;
 mod domains;
 mod exchange;
 mod misbehaving;
+mod properties;
 #[cfg(feature = "redis")]
 mod redis;
 mod request;
