@@ -126,6 +126,26 @@ pub(crate) fn handle(state: &State, headers: &HeaderMap, body: &[u8]) -> Reply {
     }
 }
 
+/// Parameters defined by RFC 6749, RFC 7523, RFC 8693 and Auth0's grants: never repeated.
+const STANDARD_PARAMETERS: &[&str] = &[
+    "grant_type",
+    "client_id",
+    "client_secret",
+    "client_assertion",
+    "client_assertion_type",
+    "audience",
+    "resource",
+    "scope",
+    "subject_token",
+    "subject_token_type",
+    "actor_token",
+    "actor_token_type",
+    "requested_token_type",
+    "connection",
+    "login_hint",
+    "refresh_token",
+];
+
 fn process(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Reply, OAuthError> {
     let form_content_type = headers
         .get(header::CONTENT_TYPE)
@@ -141,9 +161,11 @@ fn process(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Reply, OAu
         ));
     }
     let pairs: Vec<(String, String)> = form_urlencoded::parse(body).into_owned().collect();
+    // RFC 6749 section 3.2: the protocol's parameters appear at most once. Extension
+    // parameters may repeat (list values, as SDKs send them).
     let mut seen = HashSet::new();
     for (name, _) in &pairs {
-        if !seen.insert(name.as_str()) {
+        if STANDARD_PARAMETERS.contains(&name.as_str()) && !seen.insert(name.as_str()) {
             return Err(OAuthError::invalid_request(format!(
                 "parameter {name} is repeated"
             )));

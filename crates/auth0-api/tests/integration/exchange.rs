@@ -240,7 +240,8 @@ async fn custom_exchange_profile() {
             ExchangeProfileRequest::new("good-external-token", EXTERNAL_TYPE)
                 .audience(CALENDAR_API)
                 .scope("openid offline_access")
-                .extra("device_id", "dev123"),
+                .extra("device_id", "dev123")
+                .extra("roles", vec!["admin", "editor"]),
         )
         .await
         .expect("the exchange succeeds");
@@ -255,6 +256,17 @@ async fn custom_exchange_profile() {
     let sent = tenant.last_token_request().unwrap();
     assert_eq!(sent.field("subject_token_type"), Some(EXTERNAL_TYPE));
     assert_eq!(sent.field("device_id"), Some("dev123"));
+    let roles: Vec<&str> = sent
+        .form
+        .iter()
+        .filter(|(k, _)| k == "roles")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    assert_eq!(
+        roles,
+        ["admin", "editor"],
+        "list values repeat the key, in order"
+    );
     assert_eq!(sent.field("requested_token_type"), None);
     assert_eq!(sent.field("client_id"), None);
 
