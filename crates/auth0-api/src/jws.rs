@@ -134,6 +134,11 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         while let Some(key) = map.next_key::<String>()? {
             let value: Value = map.next_value()?;
             if out.contains_key(&key) {
+                // Read the rest, so that the duplicate (not an unread tail) is what is reported.
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
                 return Ok(Err(DecodeError::DuplicateMember(key)));
             }
             out.insert(key, value);

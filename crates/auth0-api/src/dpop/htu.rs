@@ -12,7 +12,8 @@
 //! - then every percent-escape upper-cased (`%2f` becomes `%2F`).
 //!
 //! A URL without a tuple origin (for example `data:` or `mailto:`) has nothing to compare with an
-//! HTTP request and is refused. The reference would normalise it to `null` followed by its path;
+//! HTTP request and is refused, and so is a `blob:` URL, whose origin is that of the URL inside
+//! it (it has no host of its own, and its path is the inner URL's whole text). The reference would normalise it to `null` followed by its path;
 //! refusing it is stricter.
 //!
 //! ```
@@ -65,7 +66,9 @@ impl std::error::Error for HtuError {
 pub fn normalize_htu(url: &str) -> Result<String, HtuError> {
     let parsed = Url::parse(url).map_err(HtuError::Invalid)?;
     let origin = parsed.origin();
-    if !origin.is_tuple() {
+    // `blob:` URLs borrow their inner URL's origin but have no host: refused with the opaque
+    // ones (joining that origin and the blob's path made no URL, and was not idempotent).
+    if !origin.is_tuple() || !parsed.has_host() {
         return Err(HtuError::OpaqueOrigin);
     }
     let mut joined = origin.ascii_serialization();
@@ -221,5 +224,18 @@ mod tests {
             );
         }
         assert!(!HtuError::OpaqueOrigin.to_string().is_empty());
+    }
+
+    /// Found by the `htu` fuzz target: a `blob:` URL was normalised to its inner origin followed
+    /// by its whole inner text, which normalised again to something else.
+    #[test]
+    fn blob_urls_are_refused() {
+        for blob in [
+            "blob:http:/\u{5d6}/p2lll,obc",
+            "blob:https://api.example.com/resource",
+            "blob:https://api.example.com/",
+        ] {
+            assert_eq!(normalize_htu(blob), Err(HtuError::OpaqueOrigin), "{blob:?}");
+        }
     }
 }

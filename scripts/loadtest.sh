@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# Load test of `auth0-api serve` on loopback: wrk for DURATION (30 s) with 99% valid and 1%
+# invalid Bearer tokens, every response checked (valid -> 200, invalid -> 401 with the expected
+# challenge), requests/s and latency percentiles from wrk, and the server's RSS
+# (/proc/<pid>/status VmRSS) at start, before and after the measured run, sampled every 5 s.
+#
+#   scripts/loadtest.sh
+#
+# Needs `wrk` (Debian: apt-get install -y wrk). Traffic goes to 127.0.0.1 only; the run is
+# bounded by DURATION and stops by itself. The measured part holds `flock $CPU_LOCK` so that it
+# never overlaps another measurement on this machine.
+#
+# What is measured: the default server (`serve`, DPoP allowed, verified-token cache on). The
+# valid tokens (TOKENS of them, from `auth0-api token`) are verified in full once, then served
+# by the token cache, as tokens that clients reuse for their lifetime are; every invalid one
+# (a valid token whose payload was changed, so its signature no longer matches) is checked in
+# full every time.
+#
+# Environment: CARGO_TARGET_DIR (default ./target), DURATION (30s), WARMUP (5s), THREADS (1),
+# CONNECTIONS (32), TOKENS (20), CPU_LOCK (/tmp/cpu.lock).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+TARGET=${CARGO_TARGET_DIR:-$ROOT/target}
+DURATION=${DURATION:-30s}
+WARMUP=${WARMUP:-5s}
+THREADS=${THREADS:-1}
+CONNECTIONS=${CONNECTIONS:-32}
+TOKENS=${TOKENS:-20}
+CPU_LOCK=${CPU_LOCK:-/tmp/cpu.lock}
+AUD=https://api.example.com
+
+command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
+echo "== building (release)" >&2
+cargo build --release -q -p auth0-api-cli --bin auth0-api
+BIN=$TARGET/release/auth0-api
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+    for pid in "${PIDS[@]}"; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+json() { python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))[sys.argv[2]])' "$@"; }
+
+echo "== dev tenant" >&2
+RUST_LOG=warn "$BIN" dev-tenant --audience "$AUD" >"$WORK/tenant.json" 2>"$WORK/tenant.log" &
+PIDS+=($!)
+for _ in $(seq 100); do
+    json "$WORK/tenant.json" domain >/dev/null 2>&1 && break
+    sleep 0.1
+done
+DOMAIN=$(json "$WORK/tenant.json" domain)
+CA=$(json "$WORK/tenant.json" ca_cert)
+
+echo "== $TOKENS tokens" >&2
+for i in $(seq "$TOKENS"); do
+    "$BIN" token --domain "$DOMAIN" --ca-cert "$CA" --audience "$AUD" >"$WORK/token-$i.json"
+    json "$WORK/token-$i.json" access_token >>"$WORK/valid.txt"
+done
+python3 - "$WORK/valid.txt" "$WORK/tokens.lua" <<'EOF'
+import base64, json, sys
+
+def b64d(s):
+    return base64.urlsafe_b64decode(s + "=" * (-len(s) % 4))
+
+def b64e(b):
+    return base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+
+valid = [line.strip() for line in open(sys.argv[1]) if line.strip()]
+invalid = []
+for token in valid:
+    header, payload, sig = token.split(".")
+    claims = json.loads(b64d(payload))
+    claims["sub"] = "loadtest-invalid"
+    invalid.append(".".join([header, b64e(json.dumps(claims).encode()), sig]))
+with open(sys.argv[2], "w") as f:
+    f.write("return {\n  valid = {\n")
+    f.writelines(f'    "{t}",\n' for t in valid)
+    f.write("  },\n  invalid = {\n")
+    f.writelines(f'    "{t}",\n' for t in invalid)
+    f.write("  },\n}\n")
+EOF
+
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+URL=http://127.0.0.1:$PORT/whoami
+echo "== serve on 127.0.0.1:$PORT" >&2
+RUST_LOG=warn "$BIN" serve --domain "$DOMAIN" --audience "$AUD" --ca-cert "$CA" \
+    --listen "127.0.0.1:$PORT" 2>"$WORK/serve.log" &
+SERVE=$!
+PIDS+=("$SERVE")
+for _ in $(seq 100); do
+    curl -s -o /dev/null "$URL" && break
+    sleep 0.1
+done
+rss() { awk '/^VmRSS/ {print $2 " " $3}' "/proc/$SERVE/status"; }
+
+# The challenge an invalid token gets (every 401 of the run must carry the same).
+INVALID=$(sed -n '/invalid = {/,/}/p' "$WORK/tokens.lua" | grep -o 'ey[^"]*' | head -1)
+EXPECTED_401=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $INVALID" "$URL" |
+    awk 'tolower($1) == "www-authenticate:" {sub(/^[^:]*: /, ""); sub(/\r$/, ""); print}')
+VALID_STATUS=$(curl -s -o /dev/null -w '%{http_code}' \
+    -H "Authorization: Bearer $(head -1 "$WORK/valid.txt")" "$URL")
+echo "probe: valid -> $VALID_STATUS; invalid -> 401 WWW-Authenticate: $EXPECTED_401"
+[ "$VALID_STATUS" = 200 ] || { echo "a valid token is refused" >&2; exit 1; }
+RSS_START=$(rss)
+
+export LOADTEST_TOKENS=$WORK/tokens.lua LOADTEST_EXPECTED_401=$EXPECTED_401
+exec 9>"$CPU_LOCK"
+flock 9
+echo "== warm-up: $WARMUP" >&2
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s scripts/loadtest.lua "$URL" >"$WORK/warmup.txt"
+RSS_BEFORE=$(rss)
+echo "== measured run: $DURATION, $THREADS wrk thread(s), $CONNECTIONS connections" >&2
+(
+    while kill -0 "$SERVE" 2>/dev/null; do
+        echo "$(date +%T) $(rss)"
+        sleep 5
+    done
+) >"$WORK/rss.txt" &
+SAMPLER=$!
+PIDS+=("$SAMPLER")
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/loadtest.lua "$URL" | tee "$WORK/run.txt"
+RSS_AFTER=$(rss)
+flock -u 9
+kill "$SAMPLER" 2>/dev/null || true
+
+echo
+echo "loadavg at start of the run: $LOAD_START"
+echo "server RSS: at start $RSS_START; after warm-up $RSS_BEFORE; after the run $RSS_AFTER"
+echo "RSS samples during the run:"
+sed 's/^/  /' "$WORK/rss.txt"
+grep -q 'unexpected=0$' "$WORK/run.txt" && grep -q 'bad_accept=0 ' "$WORK/run.txt" || {
+    echo "FAIL: unexpected statuses" >&2
+    exit 1
+}
+echo "OK: every valid token got 200, every invalid one 401 with the expected challenge"
