@@ -34,6 +34,7 @@ for t in "${targets[@]}"; do
   cat "$log.driver" fuzz-0.log >"$log" 2>/dev/null || true
   rm -f fuzz-0.log
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | tail -1 | grep -o '[0-9]*$' || true)
+  ran=$(grep -o 'Done [0-9]* runs in [0-9]* second' "$log" | tail -1 | awk '{print $5}' || true)
   crashes=$(find "artifacts/$t" -type f 2>/dev/null | wc -l)
-  echo "target=$t seconds=$seconds execs=${execs:-?} crashes=$crashes exit=$status"
+  echo "target=$t seconds=${ran:-?} (of $seconds) execs=${execs:-?} crashes=$crashes exit=$status"
 done
