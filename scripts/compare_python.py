@@ -13,12 +13,17 @@ import asyncio
 import base64
 import json
 import time
+import warnings
 from importlib.metadata import version
 
 import httpx
-from auth0_api_python import ApiClient, ApiClientOptions
+from authlib.deprecate import AuthlibDeprecationWarning
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+# Authlib forces its deprecation warnings on ("always"); the reference imports authlib.jose.
+warnings.filterwarnings("ignore", category=AuthlibDeprecationWarning)
+from auth0_api_python import ApiClient, ApiClientOptions  # noqa: E402
 
 BATCHES = 21
 

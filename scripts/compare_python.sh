@@ -73,7 +73,7 @@ echo "== timing auth0-api (Rust), $RUST_ITERATIONS iterations per figure" >&2
 RUST=$(flock "$CPU_LOCK" "$TIMING" --domain "$DOMAIN" --audience "$AUD" --ca-cert "$CA" \
     --token "$TOKEN" --iterations "$RUST_ITERATIONS")
 echo "== timing auth0-api-python $PY_INSTALLED, $PY_ITERATIONS iterations per figure" >&2
-PY=$(SSL_CERT_FILE=$CA PYTHONWARNINGS=ignore flock "$CPU_LOCK" "$VENV/bin/python" scripts/compare_python.py \
+PY=$(SSL_CERT_FILE=$CA flock "$CPU_LOCK" "$VENV/bin/python" scripts/compare_python.py \
     --domain "$DOMAIN" --audience "$AUD" --token "$TOKEN" --iterations "$PY_ITERATIONS")
 
 python3 - "$RUST" "$PY" <<'EOF'

@@ -153,7 +153,12 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
             .unwrap_or_else(PoisonError::into_inner);
         let entry = map.get(url).filter(|e| now < e.stale_until)?.clone();
         drop(map);
-        entry.last_used.store(self.stamp(now), Ordering::Relaxed);
+        // Written only when it changes (once per millisecond at most), so that threads reading
+        // the same entry do not bounce its cache line on every request.
+        let stamp = self.stamp(now);
+        if entry.last_used.load(Ordering::Relaxed) != stamp {
+            entry.last_used.store(stamp, Ordering::Relaxed);
+        }
         Some(entry)
     }
 
