@@ -484,17 +484,20 @@ proptest! {
             && w[1..].iter().all(u8::is_ascii_hexdigit)
             && w[1..].iter().any(u8::is_ascii_lowercase)));
         let flipped: String = {
-            // Flip the case of every escape's hex digits.
+            // Flip the case of every complete escape's hex digits (`%` and two hex digits; an
+            // incomplete one such as `%A` at the end is plain text, as in the reference).
+            let chars: Vec<char> = url.chars().collect();
             let mut out = String::new();
-            let mut chars = url.chars().peekable();
-            while let Some(c) = chars.next() {
+            let mut i = 0;
+            while i < chars.len() {
+                let c = chars[i];
                 out.push(c);
-                if c == '%' {
-                    for _ in 0..2 {
-                        if let Some(h) = chars.next_if(char::is_ascii_hexdigit) {
-                            out.push(if h.is_ascii_lowercase() { h.to_ascii_uppercase() } else { h.to_ascii_lowercase() });
-                        }
+                i += 1;
+                if c == '%' && chars.get(i..i + 2).is_some_and(|h| h.iter().all(char::is_ascii_hexdigit)) {
+                    for h in &chars[i..i + 2] {
+                        out.push(if h.is_ascii_lowercase() { h.to_ascii_uppercase() } else { h.to_ascii_lowercase() });
                     }
+                    i += 2;
                 }
             }
             out
