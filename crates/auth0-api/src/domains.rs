@@ -55,11 +55,10 @@ pub fn normalize_domain(domain: &str) -> Result<String, DomainError> {
     if let Some(host) = domain
         .strip_prefix("https://")
         .and_then(|r| r.strip_suffix('/'))
-        && !host.is_empty()
-        && !host.starts_with(':')
-        && host.bytes().all(
-            |b| matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'.' | b'-' | b'_' | b':' | b'[' | b']'),
-        )
+        && valid_host(host)
+        && !host
+            .bytes()
+            .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
     {
         return Ok(domain.to_owned());
     }
@@ -83,15 +82,19 @@ pub fn normalize_domain(domain: &str) -> Result<String, DomainError> {
             "invalid domain URL (path/query/fragment are not allowed)",
         ));
     }
-    let valid_host = !host.is_empty()
-        && host
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']'))
-        && !host.starts_with(':');
-    if !valid_host {
+    if !valid_host(host) {
         return Err(DomainError("invalid domain URL (invalid host)"));
     }
     Ok(format!("https://{host}/"))
+}
+
+/// A non-empty host (name, IPv4 or `[IPv6]`, optional port) without stray characters.
+fn valid_host(host: &str) -> bool {
+    !host.is_empty()
+        && !host.starts_with(':')
+        && host
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '-' | '_' | ':' | '[' | ']'))
 }
 
 /// What a [`DomainsResolver`] learns about the request.
