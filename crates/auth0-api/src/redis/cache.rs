@@ -110,26 +110,7 @@ impl RedisCacheBuilder {
         self
     }
 
-    /// Sets both the connection timeout and the response timeout (default
-    /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT) each). An operation takes at most their sum.
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connection_timeout = timeout;
-        self.settings.response_timeout = timeout;
-        self
-    }
-
-    /// How long connecting to Redis may take (default [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
-    pub fn connection_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.connection_timeout = timeout;
-        self
-    }
-
-    /// How long Redis may take to answer a command (default
-    /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
-    pub fn response_timeout(mut self, timeout: Duration) -> Self {
-        self.settings.response_timeout = timeout;
-        self
-    }
+    timeout_setters!();
 
     /// After a failure, how long operations use the fallback without trying Redis (default
     /// [`DEFAULT_BACKOFF`](super::DEFAULT_BACKOFF); zero: try every time).

@@ -87,6 +87,32 @@
 //! key). Connections use the URL's settings: `rediss://` needs the `redis` crate's TLS features,
 //! which this crate does not enable.
 
+/// The timeout setters both builders share (they configure the same connection settings).
+macro_rules! timeout_setters {
+    () => {
+        /// Sets both the connection timeout and the response timeout (default
+        /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT) each). An operation takes at most their sum.
+        pub fn timeout(mut self, timeout: Duration) -> Self {
+            self.settings.connection_timeout = timeout;
+            self.settings.response_timeout = timeout;
+            self
+        }
+
+        /// How long connecting to Redis may take (default [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
+        pub fn connection_timeout(mut self, timeout: Duration) -> Self {
+            self.settings.connection_timeout = timeout;
+            self
+        }
+
+        /// How long Redis may take to answer a command (default
+        /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
+        pub fn response_timeout(mut self, timeout: Duration) -> Self {
+            self.settings.response_timeout = timeout;
+            self
+        }
+    };
+}
+
 mod cache;
 mod conn;
 mod replay;
