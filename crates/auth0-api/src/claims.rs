@@ -8,7 +8,8 @@
 //! # Some(()) }
 //! ```
 
-use std::sync::Arc;
+use std::fmt;
+use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -45,64 +46,180 @@ impl<'a> Audience<'a> {
 }
 
 /// Claims of a verified access token (or of a DPoP proof). Cheap to clone (shared).
-#[derive(Debug, Clone, PartialEq)]
+///
+/// A verified token keeps its payload's JSON text; the registered claims the typed getters return
+/// (`iss`, `sub`, `azp`, `scope`, `exp`, `iat`, `nbf`) were located during verification and cost
+/// nothing to read, and the full map behind [`get`](Self::get) and
+/// [`as_object`](Self::as_object) is built on first use, once, and shared by every clone.
+/// Verification validated every member as `serde_json::Value` accepts it, so building the map
+/// cannot fail.
+#[derive(Clone)]
 pub struct Claims {
-    map: Arc<JsonObject>,
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    map: OnceLock<JsonObject>,
+    /// The verified payload and what verification located in it; `None` when built from a map.
+    text: Option<(String, ClaimsIndex)>,
+}
+
+/// Where a string claim is in the payload text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// Absent, or not a string: the getter returns `None`.
+    None,
+    /// A string without escapes, at this byte range of the text.
+    At(u32, u32),
+    /// A string with escapes: read from the map.
+    Map,
+}
+
+/// What verification located in a payload, for the typed getters.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ClaimsIndex {
+    pub(crate) iss: Slot,
+    pub(crate) sub: Slot,
+    pub(crate) azp: Slot,
+    pub(crate) scope: Slot,
+    pub(crate) exp: Option<f64>,
+    pub(crate) iat: Option<f64>,
+    pub(crate) nbf: Option<f64>,
+    pub(crate) has_cnf: bool,
+}
+
+impl ClaimsIndex {
+    /// The slot of a string member read from `text` (borrowed from it unless it had escapes).
+    pub(crate) fn slot(text: &str, value: Option<&crate::json_view::Lite<'_>>) -> Slot {
+        use crate::json_view::Lite;
+        use std::borrow::Cow;
+        match value {
+            Some(Lite::Str(Cow::Borrowed(s))) => {
+                let start = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
+                let end = start.wrapping_add(s.len());
+                match (u32::try_from(start), u32::try_from(end)) {
+                    (Ok(a), Ok(b)) if text.get(start..end) == Some(*s) => Slot::At(a, b),
+                    _ => Slot::Map,
+                }
+            }
+            Some(Lite::Str(Cow::Owned(_))) => Slot::Map,
+            Some(Lite::Other(_)) | None => Slot::None,
+        }
+    }
+}
+
+impl fmt::Debug for Claims {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Claims")
+            .field("map", self.as_object())
+            .finish()
+    }
+}
+
+impl PartialEq for Claims {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) || self.as_object() == other.as_object()
+    }
 }
 
 impl Serialize for Claims {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        self.map.serialize(serializer)
+        self.as_object().serialize(serializer)
     }
+}
+
+/// The map of a verified payload text (validated during verification, so this cannot fail; an
+/// empty map is the answer should it ever).
+fn parse_verified(text: &str) -> JsonObject {
+    serde_json::from_str(text).unwrap_or_else(|e| {
+        tracing::error!(error = %e, "verified claims did not parse again");
+        JsonObject::new()
+    })
 }
 
 impl Claims {
     pub(crate) fn from_object(map: JsonObject) -> Self {
-        Self { map: Arc::new(map) }
+        Self {
+            inner: Arc::new(Inner {
+                map: OnceLock::from(map),
+                text: None,
+            }),
+        }
+    }
+
+    /// Claims of a verified payload, `index` locating its registered claims in `text`.
+    pub(crate) fn from_verified_text(text: String, index: ClaimsIndex) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                map: OnceLock::new(),
+                text: Some((text, index)),
+            }),
+        }
+    }
+
+    fn index(&self) -> Option<(&str, &ClaimsIndex)> {
+        self.inner.text.as_ref().map(|(t, i)| (&**t, i))
     }
 
     /// Every claim, as JSON.
     pub fn as_object(&self) -> &JsonObject {
-        &self.map
+        self.inner.map.get_or_init(|| match &self.inner.text {
+            Some((text, _)) => parse_verified(text),
+            None => JsonObject::new(),
+        })
     }
 
     /// Consumes the claims into their JSON map.
     pub fn into_object(self) -> JsonObject {
-        Arc::try_unwrap(self.map).unwrap_or_else(|shared| (*shared).clone())
+        match Arc::try_unwrap(self.inner) {
+            Ok(inner) => match (inner.map.into_inner(), inner.text) {
+                (Some(map), _) => map,
+                (None, Some((text, _))) => parse_verified(&text),
+                (None, None) => JsonObject::new(),
+            },
+            Err(shared) => Self { inner: shared }.as_object().clone(),
+        }
     }
 
     /// One claim as JSON.
     pub fn get(&self, name: &str) -> Option<&Value> {
-        self.map.get(name)
+        self.as_object().get(name)
     }
 
     /// One claim converted to `T` (`None` when absent or of another shape).
     pub fn get_as<T: DeserializeOwned>(&self, name: &str) -> Option<T> {
-        self.map.get(name).and_then(|v| T::deserialize(v).ok())
+        self.get(name).and_then(|v| T::deserialize(v).ok())
     }
 
-    fn str_claim(&self, name: &str) -> Option<&str> {
-        self.map.get(name).and_then(Value::as_str)
+    fn str_claim(&self, name: &str, slot: impl Fn(&ClaimsIndex) -> Slot) -> Option<&str> {
+        match self.index() {
+            Some((text, index)) => match slot(index) {
+                Slot::None => None,
+                Slot::At(start, end) => text.get(start as usize..end as usize),
+                Slot::Map => self.get(name).and_then(Value::as_str),
+            },
+            None => self.get(name).and_then(Value::as_str),
+        }
     }
 
     /// `iss`.
     pub fn iss(&self) -> Option<&str> {
-        self.str_claim("iss")
+        self.str_claim("iss", |i| i.iss)
     }
 
     /// `sub`.
     pub fn sub(&self) -> Option<&str> {
-        self.str_claim("sub")
+        self.str_claim("sub", |i| i.sub)
     }
 
     /// `azp` (Auth0: the client the token was issued to).
     pub fn azp(&self) -> Option<&str> {
-        self.str_claim("azp")
+        self.str_claim("azp", |i| i.azp)
     }
 
     /// `scope`, the raw space-separated string.
     pub fn scope(&self) -> Option<&str> {
-        self.str_claim("scope")
+        self.str_claim("scope", |i| i.scope)
     }
 
     /// The scopes, one by one.
@@ -112,8 +229,7 @@ impl Claims {
 
     /// Auth0 RBAC `permissions` (string members of the array).
     pub fn permissions(&self) -> impl Iterator<Item = &str> {
-        self.map
-            .get("permissions")
+        self.get("permissions")
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or_default()
@@ -123,38 +239,44 @@ impl Claims {
 
     /// `aud`, when it is a string or an array.
     pub fn aud(&self) -> Option<Audience<'_>> {
-        match self.map.get("aud")? {
+        match self.get("aud")? {
             Value::String(s) => Some(Audience::One(s)),
             Value::Array(a) => Some(Audience::Many(a)),
             _ => None,
         }
     }
 
-    fn time_claim(&self, name: &str) -> Option<f64> {
-        self.map
-            .get(name)
-            .and_then(Value::as_f64)
-            .filter(|t| t.is_finite())
+    fn time_claim(&self, name: &str, indexed: impl Fn(&ClaimsIndex) -> Option<f64>) -> Option<f64> {
+        match self.index() {
+            Some((_, index)) => indexed(index),
+            None => self
+                .get(name)
+                .and_then(Value::as_f64)
+                .filter(|t| t.is_finite()),
+        }
     }
 
     /// `exp` in seconds since the epoch.
     pub fn exp(&self) -> Option<f64> {
-        self.time_claim("exp")
+        self.time_claim("exp", |i| i.exp)
     }
 
     /// `nbf` in seconds since the epoch.
     pub fn nbf(&self) -> Option<f64> {
-        self.time_claim("nbf")
+        self.time_claim("nbf", |i| i.nbf)
     }
 
     /// `iat` in seconds since the epoch.
     pub fn iat(&self) -> Option<f64> {
-        self.time_claim("iat")
+        self.time_claim("iat", |i| i.iat)
     }
 
     /// `cnf` (RFC 7800), when it is an object.
     pub fn cnf(&self) -> Option<&JsonObject> {
-        self.map.get("cnf").and_then(Value::as_object)
+        if self.index().is_some_and(|(_, i)| !i.has_cnf) {
+            return None;
+        }
+        self.get("cnf").and_then(Value::as_object)
     }
 
     /// `cnf.jkt` (RFC 9449 section 6.1): the thumbprint of the key the token is bound to.
@@ -164,7 +286,7 @@ impl Claims {
 
     /// `act` (RFC 8693 section 4.1), raw; see [`crate::act`] for the checked helpers.
     pub fn act(&self) -> Option<&Value> {
-        self.map.get("act")
+        self.get("act")
     }
 }
 

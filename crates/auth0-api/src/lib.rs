@@ -84,6 +84,7 @@ pub mod dpop;
 pub mod error;
 pub mod exchange;
 pub mod http;
+mod json_view;
 pub mod jwks;
 pub mod jws;
 pub mod keys;
@@ -160,20 +161,24 @@ pub mod __fuzz {
         now: f64,
         required: &[String],
     ) -> Result<Claims> {
-        let decoded = verify::decode(token)?;
+        let mut texts = verify::Texts::default();
+        let expected = verify::Expected {
+            audiences,
+            required,
+        };
+        let decoded = verify::decode(token, &mut texts, expected)?;
         verify::unverified_issuer(&decoded.payload)?;
         verify::kid(&decoded.header)?;
         verify::check_claims(
             &decoded.payload,
             &ClaimRules {
                 discovery_issuer,
-                audiences,
                 leeway_secs,
                 now,
-                required,
             },
         )?;
-        Ok(Claims::from_object(decoded.payload))
+        let index = decoded.claims_index();
+        Ok(Claims::from_verified_text(texts.take_payload(), index))
     }
 
     /// Claims from any JSON object, unverified (for the `act` helpers' targets and tests).

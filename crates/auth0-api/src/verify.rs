@@ -5,20 +5,19 @@
 //! key already found, and the claims. [`crate::client`] strings them together with discovery and
 //! the key set.
 
+use std::borrow::Cow;
+use std::mem::MaybeUninit;
+
+use serde::de::MapAccess;
 use serde_json::Value;
 
-use crate::domains::normalize_domain;
+use crate::claims::ClaimsIndex;
+use crate::domains::normalize_domain_cow;
 use crate::error::{Error, Result};
+use crate::json_view::{self, AudMatch, AudSeed, Lite, MemberSink, Number, Validated};
 use crate::jwks::JwkEntry;
-use crate::jws::{self, JsonObject, MAX_TOKEN_BYTES, Segments};
+use crate::jws::{self, MAX_TOKEN_BYTES, Segments};
 use crate::options::Algorithm;
-
-/// A token split and decoded, not yet verified.
-pub(crate) struct Decoded<'a> {
-    pub(crate) segments: Segments<'a>,
-    pub(crate) header: JsonObject,
-    pub(crate) payload: JsonObject,
-}
 
 /// Python's truthiness of a JSON value (the reference tests claims with `if not x`).
 pub(crate) fn truthy(v: Option<&Value>) -> bool {
@@ -32,47 +31,228 @@ pub(crate) fn truthy(v: Option<&Value>) -> bool {
     }
 }
 
-/// Splits and decodes the token; refuses symmetric algorithms before anything else.
-pub(crate) fn decode(token: &str) -> Result<Decoded<'_>> {
+/// Bytes of a JOSE header decoded without allocation (Auth0's are under 150).
+const HEADER_STACK_BYTES: usize = 512;
+
+/// The decoded header and payload texts of a token; [`decode`] borrows its views from them.
+pub(crate) struct Texts {
+    header_buf: [MaybeUninit<u8>; HEADER_STACK_BYTES],
+    /// A header too long for `header_buf`.
+    header: String,
+    payload: String,
+}
+
+impl Default for Texts {
+    fn default() -> Self {
+        Self {
+            header_buf: [const { MaybeUninit::uninit() }; HEADER_STACK_BYTES],
+            header: String::new(),
+            payload: String::new(),
+        }
+    }
+}
+
+impl Texts {
+    /// The payload text, taken out (for the claims, once the views are dropped).
+    pub(crate) fn take_payload(&mut self) -> String {
+        std::mem::take(&mut self.payload)
+    }
+}
+
+/// The JOSE header members the checks read.
+#[derive(Default)]
+pub(crate) struct Header<'a> {
+    alg: Option<Lite<'a>>,
+    kid: Option<Lite<'a>>,
+    /// Rare (and always refused), so kept whole for its error message.
+    crit: Option<Value>,
+}
+
+impl<'de> MemberSink<'de> for Header<'de> {
+    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
+        match name {
+            "alg" => self.alg = Some(map.next_value()?),
+            "kid" => self.kid = Some(map.next_value()?),
+            "crit" => self.crit = Some(map.next_value()?),
+            _ => {
+                map.next_value::<Validated>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// What the payload is checked against, known before it is read, so that `aud` and the
+/// required claims are settled while reading it (nothing of them is kept).
+#[derive(Clone, Copy)]
+pub(crate) struct Expected<'e> {
+    pub(crate) audiences: &'e [String],
+    pub(crate) required: &'e [String],
+}
+
+/// The payload members the checks read (RFC 7519 registered claims); every other member is
+/// validated but not built.
+pub(crate) struct Payload<'a> {
+    expected: Expected<'a>,
+    iss: Option<Lite<'a>>,
+    sub: Option<Lite<'a>>,
+    azp: Option<Lite<'a>>,
+    scope: Option<Lite<'a>>,
+    aud: Option<AudMatch>,
+    exp: Option<Number>,
+    iat: Option<Number>,
+    nbf: Option<Number>,
+    has_cnf: bool,
+    /// Which of `expected.required` are present (empty, unallocated, when none is required).
+    required_found: Vec<bool>,
+}
+
+impl<'a> Payload<'a> {
+    fn new(expected: Expected<'a>) -> Self {
+        Self {
+            expected,
+            iss: None,
+            sub: None,
+            azp: None,
+            scope: None,
+            aud: None,
+            exp: None,
+            iat: None,
+            nbf: None,
+            has_cnf: false,
+            required_found: vec![false; expected.required.len()],
+        }
+    }
+}
+
+impl<'de> MemberSink<'de> for Payload<'de> {
+    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
+        for (found, claim) in self.required_found.iter_mut().zip(self.expected.required) {
+            *found |= claim == name;
+        }
+        match name {
+            "iss" => self.iss = Some(map.next_value()?),
+            "sub" => self.sub = Some(map.next_value()?),
+            "azp" => self.azp = Some(map.next_value()?),
+            "scope" => self.scope = Some(map.next_value()?),
+            "aud" => self.aud = Some(map.next_value_seed(AudSeed(self.expected.audiences))?),
+            "exp" => self.exp = Some(map.next_value()?),
+            "iat" => self.iat = Some(map.next_value()?),
+            "nbf" => self.nbf = Some(map.next_value()?),
+            _ => {
+                self.has_cnf |= name == "cnf";
+                map.next_value::<Validated>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A token split and decoded, not yet verified.
+pub(crate) struct Decoded<'a> {
+    pub(crate) segments: Segments<'a>,
+    pub(crate) header: Header<'a>,
+    pub(crate) payload: Payload<'a>,
+    payload_text: &'a str,
+}
+
+/// Splits and decodes the token into `texts`; refuses symmetric algorithms before anything else.
+///
+/// Only the members the checks need are kept (borrowed from `texts`); every other member is
+/// validated as a `serde_json::Value` would be, so that [`Decoded::into_claims`] can build the
+/// whole map later, when (and if) the caller reads it.
+pub(crate) fn decode<'a>(
+    token: &'a str,
+    texts: &'a mut Texts,
+    expected: Expected<'a>,
+) -> Result<Decoded<'a>> {
     let header_err =
         |e: jws::DecodeError| Error::invalid_token(format!("Failed to parse token header: {e}"));
+    let payload_err =
+        |e: jws::DecodeError| Error::invalid_token(format!("Failed to parse token payload: {e}"));
     let segments = jws::split(token, MAX_TOKEN_BYTES).map_err(header_err)?;
-    let header = jws::decode_object(segments.header).map_err(header_err)?;
-    if let Some(alg) = header.get("alg").and_then(Value::as_str)
+    let Texts {
+        header_buf,
+        header: header_heap,
+        payload: payload_text,
+    } = texts;
+    let header_text: &'a str = match jws::decode_text_into(segments.header, header_buf) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            *header_heap = jws::decode_text(segments.header).map_err(header_err)?;
+            header_heap
+        }
+        Err(e) => return Err(header_err(e)),
+    };
+    let mut header = Header::default();
+    json_view::walk_object(header_text, &mut header).map_err(header_err)?;
+    if let Some(alg) = header.alg.as_ref().and_then(Lite::as_str)
         && alg.starts_with("HS")
     {
         return Err(Error::invalid_token(format!(
             "Symmetric algorithm '{alg}' is not supported. Only asymmetric algorithms (e.g., RS256) are allowed."
         )));
     }
-    let payload = jws::decode_object(segments.payload)
-        .map_err(|e| Error::invalid_token(format!("Failed to parse token payload: {e}")))?;
+    *payload_text = jws::decode_text(segments.payload).map_err(payload_err)?;
+    let payload_text: &'a String = payload_text;
+    let mut payload = Payload::new(expected);
+    json_view::walk_object(payload_text, &mut payload).map_err(payload_err)?;
     Ok(Decoded {
         segments,
         header,
         payload,
+        payload_text,
     })
 }
 
-/// The token's `iss`, normalised to `https://host/`, before any network call.
-pub(crate) fn unverified_issuer(payload: &JsonObject) -> Result<String> {
-    let iss = payload.get("iss");
-    if !truthy(iss) {
+impl Decoded<'_> {
+    /// Where the typed getters of [`Claims`] find their claims in the payload text (the
+    /// claims are [`Claims::from_verified_text`] of that text and this index).
+    pub(crate) fn claims_index(&self) -> ClaimsIndex {
+        let text = self.payload_text;
+        let p = &self.payload;
+        ClaimsIndex {
+            iss: ClaimsIndex::slot(text, p.iss.as_ref()),
+            sub: ClaimsIndex::slot(text, p.sub.as_ref()),
+            azp: ClaimsIndex::slot(text, p.azp.as_ref()),
+            scope: ClaimsIndex::slot(text, p.scope.as_ref()),
+            exp: p.exp.and_then(|n| n.0),
+            iat: p.iat.and_then(|n| n.0),
+            nbf: p.nbf.and_then(|n| n.0),
+            has_cnf: p.has_cnf,
+        }
+    }
+}
+
+/// The token's `iss`, normalised to `https://host/`, before any network call (borrowed from the
+/// payload when it already has that form, as Auth0's issuers do).
+pub(crate) fn unverified_issuer<'p>(payload: &Payload<'p>) -> Result<Cow<'p, str>> {
+    if !json_view::truthy(payload.iss.as_ref()) {
         return Err(Error::invalid_token("Token missing 'iss' claim"));
     }
-    let text = iss.and_then(Value::as_str).unwrap_or_default();
-    normalize_domain(text)
-        .map_err(|e| Error::invalid_token(format!("Invalid token issuer format: {e}")))
+    let invalid = |e| Error::invalid_token(format!("Invalid token issuer format: {e}"));
+    match &payload.iss {
+        Some(Lite::Str(Cow::Borrowed(text))) => normalize_domain_cow(text).map_err(invalid),
+        other => {
+            let text = other.as_ref().and_then(Lite::as_str).unwrap_or_default();
+            normalize_domain_cow(text)
+                .map(|n| Cow::Owned(n.into_owned()))
+                .map_err(invalid)
+        }
+    }
 }
 
 /// The `kid` to look up (the reference requires a truthy one).
-pub(crate) fn kid(header: &JsonObject) -> Result<&str> {
-    let kid = header.get("kid");
-    if !truthy(kid) {
+pub(crate) fn kid<'h>(header: &'h Header<'_>) -> Result<&'h str> {
+    if !json_view::truthy(header.kid.as_ref()) {
         return Err(Error::invalid_token("Token header missing 'kid' claim"));
     }
     // A non-string kid never matches a JWKS member.
-    Ok(kid.and_then(Value::as_str).unwrap_or("\u{0}non-string kid"))
+    Ok(header
+        .kid
+        .as_ref()
+        .and_then(Lite::as_str)
+        .unwrap_or("\u{0}non-string kid"))
 }
 
 fn sig_err(detail: impl std::fmt::Display) -> Error {
@@ -86,7 +266,7 @@ pub(crate) fn check_signature(
     key: &JwkEntry,
     allowed: &[Algorithm],
 ) -> Result<()> {
-    if let Some(crit) = decoded.header.get("crit") {
+    if let Some(crit) = &decoded.header.crit {
         // RFC 7515 section 4.1.11: we understand no extension, so any `crit` is refused.
         let first = crit
             .as_array()
@@ -99,9 +279,19 @@ pub(crate) fn check_signature(
             None => sig_err("invalid_header_parameter_name: Invalid Header Parameter Name: crit"),
         });
     }
-    let signature = jws::b64_decode(decoded.segments.signature)
-        .map_err(|_| sig_err("decode_error: Invalid signature padding"))?;
-    let Some(alg_value) = decoded.header.get("alg") else {
+    // An RSA-8192 signature (the largest key accepted) is 1 024 bytes: decoded on the stack.
+    let padding = |_| sig_err("decode_error: Invalid signature padding");
+    let mut stack = [const { MaybeUninit::uninit() }; 1024];
+    let heap;
+    let signature: &[u8] = match jws::b64_decode_into(decoded.segments.signature, &mut stack) {
+        Ok(Some(bytes)) => bytes,
+        Ok(None) => {
+            heap = jws::b64_decode(decoded.segments.signature).map_err(padding)?;
+            &heap
+        }
+        Err(e) => return Err(padding(e)),
+    };
+    let Some(alg_value) = &decoded.header.alg else {
         return Err(sig_err("missing_algorithm: "));
     };
     let alg = alg_value
@@ -112,79 +302,68 @@ pub(crate) fn check_signature(
     let verifier = key
         .verifier(alg)
         .map_err(|e| sig_err(format!("invalid_key: {e}")))?;
-    if verifier.verify(decoded.segments.signing_input.as_bytes(), &signature) {
+    if verifier.verify(decoded.segments.signing_input.as_bytes(), signature) {
         Ok(())
     } else {
         Err(sig_err("bad_signature: "))
     }
 }
 
-/// What the claims must satisfy.
+/// What the claims must satisfy besides the [`Expected`] audiences and required claims.
 pub(crate) struct ClaimRules<'a> {
     pub(crate) discovery_issuer: &'a str,
-    pub(crate) audiences: &'a [String],
     pub(crate) leeway_secs: f64,
     pub(crate) now: f64,
-    pub(crate) required: &'a [String],
 }
 
-fn time_claim(payload: &JsonObject, name: &str) -> Result<Option<f64>> {
-    match payload.get(name) {
+fn time_claim(value: Option<Number>, name: &str) -> Result<Option<f64>> {
+    match value {
         None => Ok(None),
-        Some(v) => v
-            .as_f64()
-            .filter(|t| t.is_finite())
-            .map(Some)
-            .ok_or_else(|| {
-                Error::invalid_token(format!("Invalid '{name}' claim (must be a number)"))
-            }),
+        Some(Number(Some(t))) => Ok(Some(t)),
+        Some(Number(None)) => Err(Error::invalid_token(format!(
+            "Invalid '{name}' claim (must be a number)"
+        ))),
     }
 }
 
 /// The claim checks after the signature: `iss`, `aud`, `exp`, `iat`, `nbf`, required claims.
-pub(crate) fn check_claims(payload: &JsonObject, rules: &ClaimRules<'_>) -> Result<()> {
-    if payload.get("iss").and_then(Value::as_str) != Some(rules.discovery_issuer) {
+pub(crate) fn check_claims(payload: &Payload<'_>, rules: &ClaimRules<'_>) -> Result<()> {
+    if payload.iss.as_ref().and_then(Lite::as_str) != Some(rules.discovery_issuer) {
         return Err(Error::invalid_token(
             "Verified Token issuer does not match the discovery issuer",
         ));
     }
-    match payload.get("aud") {
-        Some(Value::Array(list)) => {
-            if !list
-                .iter()
-                .filter_map(Value::as_str)
-                .any(|a| rules.audiences.iter().any(|want| want == a))
-            {
-                return Err(Error::invalid_token(
-                    "Audience mismatch (not in token's aud array)",
-                ));
-            }
+    match payload.aud {
+        Some(AudMatch::Array(true) | AudMatch::Single(true)) => {}
+        Some(AudMatch::Array(false)) => {
+            return Err(Error::invalid_token(
+                "Audience mismatch (not in token's aud array)",
+            ));
         }
-        other => {
-            let single = other.and_then(Value::as_str);
-            if !single.is_some_and(|a| rules.audiences.iter().any(|want| want == a)) {
-                return Err(Error::invalid_token("Audience mismatch (single aud)"));
-            }
+        Some(AudMatch::Single(false)) | None => {
+            return Err(Error::invalid_token("Audience mismatch (single aud)"));
         }
     }
-    match time_claim(payload, "exp")? {
+    match time_claim(payload.exp, "exp")? {
         Some(exp) if rules.now < exp + rules.leeway_secs => {}
         _ => return Err(Error::invalid_token("Token is expired")),
     }
-    if time_claim(payload, "iat")?.is_none() {
+    if time_claim(payload.iat, "iat")?.is_none() {
         return Err(Error::invalid_token("Missing 'iat' claim in token"));
     }
-    if let Some(nbf) = time_claim(payload, "nbf")?
+    if let Some(nbf) = time_claim(payload.nbf, "nbf")?
         && rules.now + rules.leeway_secs < nbf
     {
         return Err(Error::invalid_token("Token is not yet valid (nbf)"));
     }
-    for claim in rules.required {
-        if !payload.contains_key(claim) {
-            return Err(Error::invalid_token(format!(
-                "Missing required claim: {claim}"
-            )));
-        }
+    let required = payload.expected.required.iter();
+    if let Some((claim, _)) = required
+        .zip(&payload.required_found)
+        .find(|(_, found)| !**found)
+    {
+        return Err(Error::invalid_token(format!(
+            "Missing required claim: {claim}"
+        )));
     }
     Ok(())
 }
@@ -195,18 +374,35 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn obj(v: Value) -> JsonObject {
-        v.as_object().cloned().unwrap()
+    const NONE: Expected<'static> = Expected {
+        audiences: &[],
+        required: &[],
+    };
+
+    /// Runs `f` on the payload view of `v`'s JSON text.
+    fn view<R>(v: &Value, expected: Expected<'_>, f: impl FnOnce(&Payload<'_>) -> R) -> R {
+        let text = v.to_string();
+        let mut p = Payload::new(expected);
+        json_view::walk_object(&text, &mut p).unwrap();
+        f(&p)
     }
 
-    fn rules<'a>(aud: &'a [String], req: &'a [String]) -> ClaimRules<'a> {
-        ClaimRules {
-            discovery_issuer: "https://t/",
+    /// The claim checks of `v` with `leeway` seconds, for audience `aud` and required claims.
+    fn check(v: &Value, aud: &[String], req: &[String], leeway: f64) -> Result<()> {
+        let expected = Expected {
             audiences: aud,
-            leeway_secs: 0.0,
-            now: 1000.0,
             required: req,
-        }
+        };
+        let rules = ClaimRules {
+            discovery_issuer: "https://t/",
+            leeway_secs: leeway,
+            now: 1000.0,
+        };
+        view(v, expected, |p| check_claims(p, &rules))
+    }
+
+    fn issuer(v: Value) -> Result<String> {
+        view(&v, NONE, |p| unverified_issuer(p).map(Cow::into_owned))
     }
 
     #[test]
@@ -214,7 +410,7 @@ mod tests {
         let aud = vec!["api".to_owned()];
         let req = vec!["scope".to_owned()];
         let ok = json!({"iss":"https://t/","aud":"api","exp":2000,"iat":900,"scope":"x"});
-        assert!(check_claims(&obj(ok.clone()), &rules(&aud, &req)).is_ok());
+        assert!(check(&ok, &aud, &req, 0.0).is_ok());
         let case = |patch: Value| {
             let mut v = ok.clone();
             for (k, val) in patch.as_object().unwrap() {
@@ -224,7 +420,7 @@ mod tests {
                     v[k] = val.clone();
                 }
             }
-            check_claims(&obj(v), &rules(&aud, &req))
+            check(&v, &aud, &req, 0.0)
                 .unwrap_err()
                 .description()
                 .to_owned()
@@ -257,17 +453,15 @@ mod tests {
         assert_eq!(case(json!({"scope":null})), "Missing required claim: scope");
         let mut array_ok = ok.clone();
         array_ok["aud"] = json!(["x", "api"]);
-        assert!(check_claims(&obj(array_ok), &rules(&aud, &req)).is_ok());
+        assert!(check(&array_ok, &aud, &req, 0.0).is_ok());
     }
 
     #[test]
     fn leeway_widens_exp_and_nbf() {
         let aud = vec!["api".to_owned()];
-        let p = obj(json!({"iss":"https://t/","aud":"api","exp":995,"iat":900,"nbf":1005}));
-        let mut r = rules(&aud, &[]);
-        assert!(check_claims(&p, &r).is_err());
-        r.leeway_secs = 10.0;
-        assert!(check_claims(&p, &r).is_ok());
+        let p = json!({"iss":"https://t/","aud":"api","exp":995,"iat":900,"nbf":1005});
+        assert!(check(&p, &aud, &[], 0.0).is_err());
+        assert!(check(&p, &aud, &[], 10.0).is_ok());
     }
 
     #[test]
@@ -278,31 +472,75 @@ mod tests {
         };
         let t = format!("{}.{}.sig", h(json!({"alg":"HS256"})), h(json!({})));
         assert_eq!(
-            decode(&t).err().unwrap().description(),
+            decode(&t, &mut Texts::default(), NONE)
+                .err()
+                .unwrap()
+                .description(),
             "Symmetric algorithm 'HS256' is not supported. Only asymmetric algorithms (e.g., RS256) are allowed."
         );
         assert_eq!(
-            decode("invalid-token").err().unwrap().description(),
+            decode("invalid-token", &mut Texts::default(), NONE)
+                .err()
+                .unwrap()
+                .description(),
             "Failed to parse token header: Invalid token format: expected 3 segments, got 1"
         );
         let t = format!("{}.{}.sig", h(json!({"alg":"RS256"})), "bm90IGpzb24");
         assert!(
-            decode(&t)
+            decode(&t, &mut Texts::default(), NONE)
                 .err()
                 .unwrap()
                 .description()
                 .starts_with("Failed to parse token payload: ")
         );
-        assert!(unverified_issuer(&obj(json!({"iss":""}))).is_err());
+        assert!(issuer(json!({"iss":""})).is_err());
         assert_eq!(
-            unverified_issuer(&obj(json!({"iss":123})))
-                .unwrap_err()
-                .description(),
+            issuer(json!({"iss":123})).unwrap_err().description(),
             "Invalid token issuer format: domain must be a non-empty string"
         );
         assert_eq!(
-            unverified_issuer(&obj(json!({"iss":"https://T.com"}))).unwrap(),
+            issuer(json!({"iss":"https://T.com"})).unwrap(),
             "https://t.com/"
         );
+    }
+
+    /// The claims of a verified token answer every getter as the full map does.
+    #[test]
+    fn verified_claims_match_the_full_map() {
+        use crate::claims::Claims;
+        use base64::Engine as _;
+        let b64 = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        let header = b64(&json!({"alg":"RS256","kid":"k"}).to_string());
+        for payload in [
+            json!({"iss":"https://t/","sub":"a\"b","azp":5,"scope":"x y","exp":1.5,"iat":2,
+                   "nbf":true,"cnf":{"jkt":"k"},"aud":["a"],"permissions":["p"]}),
+            json!({"sub":"plain","scope":"\u{e9} \u{fc}","iss":"https://T/","exp":"soon"}),
+            json!({"sub":null,"scope":["a"],"iss":{"x":1},"azp":"\u{1F600}"}),
+            json!({}),
+        ] {
+            let token = format!("{header}.{}.sig", b64(&payload.to_string()));
+            let mut texts = Texts::default();
+            let decoded = decode(&token, &mut texts, NONE).unwrap();
+            let index = decoded.claims_index();
+            let lazy = Claims::from_verified_text(texts.take_payload(), index);
+            let eager = Claims::from_object(payload.as_object().cloned().unwrap());
+            assert_eq!(lazy.iss(), eager.iss(), "{payload}");
+            assert_eq!(lazy.sub(), eager.sub(), "{payload}");
+            assert_eq!(lazy.azp(), eager.azp(), "{payload}");
+            assert_eq!(lazy.scope(), eager.scope(), "{payload}");
+            assert_eq!(lazy.exp(), eager.exp(), "{payload}");
+            assert_eq!(lazy.iat(), eager.iat(), "{payload}");
+            assert_eq!(lazy.nbf(), eager.nbf(), "{payload}");
+            assert_eq!(lazy.cnf(), eager.cnf(), "{payload}");
+            assert_eq!(lazy.aud(), eager.aud(), "{payload}");
+            assert!(lazy.permissions().eq(eager.permissions()), "{payload}");
+            assert_eq!(lazy.as_object(), eager.as_object(), "{payload}");
+            assert_eq!(lazy, eager);
+            assert_eq!(
+                serde_json::to_value(&lazy).unwrap(),
+                serde_json::to_value(&eager).unwrap()
+            );
+            assert_eq!(lazy.clone().into_object(), *eager.as_object());
+        }
     }
 }
