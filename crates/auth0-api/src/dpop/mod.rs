@@ -423,13 +423,10 @@ impl DpopVerifier {
             return Err(Error::invalid_dpop_proof("DPoP Proof htm mismatch"));
         }
 
-        let htu_ok = match (
-            claims.get("htu").and_then(Value::as_str).map(normalize_htu),
-            normalize_htu(http_url),
-        ) {
-            (Some(Ok(claimed)), Ok(requested)) => claimed == requested,
-            _ => false,
-        };
+        let htu_ok = claims
+            .get("htu")
+            .and_then(Value::as_str)
+            .is_some_and(|claimed| htu::htu_matches(claimed, http_url));
         if !htu_ok {
             return Err(Error::invalid_dpop_proof("DPoP Proof htu mismatch"));
         }

@@ -1092,3 +1092,32 @@ async fn proofs_from_the_dev_tenant_client_verify() {
     let post = key.proof("POST", URL, Some(TOKEN)).iat(NOW as i64).sign();
     assert_eq!(refused(&verifier(), &post).await, "DPoP Proof htm mismatch");
 }
+
+#[tokio::test]
+async fn identical_htu_and_url_without_a_comparison_form_do_not_match() {
+    let v = verifier();
+    let key = TestKey::es256();
+    for url in [
+        "not a url",
+        "/resource",
+        "https://",
+        "data:text/plain,hi",
+        "file:///resource",
+        "blob:https://api.example.com/resource",
+    ] {
+        let proof = key.proof(&set(claims(), "htu", json!(url)));
+        let err = v
+            .verify_at(TOKEN, &proof, "GET", url, at(NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(err.description(), "DPoP Proof htu mismatch", "{url}");
+    }
+    // Byte-identical and valid: accepted, whatever its spelling.
+    let url = "HTTPS://API.example.com:443/a/../resource?q=1#f";
+    let proof = key.proof(&set(claims(), "htu", json!(url)));
+    assert!(
+        v.verify_at(TOKEN, &proof, "GET", url, at(NOW))
+            .await
+            .is_ok()
+    );
+}
