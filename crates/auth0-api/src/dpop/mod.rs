@@ -367,24 +367,14 @@ impl DpopVerifier {
         http_url: &str,
         now: u64,
     ) -> Result<()> {
-        let missing: Vec<&str> = REQUIRED_CLAIMS
-            .iter()
-            .copied()
-            .filter(|c| !claims.contains_key(*c))
-            .collect();
-        match missing.as_slice() {
-            [] => {}
-            [one] => {
-                return Err(Error::invalid_dpop_proof(format!(
-                    "Missing required claim: {one}"
-                )));
-            }
-            many => {
-                return Err(Error::invalid_dpop_proof(format!(
-                    "Missing required claims: {}",
-                    many.join(", ")
-                )));
-            }
+        // The list is only built when something is missing.
+        let absent = |c: &&str| !claims.contains_key(*c);
+        if REQUIRED_CLAIMS.iter().any(absent) {
+            let missing: Vec<&str> = REQUIRED_CLAIMS.iter().copied().filter(absent).collect();
+            return Err(Error::invalid_dpop_proof(match missing.as_slice() {
+                [one] => format!("Missing required claim: {one}"),
+                many => format!("Missing required claims: {}", many.join(", ")),
+            }));
         }
 
         let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
@@ -431,11 +421,12 @@ impl DpopVerifier {
             return Err(Error::invalid_dpop_proof("DPoP Proof htu mismatch"));
         }
 
-        let expected_ath = thumbprint::sha256_base64url(access_token.as_bytes());
+        let expected_ath = thumbprint::sha256_base64url_array(access_token.as_bytes());
         let ath_ok = claims
             .get("ath")
             .and_then(Value::as_str)
-            .is_some_and(|ath| bool::from(ath.as_bytes().ct_eq(expected_ath.as_bytes())));
+            .zip(expected_ath)
+            .is_some_and(|(ath, expected)| bool::from(ath.as_bytes().ct_eq(&expected)));
         if !ath_ok {
             return Err(Error::invalid_dpop_proof("DPoP Proof ath mismatch"));
         }
