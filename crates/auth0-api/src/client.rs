@@ -21,7 +21,7 @@ use crate::dpop::{DpopVerifier, VerifiedProof};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::HttpClient;
 use crate::jwks::{JwksCache, jwks_cache};
-use crate::jws::{self, MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
+use crate::jws::{MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
 use crate::options::{ApiClientOptions, DpopMode};
 use crate::request::VerifyRequest;
 use crate::token_cache::{CachedToken, TokenCache};
@@ -529,14 +529,18 @@ impl ApiClient {
                         s,
                     ));
                 }
-                let proof = match proof.to_str() {
-                    Ok(p) if p.len() <= MAX_PROOF_BYTES && proof_header_decodes(p) => p,
-                    _ => {
-                        return Err(prepare(
-                            Error::invalid_dpop_proof("Failed to verify DPoP proof"),
-                            s,
-                        ));
-                    }
+                // The reference's first check: the proof's header decodes as a JSON object. The
+                // prepared proof keeps what was read, so the header is not decoded again below.
+                let prepared = proof
+                    .to_str()
+                    .ok()
+                    .filter(|p| p.len() <= MAX_PROOF_BYTES)
+                    .and_then(|p| self.inner.dpop.prepare_proof(p).ok());
+                let Some(proof) = prepared else {
+                    return Err(prepare(
+                        Error::invalid_dpop_proof("Failed to verify DPoP proof"),
+                        s,
+                    ));
                 };
                 let (Some(method), Some(url)) = (method, url) else {
                     let missing: Vec<&str> = [
@@ -578,7 +582,7 @@ impl ApiClient {
                 let verified = self
                     .inner
                     .dpop
-                    .verify(token, proof, method, url)
+                    .verify_prepared(token, proof, method, url)
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let expected = cnf.get("jkt");
@@ -662,13 +666,6 @@ fn split_authorization(value: &str) -> Option<(&str, &str)> {
     let scheme = &value[..end];
     let rest = value[end..].trim_start();
     (!rest.is_empty()).then_some((scheme, rest))
-}
-
-/// Whether the proof's header segment decodes as a JSON object (the reference's first check).
-fn proof_header_decodes(proof: &str) -> bool {
-    jws::split(proof, MAX_PROOF_BYTES)
-        .and_then(|s| jws::decode_object(s.header))
-        .is_ok()
 }
 
 #[cfg(test)]

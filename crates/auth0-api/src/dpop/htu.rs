@@ -26,7 +26,7 @@
 //! # Ok::<(), auth0_api::dpop::htu::HtuError>(())
 //! ```
 
-use std::fmt;
+use std::fmt::{self, Write as _};
 
 use url::Url;
 
@@ -64,37 +64,89 @@ impl std::error::Error for HtuError {
 /// # Errors
 /// [`HtuError`] when `url` is not an absolute URL with a tuple origin.
 pub fn normalize_htu(url: &str) -> Result<String, HtuError> {
-    let parsed = Url::parse(url).map_err(HtuError::Invalid)?;
-    let origin = parsed.origin();
-    // `blob:` URLs borrow their inner URL's origin but have no host: refused with the opaque
-    // ones (joining that origin and the blob's path made no URL, and was not idempotent).
-    if !origin.is_tuple() || !parsed.has_host() {
+    let parsed = parse(url)?;
+    let Some(host) = parsed.host_str() else {
+        // Not reached: `parse` only keeps URLs with a host.
         return Err(HtuError::OpaqueOrigin);
+    };
+    let scheme = parsed.scheme();
+    let path = parsed.path();
+    // The origin's ASCII serialisation, `scheme://host[:port]`, written directly: the parser
+    // already dropped a default port (`port()` is `None` for it), which is exactly when the
+    // serialisation leaves the port out. The host is already in its ASCII (punycode) form.
+    let mut out = String::with_capacity(scheme.len() + 3 + host.len() + 6 + path.len());
+    out.push_str(scheme);
+    out.push_str("://");
+    out.push_str(host);
+    if let Some(port) = parsed.port() {
+        out.push(':');
+        // Writing into a String cannot fail.
+        let _ = write!(out, "{port}");
     }
-    let mut joined = origin.ascii_serialization();
-    joined.push_str(parsed.path());
-    Ok(upper_case_escapes(&joined))
+    out.push_str(path);
+    upper_case_escapes_in_place(&mut out);
+    Ok(out)
+}
+
+/// Whether `claimed` (a proof's `htu`) and `requested` (the request URL) have the same
+/// [comparison form](normalize_htu); a URL without one matches nothing.
+///
+/// Byte-identical URLs (the usual case) are parsed once: they match exactly when they have a
+/// comparison form.
+pub(crate) fn htu_matches(claimed: &str, requested: &str) -> bool {
+    if claimed == requested {
+        return parse(requested).is_ok();
+    }
+    match (normalize_htu(claimed), normalize_htu(requested)) {
+        (Ok(claimed), Ok(requested)) => claimed == requested,
+        _ => false,
+    }
+}
+
+/// Parses `url`, keeping it only when it has a tuple origin and a host of its own.
+///
+/// The `url` crate gives a tuple origin to the special schemes `http`, `https`, `ws`, `wss` and
+/// `ftp` (which always have a host), and to a `blob:` URL whose inner URL has one; a `blob:` URL
+/// has no host of its own (with an authority its path starts with `/`, and no inner URL parses
+/// from that). So the check is on the scheme, without building the origin.
+fn parse(url: &str) -> Result<Url, HtuError> {
+    let parsed = Url::parse(url).map_err(HtuError::Invalid)?;
+    let tuple = matches!(parsed.scheme(), "http" | "https" | "ws" | "wss" | "ftp");
+    if tuple && parsed.has_host() {
+        Ok(parsed)
+    } else {
+        Err(HtuError::OpaqueOrigin)
+    }
 }
 
 /// Upper-cases the two hex digits of every `%XX` escape, scanning left to right without overlap.
-fn upper_case_escapes(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '%' {
-            continue;
-        }
-        let mut ahead = chars.clone();
-        match (ahead.next(), ahead.next()) {
-            (Some(hi), Some(lo)) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
-                out.push(hi.to_ascii_uppercase());
-                out.push(lo.to_ascii_uppercase());
-                chars = ahead;
+///
+/// Works on bytes: hex digits and `%` are ASCII, and no byte of a multi-byte character is
+/// ASCII, so this is the same scan as one over characters.
+fn upper_case_escapes_in_place(s: &mut str) {
+    let mut from = 0;
+    while let Some(found) = s.get(from..).and_then(|rest| rest.find('%')) {
+        let at = from + found;
+        let escape = s
+            .as_bytes()
+            .get(at + 1..at + 3)
+            .is_some_and(|digits| digits.iter().all(u8::is_ascii_hexdigit));
+        if escape {
+            if let Some(digits) = s.get_mut(at + 1..at + 3) {
+                digits.make_ascii_uppercase();
             }
-            _ => {}
+            from = at + 3;
+        } else {
+            from = at + 1;
         }
     }
+}
+
+/// [`upper_case_escapes_in_place`] on a copy.
+#[cfg(test)]
+fn upper_case_escapes(s: &str) -> String {
+    let mut out = s.to_owned();
+    upper_case_escapes_in_place(&mut out);
     out
 }
 
@@ -236,6 +288,139 @@ mod tests {
             "blob:https://api.example.com/",
         ] {
             assert_eq!(normalize_htu(blob), Err(HtuError::OpaqueOrigin), "{blob:?}");
+        }
+    }
+
+    /// The implementation before the direct serialisation (origin, then a second pass for the
+    /// escapes), kept to check that the output did not change.
+    fn reference(url: &str) -> Result<String, HtuError> {
+        let parsed = Url::parse(url).map_err(HtuError::Invalid)?;
+        let origin = parsed.origin();
+        if !origin.is_tuple() || !parsed.has_host() {
+            return Err(HtuError::OpaqueOrigin);
+        }
+        let mut joined = origin.ascii_serialization();
+        joined.push_str(parsed.path());
+        let mut out = String::new();
+        let mut chars = joined.chars();
+        while let Some(c) = chars.next() {
+            out.push(c);
+            if c != '%' {
+                continue;
+            }
+            let mut ahead = chars.clone();
+            match (ahead.next(), ahead.next()) {
+                (Some(hi), Some(lo)) if hi.is_ascii_hexdigit() && lo.is_ascii_hexdigit() => {
+                    out.push(hi.to_ascii_uppercase());
+                    out.push(lo.to_ascii_uppercase());
+                    chars = ahead;
+                }
+                _ => {}
+            }
+        }
+        Ok(out)
+    }
+
+    const TRICKY: &[&str] = &[
+        "https://api.example.com/r",
+        "HTTPS://API.Example.com:443/a/../b%2fc?x=1#top",
+        "http://a.example:80/",
+        "http://a.example:0080/x",
+        "https://a.example:80/x",
+        "ws://a.example:80/s",
+        "wss://a.example:443/s",
+        "ws://a.example:443/s",
+        "ftp://a.example:21/f",
+        "ftp://user:pw@a.example:2121/f%aa",
+        "https://[::1]:8443/r",
+        "https://[0:0::1]/r",
+        "http://127.1/",
+        "http://0x7f.1:80/",
+        "https://bücher.example/ä b/%e2%82%ac",
+        "https://xn--bcher-kva.example/",
+        "https://a.example/%%41%g1%",
+        "https://a.example/%",
+        "https://a.example/x%4",
+        "https://a.example/%aB%Ab%ab",
+        "https://a.example\\b\\c",
+        "https://a.example/\t\nr ",
+        "  https://a.example/r  ",
+        "https:a.example/r",
+        "https:/a.example/r",
+        "https://a.example:/r",
+        "https://a.example:65535/r",
+        "https://a.example:65536/r",
+        "blob:https://a.example/r",
+        "blob://a.example/https://b.example/",
+        "blob:blob:https://a.example/",
+        "file:///etc/passwd",
+        "file://host/share",
+        "data:text/plain,hi",
+        "foo://a.example/r",
+        "javascript:alert(1)",
+        "",
+        "https://",
+        "not a url",
+    ];
+
+    #[test]
+    fn same_output_as_the_reference_implementation() {
+        for url in TRICKY {
+            assert_eq!(normalize_htu(url), reference(url), "{url:?}");
+        }
+    }
+
+    #[test]
+    fn htu_matches_is_equality_of_comparison_forms() {
+        for a in TRICKY {
+            for b in TRICKY {
+                let expected = matches!(
+                    (normalize_htu(a), normalize_htu(b)),
+                    (Ok(x), Ok(y)) if x == y
+                );
+                assert_eq!(htu_matches(a, b), expected, "{a:?} {b:?}");
+            }
+        }
+    }
+
+    /// The byte-identical fast path still refuses URLs without a comparison form.
+    #[test]
+    fn identical_urls_without_a_comparison_form_do_not_match() {
+        for bad in [
+            "",
+            "not a url",
+            "/relative/path",
+            "https://",
+            "data:text/plain,hi",
+            "file:///etc/passwd",
+            "blob:https://api.example.com/resource",
+        ] {
+            assert!(!htu_matches(bad, bad), "{bad:?}");
+        }
+        assert!(htu_matches(
+            "https://api.example.com/r",
+            "https://api.example.com/r"
+        ));
+        assert!(htu_matches(
+            "https://API.example.com:443/r",
+            "https://api.example.com/r?q=1"
+        ));
+        assert!(!htu_matches(
+            "https://api.example.com/r",
+            "https://api.example.com/r/"
+        ));
+    }
+
+    proptest::proptest! {
+        /// Random URL-like text, mostly with a known scheme: same output as the reference.
+        #[test]
+        fn same_output_as_the_reference_on_random_urls(
+            scheme in "(https?|wss?|ftp|file|blob:https?|data|x)",
+            slashes in "(//|/|\\\\|)",
+            rest in "[a-zA-Z0-9.:@\\[\\]%/\\\\?#. \t\u{e4}\u{2e9}-]{0,40}",
+        ) {
+            let url = format!("{scheme}:{slashes}{rest}");
+            proptest::prop_assert_eq!(normalize_htu(&url), reference(&url), "{:?}", url);
         }
     }
 }

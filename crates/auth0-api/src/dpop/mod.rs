@@ -140,15 +140,20 @@ pub(crate) struct DpopVerifier {
     replay: Option<Arc<dyn ReplayStore>>,
     replay_ttl: Duration,
     nonce: Option<NonceConfig>,
-    /// Parsed proof keys by (algorithm, RFC 7638 thumbprint): a client signs many proofs with
-    /// one key, and parsing a key (with the curve's setup for its first verification) costs
-    /// about as much as 10% of an ES256 check. The thumbprint determines the key's public
-    /// members, so two different keys never share an entry.
-    keys: moka::sync::Cache<(Algorithm, String), Arc<VerifyingKey>>,
+    /// Outcomes of the header checks by the header segment's exact text: a client signs every
+    /// proof with the same header bytes (`typ`, `alg`, `jwk`), and everything the checks derive
+    /// from them is a pure function of those bytes (and of `algorithms`, fixed here). A hit
+    /// skips the base64 and JSON decoding, the checks, the thumbprint and the key parsing.
+    /// Only headers that pass the checks are kept, so a miss costs what an uncached check does.
+    headers: moka::sync::Cache<Box<str>, Arc<CheckedHeader>>,
 }
 
-/// Proof keys kept parsed.
-const PROOF_KEY_CACHE_ENTRIES: u64 = 10_000;
+/// Proof headers kept checked.
+const PROOF_HEADER_CACHE_ENTRIES: u64 = 10_000;
+/// Longer header segments are checked every time, not kept: a header with an RSA key of the
+/// largest accepted size (8192 bits) takes about 2,000 characters, and the bound keeps the
+/// cache's memory within about 40 MB however large the headers an attacker sends.
+const MAX_CACHED_HEADER_BYTES: usize = 4 * 1024;
 
 impl fmt::Debug for DpopVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -162,10 +167,33 @@ impl fmt::Debug for DpopVerifier {
     }
 }
 
-/// The proof's key, from its header.
-struct ProofKey {
+/// What the header checks derive from a proof's header segment (for a header that passes them).
+struct CheckedHeader {
+    /// The RFC 7638 thumbprint of `jwk`.
     jkt: String,
-    key: Arc<VerifyingKey>,
+    /// `jwk`, parsed for `alg`.
+    key: VerifyingKey,
+    /// The description of the error a `crit` member causes, which comes after the header checks
+    /// and before the payload is read; `None` without `crit`.
+    crit: Option<String>,
+}
+
+/// A DPoP proof split into its segments and with its header read: found among the checked
+/// headers, or decoded here (and checked later, so that errors keep their order). Made by
+/// [`DpopVerifier::prepare_proof`], which is the "does the header decode" check that
+/// `verify_request` runs before verifying the access token; the verifier then goes on from it
+/// without decoding the header again.
+pub(crate) struct PreparedProof<'a> {
+    segments: jws::Segments<'a>,
+    header: ProofHeader,
+}
+
+/// A proof's header, as [`PreparedProof`] holds it.
+enum ProofHeader {
+    /// Seen before: passed the header checks.
+    Checked(Arc<CheckedHeader>),
+    /// Decoded as a JSON object, not yet checked.
+    Decoded(JsonObject),
 }
 
 impl DpopVerifier {
@@ -195,7 +223,7 @@ impl DpopVerifier {
                 .dpop_iat_offset
                 .saturating_add(options.dpop_iat_leeway),
             nonce: options.dpop_nonce.clone(),
-            keys: moka::sync::Cache::new(PROOF_KEY_CACHE_ENTRIES),
+            headers: moka::sync::Cache::new(PROOF_HEADER_CACHE_ENTRIES),
         }
     }
 
@@ -250,12 +278,82 @@ impl DpopVerifier {
             return Err(Error::missing_argument("http_method/http_url"));
         }
 
+        let prepared = self.prepare_proof(proof)?;
+        self.verify_prepared_at(access_token, prepared, http_method, http_url, now)
+            .await
+    }
+
+    /// Splits `proof` and reads its header: from the checked headers when this header was seen
+    /// before, else by decoding it as a JSON object (the checks then run in
+    /// [`verify_prepared`](Self::verify_prepared)).
+    ///
+    /// # Errors
+    /// `invalid_dpop_proof` "Failed to verify DPoP proof" when `proof` is not three segments
+    /// within the size cap or its header is not a base64url JSON object.
+    pub(crate) fn prepare_proof<'a>(&self, proof: &'a str) -> Result<PreparedProof<'a>> {
         let failed = || Error::invalid_dpop_proof("Failed to verify DPoP proof");
         let segments = jws::split(proof, MAX_PROOF_BYTES).map_err(|_| failed())?;
-        let header = jws::decode_object(segments.header).map_err(|_| failed())?;
+        let header = match self.headers.get(segments.header) {
+            Some(checked) => ProofHeader::Checked(checked),
+            None => {
+                ProofHeader::Decoded(jws::decode_object(segments.header).map_err(|_| failed())?)
+            }
+        };
+        Ok(PreparedProof { segments, header })
+    }
 
-        let proof_key = self.check_header(&header)?;
-        let claims = check_jws(&header, &segments, &proof_key.key)?;
+    /// [`verify`](Self::verify) for a proof already [prepared](Self::prepare_proof).
+    ///
+    /// # Errors
+    /// As [`verify`](Self::verify), less those of [`prepare_proof`](Self::prepare_proof).
+    pub(crate) async fn verify_prepared(
+        &self,
+        access_token: &str,
+        proof: PreparedProof<'_>,
+        http_method: &str,
+        http_url: &str,
+    ) -> Result<VerifiedProof> {
+        // A prepared proof is not empty; the other arguments are checked as `verify` does.
+        if access_token.is_empty() {
+            return Err(Error::missing_argument("access_token"));
+        }
+        if http_method.is_empty() || http_url.is_empty() {
+            return Err(Error::missing_argument("http_method/http_url"));
+        }
+        self.verify_prepared_at(
+            access_token,
+            proof,
+            http_method,
+            http_url,
+            SystemTime::now(),
+        )
+        .await
+    }
+
+    async fn verify_prepared_at(
+        &self,
+        access_token: &str,
+        proof: PreparedProof<'_>,
+        http_method: &str,
+        http_url: &str,
+        now: SystemTime,
+    ) -> Result<VerifiedProof> {
+        let PreparedProof { segments, header } = proof;
+        let header = match header {
+            ProofHeader::Checked(checked) => checked,
+            ProofHeader::Decoded(header) => {
+                let checked = Arc::new(self.check_header(&header)?);
+                if segments.header.len() <= MAX_CACHED_HEADER_BYTES {
+                    self.headers
+                        .insert(Box::from(segments.header), Arc::clone(&checked));
+                }
+                checked
+            }
+        };
+        if let Some(crit) = &header.crit {
+            return Err(Error::invalid_dpop_proof(crit.as_str()));
+        }
+        let claims = check_payload_and_signature(&segments, &header.key)?;
         self.check_claims(
             &claims,
             access_token,
@@ -269,7 +367,7 @@ impl DpopVerifier {
             None => None,
         };
 
-        let jkt = proof_key.jkt;
+        let jkt = header.jkt.clone();
         if let Some(store) = &self.replay {
             // `jti` was checked to be a string; the fallback is never used.
             let jti = claims
@@ -307,8 +405,9 @@ impl DpopVerifier {
         })
     }
 
-    /// `typ`, `alg` and `jwk` (RFC 9449 section 4.3, checks 4 to 7).
-    fn check_header(&self, header: &JsonObject) -> Result<ProofKey> {
+    /// `typ`, `alg` and `jwk` (RFC 9449 section 4.3, checks 4 to 7), and whether there is a
+    /// `crit` member.
+    fn check_header(&self, header: &JsonObject) -> Result<CheckedHeader> {
         if header.get("typ").and_then(Value::as_str) != Some("dpop+jwt") {
             return Err(Error::invalid_dpop_proof(
                 "Unexpected JWT 'typ' header parameter value",
@@ -341,19 +440,12 @@ impl DpopVerifier {
             _ => {}
         }
         let jkt = jwk_thumbprint(jwk).map_err(|_| invalid_jwk())?;
-        let cache_key = (alg, jkt);
-        if let Some(key) = self.keys.get(&cache_key) {
-            return Ok(ProofKey {
-                jkt: cache_key.1,
-                key,
-            });
-        }
         // The reference crashes on a key it cannot import (a point off the curve, say).
-        let key = Arc::new(VerifyingKey::from_jwk(jwk, alg).map_err(|_| invalid_jwk())?);
-        self.keys.insert(cache_key.clone(), key.clone());
-        Ok(ProofKey {
-            jkt: cache_key.1,
+        let key = VerifyingKey::from_jwk(jwk, alg).map_err(|_| invalid_jwk())?;
+        Ok(CheckedHeader {
+            jkt,
             key,
+            crit: crit_error(header),
         })
     }
 
@@ -367,24 +459,14 @@ impl DpopVerifier {
         http_url: &str,
         now: u64,
     ) -> Result<()> {
-        let missing: Vec<&str> = REQUIRED_CLAIMS
-            .iter()
-            .copied()
-            .filter(|c| !claims.contains_key(*c))
-            .collect();
-        match missing.as_slice() {
-            [] => {}
-            [one] => {
-                return Err(Error::invalid_dpop_proof(format!(
-                    "Missing required claim: {one}"
-                )));
-            }
-            many => {
-                return Err(Error::invalid_dpop_proof(format!(
-                    "Missing required claims: {}",
-                    many.join(", ")
-                )));
-            }
+        // The list is only built when something is missing.
+        let absent = |c: &&str| !claims.contains_key(*c);
+        if REQUIRED_CLAIMS.iter().any(absent) {
+            let missing: Vec<&str> = REQUIRED_CLAIMS.iter().copied().filter(absent).collect();
+            return Err(Error::invalid_dpop_proof(match missing.as_slice() {
+                [one] => format!("Missing required claim: {one}"),
+                many => format!("Missing required claims: {}", many.join(", ")),
+            }));
         }
 
         let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
@@ -423,22 +505,20 @@ impl DpopVerifier {
             return Err(Error::invalid_dpop_proof("DPoP Proof htm mismatch"));
         }
 
-        let htu_ok = match (
-            claims.get("htu").and_then(Value::as_str).map(normalize_htu),
-            normalize_htu(http_url),
-        ) {
-            (Some(Ok(claimed)), Ok(requested)) => claimed == requested,
-            _ => false,
-        };
+        let htu_ok = claims
+            .get("htu")
+            .and_then(Value::as_str)
+            .is_some_and(|claimed| htu::htu_matches(claimed, http_url));
         if !htu_ok {
             return Err(Error::invalid_dpop_proof("DPoP Proof htu mismatch"));
         }
 
-        let expected_ath = thumbprint::sha256_base64url(access_token.as_bytes());
+        let expected_ath = thumbprint::sha256_base64url_array(access_token.as_bytes());
         let ath_ok = claims
             .get("ath")
             .and_then(Value::as_str)
-            .is_some_and(|ath| bool::from(ath.as_bytes().ct_eq(expected_ath.as_bytes())));
+            .zip(expected_ath)
+            .is_some_and(|(ath, expected)| bool::from(ath.as_bytes().ct_eq(&expected)));
         if !ath_ok {
             return Err(Error::invalid_dpop_proof("DPoP Proof ath mismatch"));
         }
@@ -494,30 +574,33 @@ fn jws_failed(detail: &str) -> Error {
     Error::invalid_dpop_proof(format!("{JWS_FAILED}{detail}"))
 }
 
-/// The JWS decode as the reference's library (authlib) does it: `crit`, payload, signature
+/// The first step of the JWS decode as the reference's library (authlib) does it: the
+/// description of the error for a `crit` header member, if there is one.
+fn crit_error(header: &JsonObject) -> Option<String> {
+    let crit = header.get("crit")?;
+    // No extension is understood, so any `crit` is refused (RFC 7515 section 4.1.11); the
+    // message names the first parameter, as authlib does for an unknown one.
+    let first = crit
+        .as_array()
+        .filter(|names| names.iter().all(Value::is_string))
+        .and_then(|names| names.first())
+        .and_then(Value::as_str);
+    Some(match first {
+        Some(name) => format!(
+            "{JWS_FAILED}invalid_crit_header_parameter_name: Invalid Header Parameter Name: {name}"
+        ),
+        None => format!(
+            "{JWS_FAILED}invalid_header_parameter_name: Invalid Header Parameter Name: crit"
+        ),
+    })
+}
+
+/// The rest of the JWS decode as authlib does it, after [`crit_error`]: payload, signature
 /// encoding, then the signature. Returns the claims.
-fn check_jws(
-    header: &JsonObject,
+fn check_payload_and_signature(
     segments: &jws::Segments<'_>,
     key: &VerifyingKey,
 ) -> Result<JsonObject> {
-    if let Some(crit) = header.get("crit") {
-        // No extension is understood, so any `crit` is refused (RFC 7515 section 4.1.11); the
-        // message names the first parameter, as authlib does for an unknown one.
-        let first = crit
-            .as_array()
-            .filter(|names| names.iter().all(Value::is_string))
-            .and_then(|names| names.first())
-            .and_then(Value::as_str);
-        return Err(match first {
-            Some(name) => jws_failed(&format!(
-                "invalid_crit_header_parameter_name: Invalid Header Parameter Name: {name}"
-            )),
-            None => {
-                jws_failed("invalid_header_parameter_name: Invalid Header Parameter Name: crit")
-            }
-        });
-    }
     let payload = SEGMENT_B64
         .decode(segments.payload)
         .map_err(|_| jws_failed("decode_error: Invalid payload padding"))?;

@@ -1092,3 +1092,244 @@ async fn proofs_from_the_dev_tenant_client_verify() {
     let post = key.proof("POST", URL, Some(TOKEN)).iat(NOW as i64).sign();
     assert_eq!(refused(&verifier(), &post).await, "DPoP Proof htm mismatch");
 }
+
+// --- header cache and prepared proofs -------------------------------------------------------
+
+/// What a check gives, in a form that compares: the claims and thumbprint, or the error's kind,
+/// status and description.
+async fn outcome(
+    v: &DpopVerifier,
+    proof: &str,
+    url: &str,
+) -> std::result::Result<(JsonObject, String), (ErrorKind, u16, String)> {
+    match v.verify_at(TOKEN, proof, "GET", url, at(NOW)).await {
+        Ok(p) => Ok((p.claims.as_object().clone(), p.jkt)),
+        Err(e) => Err((
+            e.kind().clone(),
+            e.status_code(),
+            e.description().to_owned(),
+        )),
+    }
+}
+
+fn header_segment(proof: &str) -> &str {
+    proof.split('.').next().unwrap()
+}
+
+fn is_kept(v: &DpopVerifier, proof: &str) -> bool {
+    v.headers.run_pending_tasks();
+    v.headers.contains_key(header_segment(proof))
+}
+
+#[tokio::test]
+async fn a_kept_header_gives_what_a_fresh_one_gives() {
+    let key = TestKey::es256();
+    let valid = key.proof(&claims());
+    let (input, sig) = valid.rsplit_once('.').unwrap();
+    let header = header_segment(&valid);
+    let cases = [
+        (valid.clone(), URL),
+        (valid.clone(), "https://api.example.com/other"),
+        (valid.clone(), "not a url"),
+        (format!("{input}.AAAA"), URL),
+        (format!("{input}.a"), URL),
+        (format!("{header}.!!!.{sig}"), URL),
+        (format!("{header}.{}.{sig}", b64(b"[1]")), URL),
+        (format!("{header}.{}.{sig}", b64(b"{")), URL),
+        (key.proof(&without(claims(), &["iat", "jti"])), URL),
+        (key.proof(&set(claims(), "jti", json!(" "))), URL),
+        (key.proof(&set(claims(), "iat", json!(NOW - 999))), URL),
+        (key.proof(&set(claims(), "htm", json!("POST"))), URL),
+        (key.proof(&set(claims(), "ath", json!("x"))), URL),
+    ];
+    let warm = verifier_with(|b| b.replay_protection(false));
+    assert!(check(&warm, &valid).await.is_ok());
+    assert!(is_kept(&warm, &valid));
+    for (proof, url) in &cases {
+        let cold = verifier_with(|b| b.replay_protection(false));
+        let fresh = outcome(&cold, proof, url).await;
+        assert!(is_kept(&warm, proof));
+        let kept = outcome(&warm, proof, url).await;
+        assert_eq!(kept, fresh, "{proof:.60} {url}");
+        // And once more, now that the cold verifier keeps the header too.
+        assert_eq!(outcome(&cold, proof, url).await, fresh, "{proof:.60} {url}");
+    }
+}
+
+#[tokio::test]
+async fn the_same_proof_verifies_twice_without_replay_protection() {
+    let v = verifier_with(|b| b.replay_protection(false));
+    let key = TestKey::es256();
+    let proof = key.proof(&claims());
+    assert!(!is_kept(&v, &proof));
+    let first = outcome(&v, &proof, URL).await.unwrap();
+    assert!(is_kept(&v, &proof));
+    let second = outcome(&v, &proof, URL).await.unwrap();
+    assert_eq!(first, second);
+    assert_eq!(second.1, key.thumbprint());
+}
+
+#[tokio::test]
+async fn a_header_with_crit_is_refused_on_every_use() {
+    let v = verifier_with(|b| b.replay_protection(false));
+    let key = TestKey::es256();
+    let prefix = "JWT signature verification failed: ";
+    for (crit, message) in [
+        (
+            json!(["exp"]),
+            "invalid_crit_header_parameter_name: Invalid Header Parameter Name: exp",
+        ),
+        (
+            json!("exp"),
+            "invalid_header_parameter_name: Invalid Header Parameter Name: crit",
+        ),
+    ] {
+        let proof = key.sign(&set(key.header(), "crit", crit), &claims());
+        let header = header_segment(&proof);
+        for _ in 0..3 {
+            assert_eq!(refused(&v, &proof).await, format!("{prefix}{message}"));
+            // `crit` comes before the payload.
+            let broken = format!("{header}.!!!.AAAA");
+            assert_eq!(refused(&v, &broken).await, format!("{prefix}{message}"));
+        }
+    }
+    // Header checks still come before `crit`, on every use.
+    let typ = set(
+        set(key.header(), "crit", json!(["exp"])),
+        "typ",
+        json!("jwt"),
+    );
+    let proof = key.sign(&typ, &claims());
+    for _ in 0..2 {
+        assert_eq!(
+            refused(&v, &proof).await,
+            "Unexpected JWT 'typ' header parameter value"
+        );
+    }
+}
+
+#[tokio::test]
+async fn refused_headers_are_not_kept() {
+    let v = verifier();
+    let key = TestKey::es256();
+    let zero = b64(&[0; 32]);
+    let cases = [
+        (
+            set(key.header(), "typ", json!("jwt")),
+            "Unexpected JWT 'typ' header parameter value",
+        ),
+        (
+            set(key.header(), "alg", json!("RS256")),
+            "Unsupported algorithm in DPoP proof",
+        ),
+        (
+            set(
+                key.header(),
+                "jwk",
+                json!({"kty": "EC", "crv": "P-256", "x": zero, "y": zero}),
+            ),
+            "Invalid jwk in DPoP proof header",
+        ),
+    ];
+    for (header, message) in cases {
+        let proof = key.sign(&header, &claims());
+        for _ in 0..2 {
+            assert_eq!(refused(&v, &proof).await, message);
+            assert!(!is_kept(&v, &proof), "{message}");
+        }
+    }
+    assert_eq!(v.headers.entry_count(), 0);
+}
+
+#[tokio::test]
+async fn long_headers_are_checked_every_time_and_not_kept() {
+    let v = verifier_with(|b| b.replay_protection(false));
+    let key = TestKey::es256();
+    let header = set(
+        key.header(),
+        "kid",
+        json!("k".repeat(MAX_CACHED_HEADER_BYTES)),
+    );
+    let proof = key.sign(&header, &claims());
+    assert!(header_segment(&proof).len() > MAX_CACHED_HEADER_BYTES);
+    for _ in 0..2 {
+        assert!(check(&v, &proof).await.is_ok());
+        assert!(!is_kept(&v, &proof));
+    }
+}
+
+#[tokio::test]
+async fn a_prepared_proof_verifies_as_the_proof_does() {
+    let v = verifier_with(|b| b.replay_protection(false));
+    let key = TestKey::es256();
+    let now = nonce::unix_secs(SystemTime::now());
+    let proof = key.proof(&set(claims(), "iat", json!(now)));
+
+    let fresh = v.prepare_proof(&proof).unwrap();
+    assert!(matches!(fresh.header, ProofHeader::Decoded(_)));
+    let first = v.verify_prepared(TOKEN, fresh, "GET", URL).await.unwrap();
+    assert_eq!(first.jkt, key.thumbprint());
+
+    let kept = v.prepare_proof(&proof).unwrap();
+    assert!(matches!(kept.header, ProofHeader::Checked(_)));
+    let second = v.verify_prepared(TOKEN, kept, "GET", URL).await.unwrap();
+    assert_eq!(second.claims.as_object(), first.claims.as_object());
+    assert_eq!(second.jkt, first.jkt);
+
+    // Arguments are checked as `verify` checks them.
+    for (token, method, url, argument) in [
+        ("", "GET", URL, "access_token"),
+        (TOKEN, "", URL, "http_method/http_url"),
+        (TOKEN, "GET", "", "http_method/http_url"),
+    ] {
+        let prepared = v.prepare_proof(&proof).unwrap();
+        let err = v
+            .verify_prepared(token, prepared, method, url)
+            .await
+            .unwrap_err();
+        assert_eq!(err.kind(), &ErrorKind::MissingRequiredArgument);
+        assert!(err.description().contains(argument), "{err:?}");
+    }
+
+    // What cannot be prepared is what `verify` refuses first.
+    let (header, rest) = proof.split_once('.').unwrap();
+    for bad in [
+        String::new(),
+        "a.b".to_owned(),
+        format!("{}.{rest}", b64(b"[1]")),
+        format!("{header}.{}.s", "x".repeat(MAX_PROOF_BYTES)),
+    ] {
+        let err = v.prepare_proof(&bad).err().unwrap();
+        assert_eq!(err.kind(), &ErrorKind::InvalidDpopProof);
+        assert_eq!(err.description(), "Failed to verify DPoP proof");
+    }
+}
+
+#[tokio::test]
+async fn identical_htu_and_url_without_a_comparison_form_do_not_match() {
+    let v = verifier();
+    let key = TestKey::es256();
+    for url in [
+        "not a url",
+        "/resource",
+        "https://",
+        "data:text/plain,hi",
+        "file:///resource",
+        "blob:https://api.example.com/resource",
+    ] {
+        let proof = key.proof(&set(claims(), "htu", json!(url)));
+        let err = v
+            .verify_at(TOKEN, &proof, "GET", url, at(NOW))
+            .await
+            .unwrap_err();
+        assert_eq!(err.description(), "DPoP Proof htu mismatch", "{url}");
+    }
+    // Byte-identical and valid: accepted, whatever its spelling.
+    let url = "HTTPS://API.example.com:443/a/../resource?q=1#f";
+    let proof = key.proof(&set(claims(), "htu", json!(url)));
+    assert!(
+        v.verify_at(TOKEN, &proof, "GET", url, at(NOW))
+            .await
+            .is_ok()
+    );
+}

@@ -86,6 +86,19 @@ pub(crate) fn sha256_base64url(data: &[u8]) -> String {
     URL_SAFE_NO_PAD.encode(digest::digest(&digest::SHA256, data))
 }
 
+/// Length of the base64url (no padding) form of a SHA-256 digest.
+pub(crate) const SHA256_BASE64URL_LEN: usize = 43;
+
+/// [`sha256_base64url`] without allocating: the ASCII bytes of the same text (`None` is not
+/// reached: the digest always fits).
+pub(crate) fn sha256_base64url_array(data: &[u8]) -> Option<[u8; SHA256_BASE64URL_LEN]> {
+    let mut out = [0u8; SHA256_BASE64URL_LEN];
+    let written = URL_SAFE_NO_PAD
+        .encode_slice(digest::digest(&digest::SHA256, data), &mut out)
+        .ok()?;
+    (written == SHA256_BASE64URL_LEN).then_some(out)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -176,6 +189,14 @@ mod tests {
             Err(ThumbprintError::Member("e"))
         );
         assert!(ThumbprintError::Member("y").to_string().contains("'y'"));
+    }
+
+    #[test]
+    fn ath_form_without_allocating() {
+        for data in [&b""[..], b"test_token", &[0xff; 1000]] {
+            let array = sha256_base64url_array(data).unwrap();
+            assert_eq!(array.as_slice(), sha256_base64url(data).as_bytes());
+        }
     }
 
     #[test]

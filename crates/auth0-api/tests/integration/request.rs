@@ -1826,3 +1826,40 @@ async fn challenges_by_mode_and_request() {
         }
     }
 }
+
+/// A request whose proof header was seen before (and kept checked) is answered as the first
+/// one: the access token is still checked first, and a `crit` header is refused every time.
+#[tokio::test]
+async fn a_kept_proof_header_changes_no_answer() {
+    let t = tenant().await;
+    let c = client(options(&t).replay_protection(false));
+    let key = DpopKey::generate();
+    let token = bound_token(&t, &key);
+    let proof = get_proof(&key, &token);
+    for _ in 0..2 {
+        c.verify_request(dpop(&token, &proof)).await.unwrap();
+    }
+
+    // Same header, bad token: the token's error, not the proof's.
+    let e = refused(&c, dpop("not-a-jwt", &proof)).await;
+    check(
+        &e,
+        401,
+        "invalid_token",
+        NOT_A_JWT,
+        Some(&allowed_dpop("invalid_token", NOT_A_JWT)),
+    );
+
+    let crit = rewrite_header(&proof, |h| h["crit"] = json!(["exp"]));
+    let message = "JWT signature verification failed: invalid_crit_header_parameter_name: Invalid Header Parameter Name: exp";
+    for _ in 0..2 {
+        let e = refused(&c, dpop(&token, &crit)).await;
+        check(
+            &e,
+            400,
+            "invalid_dpop_proof",
+            message,
+            Some(&allowed_dpop("invalid_dpop_proof", message)),
+        );
+    }
+}
