@@ -3,8 +3,9 @@
 //!
 //! - `bearer/raw_rs256` vs `bearer/verify_access_token`: an Auth0-shaped RS256 token (iss, sub,
 //!   aud array of 2, iat, exp, scope, azp; about 800 bytes) with warm discovery/JWKS caches,
-//!   verified in full each time; `bearer/verify_access_token_cached`: the same token served by
-//!   the verified-token cache (the default).
+//!   verified in full each time; `bearer/verify_access_token_all_claims`: the same, then the
+//!   whole claims map read (it is built on first use); `bearer/verify_access_token_cached`: the
+//!   same token served by the verified-token cache (the default).
 //! - `dpop/raw_rs256_es256` vs `dpop/verify_request`: an RS256 access token bound by `cnf.jkt`
 //!   plus a fresh ES256 proof per iteration, replay store on.
 //!
@@ -113,6 +114,20 @@ fn benches(c: &mut Criterion) {
                 let start = Instant::now();
                 for _ in 0..iters {
                     black_box(fresh.verify_access_token(black_box(&token)).await.unwrap());
+                }
+                start.elapsed()
+            })
+        })
+    });
+    // The same, then every claim read: the claims map is built on first use, so this is what a
+    // caller that wants the whole payload (not just `sub`, `scope`, `exp`...) pays.
+    g.bench_function("verify_access_token_all_claims", |b| {
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let claims = fresh.verify_access_token(black_box(&token)).await.unwrap();
+                    black_box(claims.as_object().len());
                 }
                 start.elapsed()
             })
