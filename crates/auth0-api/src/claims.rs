@@ -86,6 +86,35 @@ pub(crate) struct ClaimsIndex {
     pub(crate) iat: Option<f64>,
     pub(crate) nbf: Option<f64>,
     pub(crate) has_cnf: bool,
+    pub(crate) cnf: CnfIndex,
+}
+
+/// What verification located of `cnf`, for the DPoP binding checks.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct CnfIndex {
+    /// `cnf` is present and truthy.
+    pub(crate) truthy: bool,
+    /// `cnf` is an object.
+    pub(crate) object: bool,
+    /// Its `jkt`: a string's place, or `Slot::None` for absent or not a string.
+    pub(crate) jkt: Slot,
+    /// Its `jkt` is truthy.
+    pub(crate) jkt_truthy: bool,
+}
+
+/// The `cnf` confirmation claim (RFC 7800) as the DPoP binding checks read it (RFC 9449 section
+/// 6.1), with Python's truthiness, as the reference tests it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Confirmation<'a> {
+    /// `cnf` absent or falsy.
+    None,
+    /// `cnf` truthy but not an object.
+    NotObject,
+    /// `cnf` an object; its `jkt` when truthy (`""` for a truthy non-string).
+    Object {
+        /// The thumbprint the token is bound to.
+        jkt: Option<&'a str>,
+    },
 }
 
 impl ClaimsIndex {
@@ -277,6 +306,42 @@ impl Claims {
             return None;
         }
         self.get("cnf").and_then(Value::as_object)
+    }
+
+    /// `cnf` for the DPoP binding checks, without building the claims map for a verified token.
+    pub(crate) fn confirmation(&self) -> Confirmation<'_> {
+        if let Some((text, index)) = self.index() {
+            let cnf = index.cnf;
+            if !index.has_cnf || !cnf.truthy {
+                return Confirmation::None;
+            }
+            if !cnf.object {
+                return Confirmation::NotObject;
+            }
+            match cnf.jkt {
+                _ if !cnf.jkt_truthy => return Confirmation::Object { jkt: None },
+                Slot::At(start, end) => {
+                    return Confirmation::Object {
+                        jkt: text.get(start as usize..end as usize),
+                    };
+                }
+                Slot::None => return Confirmation::Object { jkt: Some("") },
+                // An escaped `jkt`: read from the map.
+                Slot::Map => {}
+            }
+        }
+        let cnf = self.get("cnf");
+        if !crate::verify::truthy(cnf) {
+            return Confirmation::None;
+        }
+        let Some(cnf) = cnf.and_then(Value::as_object) else {
+            return Confirmation::NotObject;
+        };
+        let jkt = cnf.get("jkt");
+        Confirmation::Object {
+            jkt: crate::verify::truthy(jkt)
+                .then(|| jkt.and_then(Value::as_str).unwrap_or_default()),
+        }
     }
 
     /// `cnf.jkt` (RFC 9449 section 6.1): the thumbprint of the key the token is bound to.

@@ -6,12 +6,11 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde_json::Value;
 use subtle::ConstantTimeEq as _;
 
 use crate::cache::{CacheAdapter, InMemoryCache};
 use crate::challenge::{AuthScheme, www_authenticate};
-use crate::claims::Claims;
+use crate::claims::{Claims, Confirmation};
 use crate::discovery::DiscoveryCache;
 use crate::discovery::{
     Discovery, DiscoveryError, DocumentLoader, discovery_cache, discovery_url, unix_now,
@@ -25,7 +24,7 @@ use crate::jws::{MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
 use crate::options::{ApiClientOptions, DpopMode};
 use crate::request::VerifyRequest;
 use crate::token_cache::{CachedToken, TokenCache};
-use crate::verify::{self, ClaimRules, truthy};
+use crate::verify::{self, ClaimRules};
 
 /// Per-call settings of [`ApiClient::verify_access_token_with`].
 #[derive(Debug, Clone, Default)]
@@ -564,20 +563,22 @@ impl ApiClient {
                     .verify_token(token, &[], Some(url), Some(&request.headers))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
-                let cnf = claims.get("cnf");
-                if !truthy(cnf) {
-                    return Err(prepare(
-                        Error::invalid_token("JWT Access Token has no jkt confirmation claim"),
-                        s,
-                    ));
-                }
-                let Some(cnf) = cnf.and_then(Value::as_object) else {
-                    return Err(prepare(
-                        Error::invalid_token(
-                            "JWT Access Token has invalid confirmation claim format",
-                        ),
-                        s,
-                    ));
+                let expected = match claims.confirmation() {
+                    Confirmation::None => {
+                        return Err(prepare(
+                            Error::invalid_token("JWT Access Token has no jkt confirmation claim"),
+                            s,
+                        ));
+                    }
+                    Confirmation::NotObject => {
+                        return Err(prepare(
+                            Error::invalid_token(
+                                "JWT Access Token has invalid confirmation claim format",
+                            ),
+                            s,
+                        ));
+                    }
+                    Confirmation::Object { jkt } => jkt,
                 };
                 let verified = self
                     .inner
@@ -585,14 +586,12 @@ impl ApiClient {
                     .verify_prepared(token, proof, method, url)
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
-                let expected = cnf.get("jkt");
-                if !truthy(expected) {
+                let Some(expected) = expected else {
                     return Err(prepare(
                         Error::invalid_token("Access token 'cnf' claim missing 'jkt'"),
                         s,
                     ));
-                }
-                let expected = expected.and_then(Value::as_str).unwrap_or_default();
+                };
                 if !bool::from(expected.as_bytes().ct_eq(verified.jkt.as_bytes())) {
                     return Err(prepare(
                         Error::invalid_token("JWT Access Token confirmation mismatch"),
@@ -612,7 +611,7 @@ impl ApiClient {
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
                 if mode != DpopMode::Disabled {
-                    if claims.cnf().is_some_and(|c| truthy(c.get("jkt"))) {
+                    if matches!(claims.confirmation(), Confirmation::Object { jkt: Some(_) }) {
                         return Err(prepare(
                             Error::invalid_token(
                                 "DPoP-bound token requires the DPoP authentication scheme, not Bearer",

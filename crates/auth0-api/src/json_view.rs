@@ -319,6 +319,79 @@ fn other<'de>(k: Kind) -> Lite<'de> {
     Lite::Other(k == Kind::Truthy)
 }
 
+/// A member read for one member of its own (`cnf` for its `jkt`): Python's truthiness of the
+/// whole value, whether it is an object, and that inner member (the last one, as a map keeps).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Picked<'de> {
+    pub(crate) truthy: bool,
+    pub(crate) object: bool,
+    pub(crate) inner: Option<Lite<'de>>,
+}
+
+/// Reads a [`Picked`] value, keeping its member `name`.
+pub(crate) struct PickSeed(pub(crate) &'static str);
+
+impl<'de> serde::de::DeserializeSeed<'de> for PickSeed {
+    type Value = Picked<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Picked<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for PickSeed {
+    type Value = Picked<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Picked<'de>, A::Error> {
+        let (mut members, mut inner) = (0usize, None);
+        while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
+            members += 1;
+            if name == self.0 {
+                inner = Some(map.next_value::<Lite<'de>>()?);
+            } else {
+                map.next_value::<Validated>()?;
+            }
+        }
+        Ok(Picked {
+            truthy: members > 0,
+            object: true,
+            inner,
+        })
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Picked<'de>, A::Error> {
+        Shape.visit_seq(seq).map(not_object)
+    }
+    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Picked<'de>, E> {
+        Shape.visit_str(s).map(not_object)
+    }
+    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Picked<'de>, E> {
+        Shape.visit_bool(b).map(not_object)
+    }
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Picked<'de>, E> {
+        Shape.visit_i64(n).map(not_object)
+    }
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Picked<'de>, E> {
+        Shape.visit_u64(n).map(not_object)
+    }
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Picked<'de>, E> {
+        Shape.visit_f64(n).map(not_object)
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Picked<'de>, E> {
+        Ok(not_object(Kind::Falsy))
+    }
+}
+
+fn not_object<'de>(k: Kind) -> Picked<'de> {
+    Picked {
+        truthy: k == Kind::Truthy,
+        object: false,
+        inner: None,
+    }
+}
+
 /// A member that must be a number (a NumericDate): its value, or `None` for any other type.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Number(pub(crate) Option<f64>);

@@ -11,10 +11,12 @@ use std::mem::MaybeUninit;
 use serde::de::MapAccess;
 use serde_json::Value;
 
-use crate::claims::ClaimsIndex;
+use crate::claims::{ClaimsIndex, CnfIndex, Slot};
 use crate::domains::normalize_domain_cow;
 use crate::error::{Error, Result};
-use crate::json_view::{self, AudMatch, AudSeed, Lite, MemberSink, Number, Validated};
+use crate::json_view::{
+    self, AudMatch, AudSeed, Lite, MemberSink, Number, PickSeed, Picked, Validated,
+};
 use crate::jwks::JwkEntry;
 use crate::jws::{self, MAX_TOKEN_BYTES, Segments};
 use crate::options::Algorithm;
@@ -102,7 +104,7 @@ pub(crate) struct Payload<'a> {
     exp: Option<Number>,
     iat: Option<Number>,
     nbf: Option<Number>,
-    has_cnf: bool,
+    cnf: Option<Picked<'a>>,
     /// Which of `expected.required` are present (empty, unallocated, when none is required).
     required_found: Vec<bool>,
 }
@@ -119,7 +121,7 @@ impl<'a> Payload<'a> {
             exp: None,
             iat: None,
             nbf: None,
-            has_cnf: false,
+            cnf: None,
             required_found: vec![false; expected.required.len()],
         }
     }
@@ -139,8 +141,8 @@ impl<'de> MemberSink<'de> for Payload<'de> {
             "exp" => self.exp = Some(map.next_value()?),
             "iat" => self.iat = Some(map.next_value()?),
             "nbf" => self.nbf = Some(map.next_value()?),
+            "cnf" => self.cnf = Some(map.next_value_seed(PickSeed("jkt"))?),
             _ => {
-                self.has_cnf |= name == "cnf";
                 map.next_value::<Validated>()?;
             }
         }
@@ -219,7 +221,21 @@ impl Decoded<'_> {
             exp: p.exp.and_then(|n| n.0),
             iat: p.iat.and_then(|n| n.0),
             nbf: p.nbf.and_then(|n| n.0),
-            has_cnf: p.has_cnf,
+            has_cnf: p.cnf.is_some(),
+            cnf: match &p.cnf {
+                Some(cnf) => CnfIndex {
+                    truthy: cnf.truthy,
+                    object: cnf.object,
+                    jkt: ClaimsIndex::slot(text, cnf.inner.as_ref()),
+                    jkt_truthy: json_view::truthy(cnf.inner.as_ref()),
+                },
+                None => CnfIndex {
+                    truthy: false,
+                    object: false,
+                    jkt: Slot::None,
+                    jkt_truthy: false,
+                },
+            },
         }
     }
 }
@@ -517,8 +533,23 @@ mod tests {
             json!({"sub":"plain","scope":"\u{e9} \u{fc}","iss":"https://T/","exp":"soon"}),
             json!({"sub":null,"scope":["a"],"iss":{"x":1},"azp":"\u{1F600}"}),
             json!({}),
-        ] {
-            let token = format!("{header}.{}.sig", b64(&payload.to_string()));
+            json!({"cnf":{"jkt":"a\"b"}}),
+            json!({"cnf":{"jkt":""}}),
+            json!({"cnf":{"jkt":5,"x":[]}}),
+            json!({"cnf":{"x":1}}),
+            json!({"cnf":{}}),
+            json!({"cnf":"x"}),
+            json!({"cnf":[]}),
+            json!({"cnf":[0]}),
+            json!({"cnf":0}),
+            json!({"cnf":null}),
+        ]
+        .into_iter()
+        .map(|p| p.to_string())
+        .chain([r#"{"cnf":{"jkt":"a","jkt":"b"}}"#.to_owned()])
+        {
+            let token = format!("{header}.{}.sig", b64(&payload));
+            let payload: Value = serde_json::from_str(&payload).unwrap();
             let mut texts = Texts::default();
             let decoded = decode(&token, &mut texts, NONE).unwrap();
             let index = decoded.claims_index();
@@ -532,6 +563,7 @@ mod tests {
             assert_eq!(lazy.iat(), eager.iat(), "{payload}");
             assert_eq!(lazy.nbf(), eager.nbf(), "{payload}");
             assert_eq!(lazy.cnf(), eager.cnf(), "{payload}");
+            assert_eq!(lazy.confirmation(), eager.confirmation(), "{payload}");
             assert_eq!(lazy.aud(), eager.aud(), "{payload}");
             assert!(lazy.permissions().eq(eager.permissions()), "{payload}");
             assert_eq!(lazy.as_object(), eager.as_object(), "{payload}");
