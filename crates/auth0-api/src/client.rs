@@ -522,7 +522,7 @@ impl ApiClient {
                 let Some(proof) = proof else {
                     return Err(prepare(Error::invalid_auth_scheme(""), s));
                 };
-                if several_proofs || proof.as_bytes().contains(&b',') {
+                if several_proofs || memchr::memchr(b',', proof.as_bytes()).is_some() {
                     return Err(prepare(
                         Error::invalid_dpop_proof("Multiple DPoP proofs are not allowed"),
                         s,

@@ -601,20 +601,27 @@ fn check_payload_and_signature(
     segments: &jws::Segments<'_>,
     key: &VerifyingKey,
 ) -> Result<JsonObject> {
-    let payload = SEGMENT_B64
-        .decode(segments.payload)
+    let payload = decode_segment(segments.payload)
         .map_err(|_| jws_failed("decode_error: Invalid payload padding"))?;
     let claims = jws::parse_object(&payload).map_err(|e| match e {
         DecodeError::NotObject => jws_failed("decode_error: Invalid payload type"),
         _ => jws_failed("decode_error: Invalid payload value"),
     })?;
-    let signature = SEGMENT_B64
-        .decode(segments.signature)
+    let signature = decode_segment(segments.signature)
         .map_err(|_| jws_failed("decode_error: Invalid signature padding"))?;
     if !key.verify(segments.signing_input.as_bytes(), &signature) {
         return Err(jws_failed("bad_signature: "));
     }
     Ok(claims)
+}
+
+/// [`SEGMENT_B64`]: the strict SIMD decoder first (what clients send decodes the same with
+/// both), the tolerant one for anything it refuses.
+fn decode_segment(segment: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    match jws::b64_decode(segment) {
+        Ok(bytes) => Ok(bytes),
+        Err(_) => SEGMENT_B64.decode(segment),
+    }
 }
 
 /// Server nonce check (RFC 9449 section 9): the next nonce on success.

@@ -1333,3 +1333,14 @@ async fn identical_htu_and_url_without_a_comparison_form_do_not_match() {
             .is_ok()
     );
 }
+
+proptest::proptest! {
+    /// The strict-then-tolerant segment decoder answers as the tolerant decoder alone.
+    #[test]
+    fn segment_decoding_matches_the_tolerant_decoder(text in "[A-Za-z0-9_+/=.-]{0,12}") {
+        proptest::prop_assert_eq!(
+            super::decode_segment(&text).ok(),
+            super::SEGMENT_B64.decode(&text).ok()
+        );
+    }
+}
