@@ -1,7 +1,8 @@
 //! Access-token claims: the network-free checks of `verify_access_token` (decode, unverified
 //! issuer, `kid`, `iss`/`aud`/`exp`/`iat`/`nbf`, required claims) on arbitrary and near-valid
 //! tokens, the `Claims` getters and the `act` helpers on whatever decodes, and
-//! `normalize_domain` (idempotent).
+//! `normalize_domain` (idempotent); a verified token's getters (answered from what verification
+//! located) against its lazily built map.
 #![no_main]
 
 use auth0_api::__fuzz;
@@ -146,6 +147,10 @@ fn exercise(claims: &auth0_api::Claims) {
     }
 }
 
+fn segments_payload(token: &str) -> &str {
+    jws::split(token, jws::MAX_TOKEN_BYTES).map_or("", |s| s.payload)
+}
+
 fuzz_target!(|input: Input<'_>| {
     let now = NOW + f64::from(input.now_offset);
     let token = match &input.token {
@@ -199,6 +204,22 @@ fuzz_target!(|input: Input<'_>| {
             for name in &required {
                 assert!(claims.get(name).is_some());
             }
+            // The getters answer from what verification located; the map is built lazily: both
+            // must agree with claims built from the map itself.
+            let eager = __fuzz::claims(claims.as_object().clone());
+            assert_eq!(claims.iss(), eager.iss());
+            assert_eq!(claims.sub(), eager.sub());
+            assert_eq!(claims.azp(), eager.azp());
+            assert_eq!(claims.scope(), eager.scope());
+            assert_eq!(claims.exp(), eager.exp());
+            assert_eq!(claims.iat(), eager.iat());
+            assert_eq!(claims.nbf(), eager.nbf());
+            assert_eq!(claims.cnf(), eager.cnf());
+            assert_eq!(claims.cnf_jkt(), eager.cnf_jkt());
+            assert_eq!(
+                jws::decode_object(segments_payload(&token)).ok().as_ref(),
+                Some(claims.as_object())
+            );
             exercise(&claims);
         }
         Err(e) => {

@@ -1,5 +1,7 @@
 //! Compact JWS parsing: `split`, strict base64url (`b64_decode` round-trips through the
-//! canonical encoding), `decode_object` and `parse_object` (objects with unique names only).
+//! canonical encoding; the SIMD decoder against the `base64` crate's strict engine), the split
+//! against a plain `split('.')`, `decode_object` and `parse_object` (objects with unique names
+//! only).
 #![no_main]
 
 use auth0_api::jws::{self, MAX_TOKEN_BYTES};
@@ -8,6 +10,19 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;
 
 fn check_segment(segment: &str) {
+    let decoded = jws::b64_decode(segment);
+    // The SIMD decoder accepts exactly what the `base64` crate's strict engine accepts.
+    assert_eq!(
+        decoded.as_ref().ok(),
+        URL_SAFE_NO_PAD.decode(segment).ok().as_ref()
+    );
+    // Into a buffer: the same bytes, or "does not fit".
+    let mut buf = [std::mem::MaybeUninit::uninit(); 64];
+    match jws::b64_decode_into(segment, &mut buf) {
+        Ok(Some(bytes)) => assert_eq!(Some(bytes), decoded.as_deref().ok()),
+        Ok(None) => assert!(decoded.as_ref().is_ok_and(|d| d.len() > 64)),
+        Err(e) => assert_eq!(Some(e), decoded.err()),
+    }
     if let Ok(bytes) = jws::b64_decode(segment) {
         // Strict: only the canonical encoding of the bytes is accepted.
         assert_eq!(URL_SAFE_NO_PAD.encode(&bytes), segment);
@@ -29,6 +44,16 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     check_segment(token);
+    // The split agrees with a plain `splitn`-based one.
+    let parts: Vec<&str> = token.split('.').collect();
+    match (jws::split(token, MAX_TOKEN_BYTES), parts.as_slice()) {
+        (Ok(s), [h, p, sig]) if token.len() <= MAX_TOKEN_BYTES => {
+            assert_eq!((s.header, s.payload, s.signature), (*h, *p, *sig));
+        }
+        (Err(jws::DecodeError::Segments(n)), _) => assert_eq!(n, parts.len()),
+        (Err(jws::DecodeError::TooLarge(_)), _) => assert!(token.len() > MAX_TOKEN_BYTES),
+        (other, _) => panic!("split {other:?} for {} parts", parts.len()),
+    }
     match jws::split(token, MAX_TOKEN_BYTES) {
         Ok(s) => {
             assert_eq!(s.signing_input, format!("{}.{}", s.header, s.payload));

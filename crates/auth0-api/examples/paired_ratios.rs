@@ -1,0 +1,232 @@
+//! The hot paths' ratios to the bare signature checks, measured in alternating batches.
+//!
+//! The criterion benches (`benches/verify.rs`) time the bare check and the library one after
+//! the other, seconds apart; on a shared virtual machine the speed of the CPU drifts by several
+//! percent over such spans (the same bare check measured 13.5 µs and 14.5 µs in two runs a
+//! minute apart), which is as large as the overhead being measured. Here each sample is a
+//! batch of bare checks immediately followed by a batch of library calls on the same data, the
+//! ratio is taken per pair, and the median of the pairs' ratios is reported with its quartiles:
+//! drifts slower than a batch (a few milliseconds) cancel out.
+//!
+//! ```text
+//! cargo run --release -p auth0-api --example paired_ratios [-- PAIRS]
+//! ```
+//!
+//! Prints one line per path: bare µs, library µs (medians), and the median ratio with its
+//! 25th and 75th percentiles. Starts its own dev tenant on loopback.
+
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Instant;
+
+use auth0_api::dpop::replay::InMemoryReplayStore;
+use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
+use auth0_api_dev_tenant::DevTenant;
+use auth0_api_dev_tenant::dpop::DpopKey;
+use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde_json::{Value, json};
+
+const AUD: &str = "https://api.example.com";
+const URL: &str = "https://api.example.com/calendar/events";
+/// Calls per batch (Bearer); DPoP batches are a fifth of it.
+const BATCH: usize = 200;
+
+fn b64(s: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD.decode(s).unwrap()
+}
+
+fn split(jws: &str) -> (Vec<u8>, Vec<u8>) {
+    let (input, sig) = jws.rsplit_once('.').unwrap();
+    (input.as_bytes().to_vec(), b64(sig))
+}
+
+/// Medians of the bare and library times (µs) and the median, p25 and p75 of their ratios.
+struct Summary {
+    bare: f64,
+    lib: f64,
+    ratio: [f64; 3],
+}
+
+fn summarise(pairs: &[(f64, f64)]) -> Summary {
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v
+    };
+    let bare = median(pairs.iter().map(|p| p.0).collect());
+    let lib = median(pairs.iter().map(|p| p.1).collect());
+    let ratios = median(pairs.iter().map(|p| p.1 / p.0).collect());
+    let at = |v: &[f64], q: usize| v[(v.len() - 1) * q / 4];
+    Summary {
+        bare: at(&bare, 2),
+        lib: at(&lib, 2),
+        ratio: [at(&ratios, 2), at(&ratios, 1), at(&ratios, 3)],
+    }
+}
+
+fn print(name: &str, s: &Summary) {
+    println!(
+        "{name:44} bare {:8.2} us  library {:8.2} us  ratio {:.3} (p25 {:.3}, p75 {:.3})",
+        s.bare, s.lib, s.ratio[0], s.ratio[1], s.ratio[2]
+    );
+}
+
+fn rsa_key(tenant: &DevTenant) -> ParsedPublicKey {
+    let jwks = tenant.jwks();
+    let kid = tenant.active_kid();
+    let jwk = jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == kid.as_str())
+        .unwrap();
+    let (n, e) = (
+        b64(jwk["n"].as_str().unwrap()),
+        b64(jwk["e"].as_str().unwrap()),
+    );
+    RsaPublicKeyComponents {
+        n: &n[..],
+        e: &e[..],
+    }
+    .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
+    .unwrap()
+}
+
+fn ec_key(jwk: &Value) -> ParsedPublicKey {
+    let mut point = vec![4u8];
+    point.extend(b64(jwk["x"].as_str().unwrap()));
+    point.extend(b64(jwk["y"].as_str().unwrap()));
+    ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
+}
+
+fn main() {
+    let pairs: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(200);
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let tenant = rt
+        .block_on(DevTenant::builder().client("cid", "s", [AUD]).start())
+        .unwrap();
+    let options = || {
+        ApiClientOptions::builder()
+            .domain(tenant.domain())
+            .audience(AUD)
+            .root_ca_pem(tenant.ca_pem())
+    };
+    let store = || Arc::new(InMemoryReplayStore::new(50_000_000, 50_000_000));
+    let fresh = ApiClient::new(
+        options()
+            .verified_token_cache(false)
+            .replay_store(store())
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let no_replay = ApiClient::new(
+        options()
+            .verified_token_cache(false)
+            .replay_protection(false)
+            .build()
+            .unwrap(),
+    )
+    .unwrap();
+    let cached = ApiClient::new(options().build().unwrap()).unwrap();
+    let rsa = rsa_key(&tenant);
+    let shaped = || {
+        tenant
+            .mint()
+            .sub("google-oauth2|104560012345678901234")
+            .aud(json!([AUD, format!("{}userinfo", tenant.issuer())]))
+            .scope("openid profile email read:calendar write:calendar offline_access")
+            .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
+    };
+
+    // Bearer: the same token, verified in full (cache off) or served by the token cache.
+    let token = shaped().sign();
+    let (input, sig) = split(&token);
+    rt.block_on(fresh.verify_access_token(&token)).unwrap();
+    rt.block_on(cached.verify_access_token(&token)).unwrap();
+    let bare_batch = || {
+        let start = Instant::now();
+        for _ in 0..BATCH {
+            rsa.verify_sig(black_box(&input), black_box(&sig)).unwrap();
+        }
+        start.elapsed().as_secs_f64() * 1e6 / BATCH as f64
+    };
+    let lib_batch = |client: &ApiClient| {
+        rt.block_on(async {
+            let start = Instant::now();
+            for _ in 0..BATCH {
+                black_box(client.verify_access_token(black_box(&token)).await.unwrap());
+            }
+            start.elapsed().as_secs_f64() * 1e6 / BATCH as f64
+        })
+    };
+    let (mut fresh_pairs, mut cached_pairs) = (vec![], vec![]);
+    for _ in 0..pairs {
+        fresh_pairs.push((bare_batch(), lib_batch(&fresh)));
+        cached_pairs.push((bare_batch(), lib_batch(&cached)));
+    }
+    print(
+        "bearer: verify_access_token (cache off)",
+        &summarise(&fresh_pairs),
+    );
+    print(
+        "bearer: verify_access_token (cached)",
+        &summarise(&cached_pairs),
+    );
+
+    // DPoP: a bound token and a fresh proof per call, against the bare pair on the same proofs.
+    let key = DpopKey::generate();
+    let ec = ec_key(&key.public_jwk());
+    let bound = shaped().cnf_jkt(key.thumbprint()).sign();
+    let (t_input, t_sig) = split(&bound);
+    let request = |proof: &str| {
+        VerifyRequest::from_pairs([
+            ("authorization", format!("DPoP {bound}")),
+            ("dpop", proof.to_owned()),
+        ])
+        .method("GET")
+        .url(URL)
+    };
+    let dpop_batch = BATCH / 5;
+    let run = |client: &ApiClient| {
+        let proofs: Vec<String> = (0..dpop_batch)
+            .map(|_| key.proof("GET", URL, Some(&bound)).sign())
+            .collect();
+        let split_proofs: Vec<_> = proofs.iter().map(|p| split(p)).collect();
+        let requests: Vec<_> = proofs.iter().map(|p| request(p)).collect();
+        let start = Instant::now();
+        for (p_input, p_sig) in &split_proofs {
+            rsa.verify_sig(black_box(&t_input), black_box(&t_sig))
+                .unwrap();
+            ec.verify_sig(black_box(p_input), black_box(p_sig)).unwrap();
+        }
+        let bare = start.elapsed().as_secs_f64() * 1e6 / dpop_batch as f64;
+        let lib = rt.block_on(async {
+            let start = Instant::now();
+            for req in requests {
+                black_box(client.verify_request(req).await.unwrap());
+            }
+            start.elapsed().as_secs_f64() * 1e6 / dpop_batch as f64
+        });
+        (bare, lib)
+    };
+    let (mut with, mut without) = (vec![], vec![]);
+    for _ in 0..pairs {
+        with.push(run(&fresh));
+        without.push(run(&no_replay));
+    }
+    print("dpop: verify_request (replay store on)", &summarise(&with));
+    print(
+        "dpop: verify_request (no replay store)",
+        &summarise(&without),
+    );
+}
