@@ -16,11 +16,12 @@ fn check_segment(segment: &str) {
         decoded.as_ref().ok(),
         URL_SAFE_NO_PAD.decode(segment).ok().as_ref()
     );
-    // Into a buffer: the same bytes, or "does not fit".
+    // Into a buffer: the same bytes or error, or "would not fit" (judged by the length alone,
+    // the text unchecked) for a segment longer than the buffer can take.
     let mut buf = [std::mem::MaybeUninit::uninit(); 64];
     match jws::b64_decode_into(segment, &mut buf) {
         Ok(Some(bytes)) => assert_eq!(Some(bytes), decoded.as_deref().ok()),
-        Ok(None) => assert!(decoded.as_ref().is_ok_and(|d| d.len() > 64)),
+        Ok(None) => assert!(segment.len() * 3 / 4 > 64),
         Err(e) => assert_eq!(Some(e), decoded.err()),
     }
     if let Ok(bytes) = jws::b64_decode(segment) {

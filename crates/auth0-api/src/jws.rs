@@ -123,7 +123,8 @@ pub fn b64_decode(segment: &str) -> Result<Vec<u8>, DecodeError> {
 }
 
 /// [`b64_decode`] into `buf` (no allocation, no need to initialise it); `Ok(None)` when the
-/// result would not fit.
+/// result would not fit, judged by the length alone (the text is then not checked: decode it with
+/// [`b64_decode`]).
 pub fn b64_decode_into<'b>(
     segment: &str,
     buf: &'b mut [MaybeUninit<u8>],
@@ -151,7 +152,8 @@ pub fn decode_text(segment: &str) -> Result<String, DecodeError> {
     String::from_utf8(b64_decode(segment)?).map_err(|e| utf8_error(e.as_bytes(), &e.utf8_error()))
 }
 
-/// [`decode_text`] into `buf` (no allocation); `Ok(None)` when the text would not fit.
+/// [`decode_text`] into `buf` (no allocation); `Ok(None)` when the text would not fit (as
+/// [`b64_decode_into`]: decode it with [`decode_text`] then).
 pub fn decode_text_into<'b>(
     segment: &str,
     buf: &'b mut [MaybeUninit<u8>],
