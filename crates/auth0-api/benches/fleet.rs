@@ -26,14 +26,15 @@ use std::time::{Duration, Instant};
 
 use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder};
 use auth0_api_dev_tenant::DevTenant;
-use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use aws_lc_rs::signature::ParsedPublicKey;
 use criterion::{Criterion, SamplingMode, Throughput, criterion_group, criterion_main};
-use serde_json::json;
 use tokio::runtime::Runtime;
 
-const AUD: &str = "https://api.example.com";
+#[path = "common/mod.rs"]
+mod common;
+
+use common::{AUD, auth0_shaped, rsa_key, split};
+
 /// Issuers in the multiple-custom-domains bench.
 const ISSUERS: usize = 50;
 /// Concurrent verifications in the cold-start bench.
@@ -41,44 +42,9 @@ const COLD: usize = 1_000;
 /// Separate cold starts timed for the printed summary.
 const COLD_RUNS: usize = 9;
 
-fn b64(s: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(s).unwrap()
-}
-
-/// The tenant's active RSA key as a pre-parsed aws-lc-rs key (what the bare check gets for free).
-fn rsa_key(tenant: &DevTenant) -> ParsedPublicKey {
-    let kid = tenant.active_kid();
-    let jwks = tenant.jwks();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .unwrap();
-    let n = b64(jwk["n"].as_str().unwrap());
-    let e = b64(jwk["e"].as_str().unwrap());
-    RsaPublicKeyComponents {
-        n: &n[..],
-        e: &e[..],
-    }
-    .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
-    .unwrap()
-}
-
-fn split(jws: &str) -> (Vec<u8>, Vec<u8>) {
-    let (input, sig) = jws.rsplit_once('.').unwrap();
-    (input.as_bytes().to_vec(), b64(sig))
-}
-
 /// An Auth0-shaped access token (as in `benches/verify.rs`).
-fn auth0_shaped(tenant: &DevTenant) -> String {
-    tenant
-        .mint()
-        .sub("google-oauth2|104560012345678901234")
-        .aud(json!([AUD, format!("{}userinfo", tenant.issuer())]))
-        .scope("openid profile email read:calendar write:calendar offline_access")
-        .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
-        .sign()
+fn shaped_token(tenant: &DevTenant) -> String {
+    auth0_shaped(tenant).sign()
 }
 
 fn current_thread() -> Runtime {
@@ -193,7 +159,7 @@ fn fleet(c: &mut Criterion) {
     }
     let mcd = fresh_client(mcd_options);
     let one = fresh_client(single(&tenants[0]));
-    let tokens: Vec<String> = tenants.iter().map(auth0_shaped).collect();
+    let tokens: Vec<String> = tenants.iter().map(shaped_token).collect();
     let raw: Vec<(ParsedPublicKey, Vec<u8>, Vec<u8>)> = tenants
         .iter()
         .zip(&tokens)

@@ -23,58 +23,12 @@ use auth0_api::dpop::replay::InMemoryReplayStore;
 use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
 use auth0_api_dev_tenant::DevTenant;
 use auth0_api_dev_tenant::dpop::DpopKey;
-use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use criterion::{Criterion, criterion_group, criterion_main};
-use serde_json::{Value, json};
 
-const AUD: &str = "https://api.example.com";
-const URL: &str = "https://api.example.com/calendar/events";
+#[path = "common/mod.rs"]
+mod common;
 
-fn b64(s: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(s).unwrap()
-}
-
-/// The tenant's RSA key as a pre-parsed aws-lc-rs key (what the bare check gets for free).
-fn rsa_key(tenant: &DevTenant, kid: &str) -> ParsedPublicKey {
-    let jwks = tenant.jwks();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid)
-        .unwrap();
-    let n = b64(jwk["n"].as_str().unwrap());
-    let e = b64(jwk["e"].as_str().unwrap());
-    RsaPublicKeyComponents {
-        n: &n[..],
-        e: &e[..],
-    }
-    .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
-    .unwrap()
-}
-
-fn ec_key(jwk: &Value) -> ParsedPublicKey {
-    let mut point = vec![4u8];
-    point.extend(b64(jwk["x"].as_str().unwrap()));
-    point.extend(b64(jwk["y"].as_str().unwrap()));
-    ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
-}
-
-fn split(jws: &str) -> (Vec<u8>, Vec<u8>) {
-    let (input, sig) = jws.rsplit_once('.').unwrap();
-    (input.as_bytes().to_vec(), b64(sig))
-}
-
-fn auth0_shaped(tenant: &DevTenant) -> auth0_api_dev_tenant::TokenBuilder {
-    tenant
-        .mint()
-        .sub("google-oauth2|104560012345678901234")
-        .aud(json!([AUD, format!("{}userinfo", tenant.issuer())]))
-        .scope("openid profile email read:calendar write:calendar offline_access")
-        .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
-}
+use common::{AUD, URL, auth0_shaped, ec_key, rsa_key, split};
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -105,7 +59,7 @@ fn benches(c: &mut Criterion) {
     .unwrap();
     // The default: a token seen before comes from the verified-token cache.
     let cached = ApiClient::new(options().build().unwrap()).unwrap();
-    let rsa = rsa_key(&tenant, &tenant.active_kid());
+    let rsa = rsa_key(&tenant);
 
     // Bearer
     let token = auth0_shaped(&tenant).sign();
@@ -199,34 +153,24 @@ fn benches(c: &mut Criterion) {
             start.elapsed()
         })
     });
-    g.bench_function("verify_request", |b| {
-        b.iter_custom(|iters| {
-            // Fresh proofs (unique jti) made before the clock starts.
-            let requests: Vec<_> = (0..iters)
-                .map(|_| request(key.proof("GET", URL, Some(&bound)).sign()))
-                .collect();
-            rt.block_on(async {
-                let start = Instant::now();
-                for req in requests {
-                    black_box(fresh.verify_request(req).await.unwrap());
-                }
-                start.elapsed()
-            })
+    // Fresh proofs (unique jti) made before the clock starts.
+    let requests_of = |client: &ApiClient, iters: u64| {
+        let requests: Vec<_> = (0..iters)
+            .map(|_| request(key.proof("GET", URL, Some(&bound)).sign()))
+            .collect();
+        rt.block_on(async {
+            let start = Instant::now();
+            for req in requests {
+                black_box(client.verify_request(req).await.unwrap());
+            }
+            start.elapsed()
         })
+    };
+    g.bench_function("verify_request", |b| {
+        b.iter_custom(|iters| requests_of(&fresh, iters))
     });
     g.bench_function("verify_request_no_replay_store", |b| {
-        b.iter_custom(|iters| {
-            let requests: Vec<_> = (0..iters)
-                .map(|_| request(key.proof("GET", URL, Some(&bound)).sign()))
-                .collect();
-            rt.block_on(async {
-                let start = Instant::now();
-                for req in requests {
-                    black_box(no_replay.verify_request(req).await.unwrap());
-                }
-                start.elapsed()
-            })
-        })
+        b.iter_custom(|iters| requests_of(&no_replay, iters))
     });
     g.finish();
 }

@@ -25,24 +25,14 @@ use auth0_api::dpop::replay::InMemoryReplayStore;
 use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
 use auth0_api_dev_tenant::DevTenant;
 use auth0_api_dev_tenant::dpop::DpopKey;
-use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::{Value, json};
 
-const AUD: &str = "https://api.example.com";
-const URL: &str = "https://api.example.com/calendar/events";
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::{AUD, URL, auth0_shaped, ec_key, rsa_key, split};
+
 /// Calls per batch (Bearer); DPoP batches are a fifth of it.
 const BATCH: usize = 200;
-
-fn b64(s: &str) -> Vec<u8> {
-    URL_SAFE_NO_PAD.decode(s).unwrap()
-}
-
-fn split(jws: &str) -> (Vec<u8>, Vec<u8>) {
-    let (input, sig) = jws.rsplit_once('.').unwrap();
-    (input.as_bytes().to_vec(), b64(sig))
-}
 
 /// Medians of the bare and library times (µs) and the median, p25 and p75 of their ratios.
 struct Summary {
@@ -72,34 +62,6 @@ fn print(name: &str, s: &Summary) {
         "{name:44} bare {:8.2} us  library {:8.2} us  ratio {:.3} (p25 {:.3}, p75 {:.3})",
         s.bare, s.lib, s.ratio[0], s.ratio[1], s.ratio[2]
     );
-}
-
-fn rsa_key(tenant: &DevTenant) -> ParsedPublicKey {
-    let jwks = tenant.jwks();
-    let kid = tenant.active_kid();
-    let jwk = jwks["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == kid.as_str())
-        .unwrap();
-    let (n, e) = (
-        b64(jwk["n"].as_str().unwrap()),
-        b64(jwk["e"].as_str().unwrap()),
-    );
-    RsaPublicKeyComponents {
-        n: &n[..],
-        e: &e[..],
-    }
-    .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
-    .unwrap()
-}
-
-fn ec_key(jwk: &Value) -> ParsedPublicKey {
-    let mut point = vec![4u8];
-    point.extend(b64(jwk["x"].as_str().unwrap()));
-    point.extend(b64(jwk["y"].as_str().unwrap()));
-    ParsedPublicKey::new(&signature::ECDSA_P256_SHA256_FIXED, point).unwrap()
 }
 
 fn main() {
@@ -139,14 +101,7 @@ fn main() {
     .unwrap();
     let cached = ApiClient::new(options().build().unwrap()).unwrap();
     let rsa = rsa_key(&tenant);
-    let shaped = || {
-        tenant
-            .mint()
-            .sub("google-oauth2|104560012345678901234")
-            .aud(json!([AUD, format!("{}userinfo", tenant.issuer())]))
-            .scope("openid profile email read:calendar write:calendar offline_access")
-            .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
-    };
+    let shaped = || auth0_shaped(&tenant);
 
     // Bearer: the same token, verified in full (cache off) or served by the token cache.
     let token = shaped().sign();

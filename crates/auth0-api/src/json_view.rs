@@ -122,29 +122,8 @@ impl<'de, S: MemberSink<'de>> Visitor<'de> for ObjectWalker<'_, S> {
         Ok(Ok(()))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        // Skipped as `parse_object` skips it (the errors inside differ from a value's).
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
+    // Arrays skipped as `parse_object` skips them (the errors inside differ from a value's).
+    crate::jws::not_an_object!();
 }
 
 /// A member name, borrowed unless it had escapes.

@@ -184,6 +184,40 @@ pub fn parse_object(bytes: &[u8]) -> Result<JsonObject, DecodeError> {
     parsed
 }
 
+/// The `Visitor` methods of a top-level object reader (`Value = Result<_, DecodeError>`) for
+/// every value that is not an object: the array is read through (skipped), then each answers
+/// [`DecodeError::NotObject`].
+macro_rules! not_an_object {
+    () => {
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+            Ok(Err(DecodeError::NotObject))
+        }
+        fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(Err(DecodeError::NotObject))
+        }
+        fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(Err(DecodeError::NotObject))
+        }
+        fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(Err(DecodeError::NotObject))
+        }
+        fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(Err(DecodeError::NotObject))
+        }
+        fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(Err(DecodeError::NotObject))
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(Err(DecodeError::NotObject))
+        }
+    };
+}
+pub(crate) use not_an_object;
+
 /// Visits a top-level JSON value: an object with unique names, or anything else (not an object).
 struct ObjectVisitor;
 
@@ -211,28 +245,7 @@ impl<'de> Visitor<'de> for ObjectVisitor {
         Ok(Ok(out))
     }
 
-    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
-    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
-        Ok(Err(DecodeError::NotObject))
-    }
+    not_an_object!();
 }
 
 /// Python's `json` message for the most common failures, with its position format.

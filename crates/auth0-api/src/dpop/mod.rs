@@ -271,12 +271,7 @@ impl DpopVerifier {
         if proof.is_empty() {
             return Err(Error::missing_argument("dpop_proof"));
         }
-        if access_token.is_empty() {
-            return Err(Error::missing_argument("access_token"));
-        }
-        if http_method.is_empty() || http_url.is_empty() {
-            return Err(Error::missing_argument("http_method/http_url"));
-        }
+        check_arguments(access_token, http_method, http_url)?;
 
         let prepared = self.prepare_proof(proof)?;
         self.verify_prepared_at(access_token, prepared, http_method, http_url, now)
@@ -314,12 +309,7 @@ impl DpopVerifier {
         http_url: &str,
     ) -> Result<VerifiedProof> {
         // A prepared proof is not empty; the other arguments are checked as `verify` does.
-        if access_token.is_empty() {
-            return Err(Error::missing_argument("access_token"));
-        }
-        if http_method.is_empty() || http_url.is_empty() {
-            return Err(Error::missing_argument("http_method/http_url"));
-        }
+        check_arguments(access_token, http_method, http_url)?;
         self.verify_prepared_at(
             access_token,
             proof,
@@ -564,6 +554,17 @@ impl KeyShape {
             },
         }
     }
+}
+
+/// The reference's empty-argument checks after the proof's: `invalid_request`.
+fn check_arguments(access_token: &str, http_method: &str, http_url: &str) -> Result<()> {
+    if access_token.is_empty() {
+        return Err(Error::missing_argument("access_token"));
+    }
+    if http_method.is_empty() || http_url.is_empty() {
+        return Err(Error::missing_argument("http_method/http_url"));
+    }
+    Ok(())
 }
 
 fn invalid_jwk() -> Error {
