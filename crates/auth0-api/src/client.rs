@@ -122,6 +122,8 @@ struct Inner {
     /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
     /// issuer is checked and its URL found with one hash lookup, however long the list.
     list_discovery_urls: HashMap<String, String>,
+    /// Header texts of tokens that verified, decoded once.
+    known_headers: verify::KnownHeaders,
     dpop: DpopVerifier,
     algs: String,
 }
@@ -178,6 +180,7 @@ impl ApiClient {
                         .collect(),
                     _ => HashMap::new(),
                 },
+                known_headers: verify::KnownHeaders::default(),
                 tokens: options
                     .verified_token_cache
                     .then(|| TokenCache::new(options.verified_token_cache_size)),
@@ -313,7 +316,7 @@ impl ApiClient {
             audiences: &opts.audiences,
             required,
         };
-        let decoded = verify::decode(token, &mut texts, expected)?;
+        let decoded = verify::decode(token, &mut texts, expected, Some(&self.inner.known_headers))?;
         let issuer = verify::unverified_issuer(&decoded.payload)?;
         let discovery_url: Cow<'_, str> = match &opts.domains {
             DomainsMode::Single => Cow::Borrowed(&self.inner.single_discovery_url),
@@ -397,6 +400,7 @@ impl ApiClient {
                 now,
             },
         )?;
+        self.inner.known_headers.remember(&decoded);
         // Owned only when it is cached: the claims take the token's payload text with them.
         let cached_kid = cache.is_some().then(|| kid.to_owned());
         let index = decoded.claims_index();

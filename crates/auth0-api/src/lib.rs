@@ -166,7 +166,7 @@ pub mod __fuzz {
             audiences,
             required,
         };
-        let decoded = verify::decode(token, &mut texts, expected)?;
+        let decoded = verify::decode(token, &mut texts, expected, None)?;
         verify::unverified_issuer(&decoded.payload)?;
         verify::kid(&decoded.header)?;
         verify::check_claims(
