@@ -61,7 +61,7 @@ pub struct Claims {
 struct Inner {
     map: OnceLock<JsonObject>,
     /// The verified payload and what verification located in it; `None` when built from a map.
-    text: Option<(String, ClaimsIndex)>,
+    text: Option<(String, Option<ClaimsIndex>)>,
 }
 
 /// Where a string claim is in the payload text.
@@ -176,18 +176,32 @@ impl Claims {
         }
     }
 
+    /// Claims of a verified payload whose claims were not located (a DPoP proof's): every
+    /// getter reads the map, built from `text` on first use.
+    pub(crate) fn from_text(text: String) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                map: OnceLock::new(),
+                text: Some((text, None)),
+            }),
+        }
+    }
+
     /// Claims of a verified payload, `index` locating its registered claims in `text`.
     pub(crate) fn from_verified_text(text: String, index: ClaimsIndex) -> Self {
         Self {
             inner: Arc::new(Inner {
                 map: OnceLock::new(),
-                text: Some((text, index)),
+                text: Some((text, Some(index))),
             }),
         }
     }
 
     fn index(&self) -> Option<(&str, &ClaimsIndex)> {
-        self.inner.text.as_ref().map(|(t, i)| (&**t, i))
+        match &self.inner.text {
+            Some((text, Some(index))) => Some((text, index)),
+            _ => None,
+        }
     }
 
     /// Every claim, as JSON.

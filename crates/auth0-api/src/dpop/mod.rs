@@ -85,6 +85,7 @@ use aws_lc_rs::digest;
 use base64::Engine as _;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use serde::de::MapAccess;
 use serde_json::Value;
 use subtle::ConstantTimeEq as _;
 
@@ -95,6 +96,7 @@ pub use thumbprint::{ThumbprintError, jwk_thumbprint};
 
 use crate::claims::Claims;
 use crate::error::{Error, ErrorKind, Result};
+use crate::json_view::{self, Lite, MemberSink, Number, Validated};
 use crate::jws::{self, DecodeError, JsonObject, MAX_PROOF_BYTES};
 use crate::keys::VerifyingKey;
 use crate::options::{Algorithm, ApiClientOptions};
@@ -343,7 +345,8 @@ impl DpopVerifier {
         if let Some(crit) = &header.crit {
             return Err(Error::invalid_dpop_proof(crit.as_str()));
         }
-        let claims = check_payload_and_signature(&segments, &header.key)?;
+        let mut text = String::new();
+        let claims = check_payload_and_signature(&segments, &header.key, &mut text)?;
         self.check_claims(
             &claims,
             access_token,
@@ -360,10 +363,7 @@ impl DpopVerifier {
         let jkt = header.jkt.clone();
         if let Some(store) = &self.replay {
             // `jti` was checked to be a string; the fallback is never used.
-            let jti = claims
-                .get("jti")
-                .and_then(Value::as_str)
-                .unwrap_or_default();
+            let jti = ProofPayload::str_claim(&claims.jti).unwrap_or_default();
             let key = replay_key(&jkt, jti);
             match store.check_and_insert(key, &jkt, self.replay_ttl).await {
                 Ok(true) => {}
@@ -389,7 +389,7 @@ impl DpopVerifier {
         }
 
         Ok(VerifiedProof {
-            claims: Claims::from_object(claims),
+            claims: Claims::from_text(text),
             jkt,
             next_nonce,
         })
@@ -443,14 +443,14 @@ impl DpopVerifier {
     /// reference's order and with its messages.
     fn check_claims(
         &self,
-        claims: &JsonObject,
+        claims: &ProofPayload<'_>,
         access_token: &str,
         http_method: &str,
         http_url: &str,
         now: u64,
     ) -> Result<()> {
         // The list is only built when something is missing.
-        let absent = |c: &&str| !claims.contains_key(*c);
+        let absent = |c: &&str| !claims.has(c);
         if REQUIRED_CLAIMS.iter().any(absent) {
             let missing: Vec<&str> = REQUIRED_CLAIMS.iter().copied().filter(absent).collect();
             return Err(Error::invalid_dpop_proof(match missing.as_slice() {
@@ -459,7 +459,7 @@ impl DpopVerifier {
             }));
         }
 
-        let Some(jti) = claims.get("jti").and_then(Value::as_str) else {
+        let Some(jti) = ProofPayload::str_claim(&claims.jti) else {
             return Err(Error::invalid_dpop_proof("jti claim must be a string"));
         };
         if jti.trim_matches(is_python_space).is_empty() {
@@ -468,11 +468,7 @@ impl DpopVerifier {
 
         // Python's `isinstance(iat, (int, float))`; booleans, which Python counts as integers,
         // are refused here as not numbers.
-        let Some(iat) = claims
-            .get("iat")
-            .and_then(Value::as_f64)
-            .filter(|t| t.is_finite())
-        else {
+        let Some(iat) = claims.iat.and_then(|n| n.0) else {
             return Err(Error::invalid_dpop_proof(
                 "Invalid iat claim (must be integer or float)",
             ));
@@ -487,26 +483,20 @@ impl DpopVerifier {
             ));
         }
 
-        let htm_ok = claims
-            .get("htm")
-            .and_then(Value::as_str)
+        let htm_ok = ProofPayload::str_claim(&claims.htm)
             .is_some_and(|htm| htm.eq_ignore_ascii_case(http_method));
         if !htm_ok {
             return Err(Error::invalid_dpop_proof("DPoP Proof htm mismatch"));
         }
 
-        let htu_ok = claims
-            .get("htu")
-            .and_then(Value::as_str)
+        let htu_ok = ProofPayload::str_claim(&claims.htu)
             .is_some_and(|claimed| htu::htu_matches(claimed, http_url));
         if !htu_ok {
             return Err(Error::invalid_dpop_proof("DPoP Proof htu mismatch"));
         }
 
         let expected_ath = thumbprint::sha256_base64url_array(access_token.as_bytes());
-        let ath_ok = claims
-            .get("ath")
-            .and_then(Value::as_str)
+        let ath_ok = ProofPayload::str_claim(&claims.ath)
             .zip(expected_ath)
             .is_some_and(|(ath, expected)| bool::from(ath.as_bytes().ct_eq(&expected)));
         if !ath_ok {
@@ -596,17 +586,69 @@ fn crit_error(header: &JsonObject) -> Option<String> {
     })
 }
 
+/// The proof claims the checks read, borrowed from the payload text; every other member is
+/// validated as a JSON value and not built (the proof's public [`Claims`] build their map on
+/// first use).
+#[derive(Default)]
+struct ProofPayload<'a> {
+    jti: Option<Lite<'a>>,
+    iat: Option<Number>,
+    htm: Option<Lite<'a>>,
+    htu: Option<Lite<'a>>,
+    ath: Option<Lite<'a>>,
+    nonce: Option<Lite<'a>>,
+}
+
+impl ProofPayload<'_> {
+    fn has(&self, claim: &str) -> bool {
+        match claim {
+            "iat" => self.iat.is_some(),
+            "ath" => self.ath.is_some(),
+            "htm" => self.htm.is_some(),
+            "htu" => self.htu.is_some(),
+            "jti" => self.jti.is_some(),
+            _ => false,
+        }
+    }
+
+    fn str_claim<'s>(claim: &'s Option<Lite<'_>>) -> Option<&'s str> {
+        claim.as_ref().and_then(Lite::as_str)
+    }
+}
+
+impl<'de> MemberSink<'de> for ProofPayload<'de> {
+    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
+        match name {
+            "jti" => self.jti = Some(map.next_value()?),
+            "iat" => self.iat = Some(map.next_value()?),
+            "htm" => self.htm = Some(map.next_value()?),
+            "htu" => self.htu = Some(map.next_value()?),
+            "ath" => self.ath = Some(map.next_value()?),
+            "nonce" => self.nonce = Some(map.next_value()?),
+            _ => {
+                map.next_value::<Validated>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The rest of the JWS decode as authlib does it, after [`crit_error`]: payload, signature
-/// encoding, then the signature. Returns the claims.
-fn check_payload_and_signature(
+/// encoding, then the signature. Leaves the payload's text in `text` and returns its view.
+fn check_payload_and_signature<'a>(
     segments: &jws::Segments<'_>,
     key: &VerifyingKey,
-) -> Result<JsonObject> {
+    text: &'a mut String,
+) -> Result<ProofPayload<'a>> {
+    let invalid_value = || jws_failed("decode_error: Invalid payload value");
     let payload = decode_segment(segments.payload)
         .map_err(|_| jws_failed("decode_error: Invalid payload padding"))?;
-    let claims = jws::parse_object(&payload).map_err(|e| match e {
+    *text = String::from_utf8(payload).map_err(|_| invalid_value())?;
+    let text: &'a String = text;
+    let mut claims = ProofPayload::default();
+    json_view::walk_object(text, &mut claims).map_err(|e| match e {
         DecodeError::NotObject => jws_failed("decode_error: Invalid payload type"),
-        _ => jws_failed("decode_error: Invalid payload value"),
+        _ => invalid_value(),
     })?;
     let signature = decode_segment(segments.signature)
         .map_err(|_| jws_failed("decode_error: Invalid signature padding"))?;
@@ -626,15 +668,15 @@ fn decode_segment(segment: &str) -> Result<Vec<u8>, base64::DecodeError> {
 }
 
 /// Server nonce check (RFC 9449 section 9): the next nonce on success.
-fn check_nonce(config: &NonceConfig, claims: &JsonObject, now: SystemTime) -> Result<String> {
+fn check_nonce(config: &NonceConfig, claims: &ProofPayload<'_>, now: SystemTime) -> Result<String> {
     let fresh = config.issue(now);
-    match claims.get("nonce") {
+    match &claims.nonce {
         None => Err(Error::new(
             ErrorKind::UseDpopNonce,
             "Resource server requires nonce in DPoP proof",
         )
         .with_dpop_nonce(fresh)),
-        Some(Value::String(nonce)) if config.validate(nonce, now) => Ok(fresh),
+        Some(Lite::Str(nonce)) if config.validate(nonce, now) => Ok(fresh),
         Some(_) => Err(Error::new(
             ErrorKind::UseDpopNonce,
             "DPoP proof nonce is invalid or expired",
