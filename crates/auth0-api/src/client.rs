@@ -264,7 +264,7 @@ impl ApiClient {
     /// # Ok(()) }
     /// ```
     pub async fn verify_access_token(&self, token: &str) -> Result<Claims> {
-        self.verify_token(token, &[], None, None).await
+        self.verify_token(token, &[], None, None, None).await
     }
 
     /// [`verify_access_token`](Self::verify_access_token) with required claims and the request
@@ -279,16 +279,19 @@ impl ApiClient {
             &options.required_claims,
             options.request_url.as_deref(),
             options.request_headers.as_ref(),
+            None,
         )
         .await
     }
 
+    /// `digest`: the token's SHA-256 when the caller has it already (DPoP needs it for `ath`).
     async fn verify_token(
         &self,
         token: &str,
         required: &[String],
         request_url: Option<&str>,
         request_headers: Option<&http::HeaderMap>,
+        digest: Option<[u8; 32]>,
     ) -> Result<Claims> {
         if token.is_empty() {
             return Err(Error::missing_argument("access_token"));
@@ -300,7 +303,7 @@ impl ApiClient {
             DomainsMode::Resolver(_) => None,
             _ => self.inner.tokens.as_ref(),
         };
-        let cache_key = cache.map(|_| TokenCache::key(token));
+        let cache_key = cache.map(|_| digest.unwrap_or_else(|| TokenCache::key(token)));
         if let (Some(cache), Some(key)) = (cache, &cache_key)
             && let Some(hit) = cache.get(key)
         {
@@ -563,8 +566,10 @@ impl ApiClient {
                         s,
                     ));
                 };
+                // Computed once: the verified-token cache's key and the proof's expected `ath`.
+                let digest = TokenCache::key(token);
                 let claims = self
-                    .verify_token(token, &[], Some(url), Some(&request.headers))
+                    .verify_token(token, &[], Some(url), Some(&request.headers), Some(digest))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let expected = match claims.confirmation() {
@@ -587,7 +592,7 @@ impl ApiClient {
                 let verified = self
                     .inner
                     .dpop
-                    .verify_prepared(token, proof, method, url)
+                    .verify_prepared(token, proof, method, url, Some(&digest))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let Some(expected) = expected else {
@@ -611,7 +616,7 @@ impl ApiClient {
             Some(AuthScheme::Bearer) => {
                 let s = Some(AuthScheme::Bearer);
                 let claims = self
-                    .verify_token(token, &[], url, Some(&request.headers))
+                    .verify_token(token, &[], url, Some(&request.headers), None)
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
                 if mode != DpopMode::Disabled {

@@ -276,7 +276,7 @@ impl DpopVerifier {
         check_arguments(access_token, http_method, http_url)?;
 
         let prepared = self.prepare_proof(proof)?;
-        self.verify_prepared_at(access_token, prepared, http_method, http_url, now)
+        self.verify_prepared_at(access_token, prepared, http_method, http_url, None, now)
             .await
     }
 
@@ -309,6 +309,7 @@ impl DpopVerifier {
         proof: PreparedProof<'_>,
         http_method: &str,
         http_url: &str,
+        token_digest: Option<&[u8; 32]>,
     ) -> Result<VerifiedProof> {
         // A prepared proof is not empty; the other arguments are checked as `verify` does.
         check_arguments(access_token, http_method, http_url)?;
@@ -317,6 +318,7 @@ impl DpopVerifier {
             proof,
             http_method,
             http_url,
+            token_digest,
             SystemTime::now(),
         )
         .await
@@ -328,6 +330,7 @@ impl DpopVerifier {
         proof: PreparedProof<'_>,
         http_method: &str,
         http_url: &str,
+        token_digest: Option<&[u8; 32]>,
         now: SystemTime,
     ) -> Result<VerifiedProof> {
         let PreparedProof { segments, header } = proof;
@@ -350,6 +353,7 @@ impl DpopVerifier {
         self.check_claims(
             &claims,
             access_token,
+            token_digest,
             http_method,
             http_url,
             nonce::unix_secs(now),
@@ -445,6 +449,7 @@ impl DpopVerifier {
         &self,
         claims: &ProofPayload<'_>,
         access_token: &str,
+        token_digest: Option<&[u8; 32]>,
         http_method: &str,
         http_url: &str,
         now: u64,
@@ -495,7 +500,11 @@ impl DpopVerifier {
             return Err(Error::invalid_dpop_proof("DPoP Proof htu mismatch"));
         }
 
-        let expected_ath = thumbprint::sha256_base64url_array(access_token.as_bytes());
+        // The SHA-256 of the token, when the caller has it already (the verified-token cache's key).
+        let expected_ath = match token_digest {
+            Some(digest) => thumbprint::base64url_digest_array(digest),
+            None => thumbprint::sha256_base64url_array(access_token.as_bytes()),
+        };
         let ath_ok = ProofPayload::str_claim(&claims.ath)
             .zip(expected_ath)
             .is_some_and(|(ath, expected)| bool::from(ath.as_bytes().ct_eq(&expected)));

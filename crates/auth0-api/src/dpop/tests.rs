@@ -1267,12 +1267,18 @@ async fn a_prepared_proof_verifies_as_the_proof_does() {
 
     let fresh = v.prepare_proof(&proof).unwrap();
     assert!(matches!(fresh.header, ProofHeader::Decoded(_)));
-    let first = v.verify_prepared(TOKEN, fresh, "GET", URL).await.unwrap();
+    let first = v
+        .verify_prepared(TOKEN, fresh, "GET", URL, None)
+        .await
+        .unwrap();
     assert_eq!(first.jkt, key.thumbprint());
 
     let kept = v.prepare_proof(&proof).unwrap();
     assert!(matches!(kept.header, ProofHeader::Checked(_)));
-    let second = v.verify_prepared(TOKEN, kept, "GET", URL).await.unwrap();
+    let second = v
+        .verify_prepared(TOKEN, kept, "GET", URL, None)
+        .await
+        .unwrap();
     assert_eq!(second.claims.as_object(), first.claims.as_object());
     assert_eq!(second.jkt, first.jkt);
 
@@ -1284,7 +1290,7 @@ async fn a_prepared_proof_verifies_as_the_proof_does() {
     ] {
         let prepared = v.prepare_proof(&proof).unwrap();
         let err = v
-            .verify_prepared(token, prepared, method, url)
+            .verify_prepared(token, prepared, method, url, None)
             .await
             .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::MissingRequiredArgument);
@@ -1343,4 +1349,25 @@ proptest::proptest! {
             super::SEGMENT_B64.decode(&text).ok()
         );
     }
+}
+
+#[tokio::test]
+async fn a_token_digest_from_the_caller_stands_for_hashing_the_token() {
+    let v = verifier_with(|b| b.replay_protection(false));
+    let key = TestKey::es256();
+    let now = nonce::unix_secs(SystemTime::now());
+    let proof = key.proof(&set(claims(), "iat", json!(now)));
+    let digest: [u8; 32] = sha256(TOKEN.as_bytes()).try_into().unwrap();
+    let prepared = v.prepare_proof(&proof).unwrap();
+    assert!(
+        v.verify_prepared(TOKEN, prepared, "GET", URL, Some(&digest))
+            .await
+            .is_ok()
+    );
+    let prepared = v.prepare_proof(&proof).unwrap();
+    let wrong = v
+        .verify_prepared(TOKEN, prepared, "GET", URL, Some(&[0u8; 32]))
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.description(), "DPoP Proof ath mismatch");
 }

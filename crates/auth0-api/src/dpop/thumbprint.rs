@@ -92,10 +92,13 @@ pub(crate) const SHA256_BASE64URL_LEN: usize = 43;
 /// [`sha256_base64url`] without allocating: the ASCII bytes of the same text (`None` is not
 /// reached: the digest always fits).
 pub(crate) fn sha256_base64url_array(data: &[u8]) -> Option<[u8; SHA256_BASE64URL_LEN]> {
+    base64url_digest_array(digest::digest(&digest::SHA256, data).as_ref())
+}
+
+/// The base64url text of a SHA-256 digest computed elsewhere, as ASCII bytes.
+pub(crate) fn base64url_digest_array(digest: &[u8]) -> Option<[u8; SHA256_BASE64URL_LEN]> {
     let mut out = [0u8; SHA256_BASE64URL_LEN];
-    let written = URL_SAFE_NO_PAD
-        .encode_slice(digest::digest(&digest::SHA256, data), &mut out)
-        .ok()?;
+    let written = URL_SAFE_NO_PAD.encode_slice(digest, &mut out).ok()?;
     (written == SHA256_BASE64URL_LEN).then_some(out)
 }
 
