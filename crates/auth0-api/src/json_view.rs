@@ -3,8 +3,8 @@
 //! caller asks for are kept, borrowed from the text where they have no escapes.
 //!
 //! Verifying a token needs a handful of its members (`alg`, `kid`, `iss`, `aud`, `exp`, ...),
-//! while building the whole map costs one allocation per name and per string, about as much as
-//! a tenth of an RS256 check. [`walk_object`] reads the text once, hands each member to a
+//! while building the whole map costs one allocation per name and per string (with the map's
+//! later drop, about 5% of an RS256 check for an Auth0 access token). [`walk_object`] reads the text once, hands each member to a
 //! [`MemberSink`] that keeps what it needs, and checks everything else with [`Validated`], which
 //! accepts exactly what `Value` accepts (numbers in `f64` range, well-formed escapes and
 //! surrogate pairs, nesting within serde_json's limit). A text accepted here therefore always
@@ -19,7 +19,8 @@ use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Vis
 
 use crate::jws::{DecodeError, classify_json_error};
 
-/// Up to this many members, duplicates are found by a linear scan; beyond, with a hash set.
+/// Up to this many members, duplicates are found by a linear scan behind a one-word filter;
+/// beyond, with a hash set.
 const LINEAR_SCAN_MEMBERS: usize = 16;
 
 /// Receives the members of a top-level object, one at a time, and reads each value.
