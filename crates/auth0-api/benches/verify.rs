@@ -16,49 +16,28 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
-use auth0_api::dpop::replay::InMemoryReplayStore;
-use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
-use auth0_api_dev_tenant::DevTenant;
+use auth0_api::{ApiClient, VerifyRequest};
 use auth0_api_dev_tenant::dpop::DpopKey;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{AUD, URL, auth0_shaped, ec_key, rsa_key, split};
+use common::{Clients, URL, auth0_shaped, clients, ec_key, rsa_key, split, start_tenant};
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
-    let tenant = rt
-        .block_on(DevTenant::builder().client("cid", "s", [AUD]).start())
-        .unwrap();
-    let options = || {
-        ApiClientOptions::builder()
-            .domain(tenant.domain())
-            .audience(AUD)
-            .root_ca_pem(tenant.ca_pem())
-            // A store big enough for every proof of the run: the bench measures the check.
-            .replay_store(Arc::new(InMemoryReplayStore::new(50_000_000, 50_000_000)))
-    };
-    // Every token is verified in full (the cold-token path).
-    let fresh = ApiClient::new(options().verified_token_cache(false).build().unwrap()).unwrap();
-    // Without a replay store, to show what remembering every proof costs.
-    let no_replay = ApiClient::new(
-        options()
-            .verified_token_cache(false)
-            .replay_protection(false)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    // The default: a token seen before comes from the verified-token cache.
-    let cached = ApiClient::new(options().build().unwrap()).unwrap();
+    let tenant = start_tenant(&rt);
+    let Clients {
+        fresh,
+        no_replay,
+        cached,
+    } = clients(&tenant);
     let rsa = rsa_key(&tenant);
 
     // Bearer

@@ -18,18 +18,15 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::Instant;
 
-use auth0_api::dpop::replay::InMemoryReplayStore;
-use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
-use auth0_api_dev_tenant::DevTenant;
+use auth0_api::{ApiClient, VerifyRequest};
 use auth0_api_dev_tenant::dpop::DpopKey;
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::{AUD, URL, auth0_shaped, ec_key, rsa_key, split};
+use common::{Clients, URL, auth0_shaped, clients, ec_key, rsa_key, split, start_tenant};
 
 /// Calls per batch (Bearer); DPoP batches are a fifth of it.
 const BATCH: usize = 200;
@@ -73,33 +70,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let tenant = rt
-        .block_on(DevTenant::builder().client("cid", "s", [AUD]).start())
-        .unwrap();
-    let options = || {
-        ApiClientOptions::builder()
-            .domain(tenant.domain())
-            .audience(AUD)
-            .root_ca_pem(tenant.ca_pem())
-    };
-    let store = || Arc::new(InMemoryReplayStore::new(50_000_000, 50_000_000));
-    let fresh = ApiClient::new(
-        options()
-            .verified_token_cache(false)
-            .replay_store(store())
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let no_replay = ApiClient::new(
-        options()
-            .verified_token_cache(false)
-            .replay_protection(false)
-            .build()
-            .unwrap(),
-    )
-    .unwrap();
-    let cached = ApiClient::new(options().build().unwrap()).unwrap();
+    let tenant = start_tenant(&rt);
+    let Clients {
+        fresh,
+        no_replay,
+        cached,
+    } = clients(&tenant);
     let rsa = rsa_key(&tenant);
     let shaped = || auth0_shaped(&tenant);
 

@@ -3,6 +3,10 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::sync::Arc;
+
+use auth0_api::dpop::replay::InMemoryReplayStore;
+use auth0_api::{ApiClient, ApiClientOptions};
 use auth0_api_dev_tenant::DevTenant;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
@@ -61,4 +65,41 @@ pub fn auth0_shaped(tenant: &DevTenant) -> auth0_api_dev_tenant::TokenBuilder {
         .aud(json!([AUD, format!("{}userinfo", tenant.issuer())]))
         .scope("openid profile email read:calendar write:calendar offline_access")
         .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
+}
+
+/// A dev tenant with a client for [`AUD`], started on `rt`.
+pub fn start_tenant(rt: &tokio::runtime::Runtime) -> DevTenant {
+    rt.block_on(DevTenant::builder().client("cid", "s", [AUD]).start())
+        .unwrap()
+}
+
+/// The clients the hot-path measurements compare, all on one tenant.
+pub struct Clients {
+    /// Every token verified in full (verified-token cache off); a replay store big enough for
+    /// every proof of a run, so that it never refuses one.
+    pub fresh: ApiClient,
+    /// As `fresh`, without replay protection (what remembering proofs costs).
+    pub no_replay: ApiClient,
+    /// The default: a token seen before comes from the verified-token cache.
+    pub cached: ApiClient,
+}
+
+pub fn clients(tenant: &DevTenant) -> Clients {
+    let options = || {
+        ApiClientOptions::builder()
+            .domain(tenant.domain())
+            .audience(AUD)
+            .root_ca_pem(tenant.ca_pem())
+    };
+    let store = Arc::new(InMemoryReplayStore::new(50_000_000, 50_000_000));
+    let build = |b: auth0_api::ApiClientOptionsBuilder| ApiClient::new(b.build().unwrap()).unwrap();
+    Clients {
+        fresh: build(options().verified_token_cache(false).replay_store(store)),
+        no_replay: build(
+            options()
+                .verified_token_cache(false)
+                .replay_protection(false),
+        ),
+        cached: build(options()),
+    }
 }
