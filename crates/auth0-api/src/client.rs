@@ -5,26 +5,46 @@ use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Instant;
 
 use subtle::ConstantTimeEq as _;
 
 use crate::cache::{CacheAdapter, InMemoryCache};
 use crate::challenge::{AuthScheme, www_authenticate};
-use crate::claims::{Claims, Confirmation};
+use crate::claims::{Claims, ClaimsIndex, Confirmation};
 use crate::discovery::DiscoveryCache;
 use crate::discovery::{
     Discovery, DiscoveryError, DocumentLoader, discovery_cache, discovery_url, unix_now,
 };
+use crate::document_cache::Entry;
 use crate::domains::{DomainsMode, ResolverContext};
 use crate::dpop::{DpopVerifier, VerifiedProof};
 use crate::error::{Error, ErrorKind, Result};
 use crate::http::HttpClient;
-use crate::jwks::{JwksCache, jwks_cache};
+use crate::jwks::{JwkEntry, JwksCache, KeySet, jwks_cache};
 use crate::jws::{MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
 use crate::options::{ApiClientOptions, DpopMode};
 use crate::request::VerifyRequest;
+use crate::resolved::ResolvedIssuers;
 use crate::token_cache::{CachedToken, TokenCache};
 use crate::verify::{self, ClaimRules};
+
+/// The key a token is checked with, and where it came from.
+struct KeysInUse<'a> {
+    discovery: &'a Discovery,
+    keys: &'a Arc<Entry<KeySet>>,
+    kid: &'a str,
+    key: &'a JwkEntry,
+}
+
+/// What a verified-token cache entry needs besides the claims.
+struct PendingEntry {
+    /// When the claims were checked, in seconds since the epoch.
+    now: f64,
+    jwks_uri: String,
+    kid: String,
+    keys: Arc<Entry<KeySet>>,
+}
 
 /// Per-call settings of [`ApiClient::verify_access_token_with`].
 #[derive(Debug, Clone, Default)]
@@ -124,6 +144,8 @@ struct Inner {
     list_discovery_urls: HashMap<String, String>,
     /// Header texts of tokens that verified, decoded once.
     known_headers: verify::KnownHeaders,
+    /// Issuers resolved before, with the discovery and JWKS entries they resolved to.
+    resolved: ResolvedIssuers,
     dpop: DpopVerifier,
     algs: String,
 }
@@ -181,6 +203,11 @@ impl ApiClient {
                     _ => HashMap::new(),
                 },
                 known_headers: verify::KnownHeaders::default(),
+                resolved: ResolvedIssuers::new(match &options.domains {
+                    DomainsMode::Single => 1,
+                    DomainsMode::List(allowed) => allowed.len(),
+                    DomainsMode::Resolver(_) => 0,
+                }),
                 tokens: options
                     .verified_token_cache
                     .then(|| TokenCache::new(options.verified_token_cache_size)),
@@ -320,6 +347,80 @@ impl ApiClient {
             required,
         };
         let decoded = verify::decode(token, &mut texts, expected, Some(&self.inner.known_headers))?;
+        let caching = cache.is_some();
+        // An issuer resolved before: its discovery document and key set, borrowed while both are
+        // current (see `resolved`); the full path below gives the same answers, slower.
+        let now = Instant::now();
+        let remembered = match (&opts.domains, verify::issuer_text(&decoded.payload)) {
+            (DomainsMode::Resolver(_), _) | (_, None) => None,
+            (_, Some(iss)) => self.inner.resolved.with(iss, now, |pair| {
+                let kid = verify::kid(&decoded.header).ok()?;
+                let key = pair.keys.value.find(kid)?;
+                self.inner.discovery.touch(&pair.discovery, now);
+                self.inner.jwks.touch(&pair.keys, now);
+                let keys = KeysInUse {
+                    discovery: &pair.discovery.value,
+                    keys: &pair.keys,
+                    kid,
+                    key,
+                };
+                Some(self.finish(&decoded, &keys, caching))
+            }),
+        };
+        let (index, pending) = match remembered.flatten() {
+            Some(done) => done?,
+            None => {
+                let (discovery, keys) = self
+                    .resolve_keys(&decoded, request_url, request_headers)
+                    .await?;
+                let kid = verify::kid(&decoded.header)?;
+                let key = keys
+                    .value
+                    .find(kid)
+                    .ok_or_else(|| Error::invalid_token("No matching key found in JWKS"))?;
+                if !matches!(opts.domains, DomainsMode::Resolver(_)) {
+                    self.inner.resolved.remember(&discovery, &keys);
+                }
+                let keys = KeysInUse {
+                    discovery: &discovery.value,
+                    keys: &keys,
+                    kid,
+                    key,
+                };
+                self.finish(&decoded, &keys, caching)?
+            }
+        };
+        self.inner.known_headers.remember(&decoded);
+        drop(decoded);
+        let claims = Claims::from_verified_text(texts.take_payload(), index);
+        if let (Some(cache), Some(key), Some(pending)) = (cache, cache_key, pending)
+            && let Some(exp) = claims.exp()
+        {
+            let leeway = opts.clock_leeway.as_secs_f64();
+            cache.insert(
+                key,
+                CachedToken::new(
+                    claims.clone(),
+                    exp + leeway,
+                    pending.now,
+                    pending.jwks_uri,
+                    pending.kid,
+                    pending.keys,
+                ),
+            );
+        }
+        Ok(claims)
+    }
+
+    /// The discovery document and key set for a decoded token's issuer, through the caches
+    /// (loading, refreshing, and refetching the key set on an unknown `kid` once per cooldown).
+    async fn resolve_keys(
+        &self,
+        decoded: &verify::Decoded<'_>,
+        request_url: Option<&str>,
+        request_headers: Option<&http::HeaderMap>,
+    ) -> Result<(Arc<Entry<Arc<Discovery>>>, Arc<Entry<KeySet>>)> {
+        let opts = &self.inner.options;
         let issuer = verify::unverified_issuer(&decoded.payload)?;
         let discovery_url: Cow<'_, str> = match &opts.domains {
             DomainsMode::Single => Cow::Borrowed(&self.inner.single_discovery_url),
@@ -340,7 +441,7 @@ impl ApiClient {
             }
         };
 
-        let discovery = self
+        let discovery_entry = self
             .inner
             .discovery
             .get(&discovery_url)
@@ -348,7 +449,7 @@ impl ApiClient {
             .map_err(|e| {
                 Error::invalid_token(format!("Failed to fetch OIDC discovery metadata: {e}"))
             })?;
-        let discovery = &discovery.value;
+        let discovery = &discovery_entry.value;
         if discovery.issuer.is_empty() {
             return Err(Error::invalid_token(
                 "Discovery metadata missing 'issuer' field",
@@ -388,42 +489,36 @@ impl ApiClient {
                 .refresh_if_older(jwks_uri, &keys, opts.jwks_refresh_cooldown)
                 .await;
         }
-        let entry = keys
-            .value
-            .find(kid)
-            .ok_or_else(|| Error::invalid_token("No matching key found in JWKS"))?;
-        verify::check_signature(&decoded, entry, &opts.algorithms)?;
+        Ok((discovery_entry, keys))
+    }
+
+    /// The checks once the key is known: signature, then claims. Answers the verified claims'
+    /// index and, when the verified-token cache is on, what its entry needs.
+    fn finish(
+        &self,
+        decoded: &verify::Decoded<'_>,
+        keys: &KeysInUse<'_>,
+        caching: bool,
+    ) -> Result<(ClaimsIndex, Option<PendingEntry>)> {
+        let opts = &self.inner.options;
+        verify::check_signature(decoded, keys.key, &opts.algorithms)?;
         let now = unix_now() as f64;
-        let leeway = opts.clock_leeway.as_secs_f64();
         verify::check_claims(
             &decoded.payload,
             &ClaimRules {
-                discovery_issuer: &discovery.issuer,
-                leeway_secs: leeway,
+                discovery_issuer: &keys.discovery.issuer,
+                leeway_secs: opts.clock_leeway.as_secs_f64(),
                 now,
             },
         )?;
-        self.inner.known_headers.remember(&decoded);
-        // Owned only when it is cached: the claims take the token's payload text with them.
-        let cached_kid = cache.is_some().then(|| kid.to_owned());
-        let index = decoded.claims_index();
-        let claims = Claims::from_verified_text(texts.take_payload(), index);
-        if let (Some(cache), Some(key), Some(exp), Some(kid)) =
-            (cache, cache_key, claims.exp(), cached_kid)
-        {
-            cache.insert(
-                key,
-                CachedToken::new(
-                    claims.clone(),
-                    exp + leeway,
-                    now,
-                    jwks_uri.to_owned(),
-                    kid,
-                    keys.clone(),
-                ),
-            );
-        }
-        Ok(claims)
+        // Owned only when it is cached.
+        let pending = caching.then(|| PendingEntry {
+            now,
+            jwks_uri: keys.discovery.jwks_uri.clone().unwrap_or_default(),
+            kid: keys.kid.to_owned(),
+            keys: keys.keys.clone(),
+        });
+        Ok((decoded.claims_index(), pending))
     }
 
     /// Whether a cached verification still holds: not expired, and its key still published.

@@ -7,7 +7,9 @@
 //!   bounded window (default 1 h) with a warning, and failed refreshes back off instead of
 //!   piling up;
 //! - **bounded**: at most `max_entries` documents, least recently used evicted;
-//! - **cheap to read**: a hit is a read lock and one hash lookup, no allocation.
+//! - **cheap to read**: a hit is a read lock and one hash lookup, no allocation; an entry that
+//!   leaves the map is marked retired, so that a reference kept elsewhere
+//!   ([`crate::resolved`]) knows to look again.
 //!
 //! Documents come through [`DocumentLoader`](crate::discovery::DocumentLoader): the
 //! [`CacheAdapter`](crate::cache::CacheAdapter) first, then the network.
@@ -34,6 +36,9 @@ pub(crate) struct Entry<T> {
     stale_until: Instant,
     backoff: Duration,
     refreshing: AtomicBool,
+    /// Set once the entry has left the map (replaced by a newer load, or evicted): holders of
+    /// a remembered reference (see [`crate::resolved`]) must look the URL up again.
+    retired: AtomicBool,
     /// When the entry was last used, in milliseconds since the cache's creation (for LRU).
     last_used: AtomicU64,
     /// Milliseconds after `loaded_at` before which no new refresh is tried (after a failure).
@@ -51,9 +56,20 @@ impl<T> Entry<T> {
             stale_until: now + ttl + stale_window,
             backoff: ttl.min(MAX_RETRY_BACKOFF),
             refreshing: AtomicBool::new(false),
+            retired: AtomicBool::new(false),
             last_used: AtomicU64::new(0),
             retry_after_ms: AtomicU64::new(0),
         }
+    }
+
+    /// Whether a lookup at `now` would answer this entry as it is, with nothing to do: still
+    /// in the map and not yet due for a refresh.
+    pub(crate) fn is_current(&self, now: Instant) -> bool {
+        now < self.refresh_at && !self.retired.load(Ordering::Relaxed)
+    }
+
+    fn retire(&self) {
+        self.retired.store(true, Ordering::Relaxed);
     }
 
     fn in_backoff(&self, now: Instant) -> bool {
@@ -153,13 +169,18 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
             .unwrap_or_else(PoisonError::into_inner);
         let entry = map.get(url).filter(|e| now < e.stale_until)?.clone();
         drop(map);
+        self.touch(&entry, now);
+        Some(entry)
+    }
+
+    /// Marks `entry` as used at `now` (for LRU eviction), as a lookup does.
+    pub(crate) fn touch(&self, entry: &Entry<T>, now: Instant) {
         // Written only when it changes (once per millisecond at most), so that threads reading
         // the same entry do not bounce its cache line on every request.
         let stamp = self.stamp(now);
         if entry.last_used.load(Ordering::Relaxed) != stamp {
             entry.last_used.store(stamp, Ordering::Relaxed);
         }
-        Some(entry)
     }
 
     /// Stores an entry, then evicts expired entries and, beyond the bound, the least recently
@@ -172,19 +193,27 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
             .map
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        map.insert(url.to_owned(), entry);
+        if let Some(replaced) = map.insert(url.to_owned(), entry) {
+            replaced.retire();
+        }
         if map.len() > self.shared.max_entries {
-            map.retain(|_, e| now < e.stale_until);
+            map.retain(|_, e| {
+                let live = now < e.stale_until;
+                if !live {
+                    e.retire();
+                }
+                live
+            });
         }
         while map.len() > self.shared.max_entries {
             let oldest = map
                 .iter()
                 .min_by_key(|(_, e)| e.last_used.load(Ordering::Relaxed))
                 .map(|(k, _)| k.clone());
-            match oldest {
-                Some(k) => map.remove(&k),
+            match oldest.and_then(|k| map.remove(&k)) {
+                Some(evicted) => evicted.retire(),
                 None => break,
-            };
+            }
         }
     }
 

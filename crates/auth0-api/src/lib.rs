@@ -92,6 +92,7 @@ pub mod options;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod request;
+mod resolved;
 mod token_cache;
 mod verify;
 

@@ -334,6 +334,11 @@ pub(crate) fn unverified_issuer<'p>(payload: &Payload<'p>) -> Result<Cow<'p, str
     }
 }
 
+/// The token's `iss` as it is written, when it is a string.
+pub(crate) fn issuer_text<'p>(payload: &'p Payload<'_>) -> Option<&'p str> {
+    payload.iss.as_ref().and_then(Lite::as_str)
+}
+
 /// The `kid` to look up (the reference requires a truthy one).
 pub(crate) fn kid<'h>(header: &'h Header<'_>) -> Result<&'h str> {
     if !json_view::truthy(header.kid.as_ref()) {

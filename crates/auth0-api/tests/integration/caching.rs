@@ -192,6 +192,72 @@ async fn key_rotation_and_random_kids() {
     assert!(t.stats().jwks <= 3, "jwks fetched {} times", t.stats().jwks);
 }
 
+/// A client remembers the discovery document and key set an issuer resolved to (the fast path of
+/// a fresh verification); a key set refreshed since (here on an unknown `kid`, by a token that
+/// then fails) replaces them at once: a token signed by a key the new set no longer has is
+/// refused, never served from the remembered one, and one signed by the new key verifies
+/// without another fetch.
+#[tokio::test]
+async fn a_refreshed_key_set_replaces_the_remembered_one() {
+    let t = crate::tenant().await;
+    let c = client(
+        options(&t)
+            .verified_token_cache(false)
+            .jwks_refresh_cooldown(Duration::from_millis(100)),
+    );
+    let old_kid = t.active_kid();
+    for _ in 0..3 {
+        c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
+            .await
+            .unwrap();
+    }
+    let new_kid = t.add_key();
+    t.activate_key(&new_kid);
+    t.retire_key(&old_kid);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let unknown = t.mint().aud(json!(AUD)).kid("not-published").sign();
+    let e = c.verify_access_token(&unknown).await.unwrap_err();
+    assert_eq!(e.description(), "No matching key found in JWKS");
+    assert_eq!(t.stats().jwks, 2, "the unknown kid refetched the key set");
+    let by_old_key = t.mint().aud(json!(AUD)).signing_kid(&old_kid).sign();
+    let e = c.verify_access_token(&by_old_key).await.unwrap_err();
+    assert_eq!(e.description(), "No matching key found in JWKS");
+    for _ in 0..3 {
+        c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
+            .await
+            .unwrap();
+    }
+    let s = t.stats();
+    assert_eq!((s.discovery, s.jwks), (1, 2), "{s:?}");
+}
+
+/// Past the documents' TTL (here 1 s) the remembered pair is no longer used: verifications go
+/// through the caches again, which refresh once, and a key retired meanwhile is refused.
+#[tokio::test]
+async fn the_remembered_key_set_expires_with_its_cache_entry() {
+    let t = DevTenant::builder()
+        .client("cid", "s", [AUD])
+        .max_age(Some(1))
+        .start()
+        .await
+        .unwrap();
+    let c = client(options(&t).verified_token_cache(false));
+    let old_kid = t.active_kid();
+    c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
+        .await
+        .unwrap();
+    let new_kid = t.add_key();
+    t.activate_key(&new_kid);
+    t.retire_key(&old_kid);
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let by_old_key = t.mint().aud(json!(AUD)).signing_kid(&old_kid).sign();
+    let e = c.verify_access_token(&by_old_key).await.unwrap_err();
+    assert_eq!(e.description(), "No matching key found in JWKS");
+    c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn lru_bound_on_issuers() {
     let tenants = [
