@@ -368,8 +368,14 @@ impl DpopVerifier {
         if let Some(store) = &self.replay {
             // `jti` was checked to be a string; the fallback is never used.
             let jti = ProofPayload::str_claim(&claims.jti).unwrap_or_default();
-            let key = replay_key(&jkt, jti);
-            match store.check_and_insert(key, &jkt, self.replay_ttl).await {
+            let recorded = match store.check_and_insert_now(&jkt, jti, self.replay_ttl) {
+                Some(now) => now,
+                None => {
+                    let key = replay_key(&jkt, jti);
+                    store.check_and_insert(key, &jkt, self.replay_ttl).await
+                }
+            };
+            match recorded {
                 Ok(true) => {}
                 Ok(false) => {
                     return Err(Error::invalid_dpop_proof(

@@ -3,9 +3,10 @@
 //! A proof is a bearer credential for its time window: whoever captures it can send it again
 //! with the same method and URL. The verifier therefore remembers every accepted proof for as long
 //! as its `iat` could still be accepted (`dpop_iat_offset + dpop_iat_leeway`, 330 s by default)
-//! and refuses a second use. Proofs are identified by the SHA-256 of the key thumbprint and the
-//! `jti` (`SHA-256(jkt || 0x00 || jti)`), so that one client cannot burn another's `jti`s and the
-//! store never holds client-chosen strings as keys.
+//! and refuses a second use. Proofs are identified by their key thumbprint and `jti` together,
+//! so that one client cannot burn another's `jti`s, and stores never hold client-chosen strings
+//! as keys: a shared store gets `SHA-256(jkt || 0x00 || jti)`, the in-process store keyed 64-bit
+//! digests (see [`InMemoryReplayStore`]).
 //!
 //! [`InMemoryReplayStore`] is the default: bounded in total size and per key, and failing closed
 //! when full. A fleet of servers behind a load balancer needs a shared store (Redis or similar):
@@ -27,7 +28,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// Where proof identifiers are remembered until their proof window closes.
@@ -50,6 +52,22 @@ pub trait ReplayStore: Send + Sync + 'static {
         jkt: &str,
         ttl: Duration,
     ) -> Result<bool, ReplayStoreError>;
+
+    /// Records the proof `jti` of the key `jkt` at once, for a store that can answer without
+    /// waiting and without the SHA-256 key (an in-process store): `Some` outcome, as
+    /// [`check_and_insert`](Self::check_and_insert) would give it. `None` (the default) sends
+    /// the verifier to `check_and_insert`.
+    ///
+    /// A store that answers here must answer every proof here: the verifier never asks both.
+    fn check_and_insert_now(
+        &self,
+        jkt: &str,
+        jti: &str,
+        ttl: Duration,
+    ) -> Option<Result<bool, ReplayStoreError>> {
+        let _ = (jkt, jti, ttl);
+        None
+    }
 }
 
 /// Why a [`ReplayStore`] could not record a proof. The verifier fails closed on every one.
@@ -87,36 +105,68 @@ const PURGE_BATCH: usize = 128;
 /// The in-process [`ReplayStore`]: one lock, bounded in total and per key, expired entries
 /// purged a few at a time on each call (and all at once before refusing for lack of room).
 ///
+/// Proofs and keys are remembered by 64-bit digests under a key drawn at random for each store
+/// (SipHash, as the standard hash maps use): small entries, no SHA-256 on the hot path
+/// ([`ReplayStore::check_and_insert_now`]), and no way for a client to choose colliding
+/// digests. A new proof whose digest met a live one by chance (probability about 5 x 10^-15
+/// with 100,000 live proofs) would look like a replay: a refusal, never an acceptance.
+///
 /// It protects one process only; servers that share traffic need a shared store.
 pub struct InMemoryReplayStore {
     max_entries: usize,
     max_per_key: usize,
+    digests: RandomState,
     state: Mutex<State>,
+}
+
+/// A map keyed by digests that are already uniformly spread and secret: hashed as themselves.
+type DigestMap<V> = HashMap<u64, V, BuildHasherDefault<DigestHasher>>;
+
+/// The identity hash of a `u64` digest.
+#[derive(Default)]
+struct DigestHasher(u64);
+
+impl Hasher for DigestHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only `u64` keys are hashed; fold anything else in, should it ever be.
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 #[derive(Default)]
 struct State {
-    entries: HashMap<[u8; 32], Entry>,
+    /// Proof digest -> entry.
+    entries: DigestMap<Entry>,
     /// Expiry order; an item whose entry was replaced or removed is skipped when popped.
-    expiries: BinaryHeap<Reverse<(Instant, [u8; 32])>>,
-    /// Live (not yet purged) entries per key thumbprint.
-    per_key: HashMap<Arc<str>, usize>,
+    expiries: BinaryHeap<Reverse<(Instant, u64)>>,
+    /// Live (not yet purged) entries per key-thumbprint digest.
+    per_key: DigestMap<usize>,
 }
 
 struct Entry {
     expires: Instant,
-    jkt: Arc<str>,
+    key: u64,
 }
 
 impl State {
-    fn remove(&mut self, key: &[u8; 32]) {
-        let Some(entry) = self.entries.remove(key) else {
+    fn remove(&mut self, proof: u64) {
+        let Some(entry) = self.entries.remove(&proof) else {
             return;
         };
-        if let Some(count) = self.per_key.get_mut(&entry.jkt) {
+        if let Some(count) = self.per_key.get_mut(&entry.key) {
             *count = count.saturating_sub(1);
             if *count == 0 {
-                self.per_key.remove(&entry.jkt);
+                self.per_key.remove(&entry.key);
             }
         }
     }
@@ -124,21 +174,25 @@ impl State {
     /// Drops up to `limit` expired entries, oldest first.
     fn purge(&mut self, now: Instant, limit: usize) {
         for _ in 0..limit {
-            let Some(Reverse((expires, key))) = self.expiries.peek().copied() else {
+            let Some(Reverse((expires, proof))) = self.expiries.peek().copied() else {
                 return;
             };
             if expires > now {
                 return;
             }
             self.expiries.pop();
-            if self.entries.get(&key).is_some_and(|e| e.expires == expires) {
-                self.remove(&key);
+            if self
+                .entries
+                .get(&proof)
+                .is_some_and(|e| e.expires == expires)
+            {
+                self.remove(proof);
             }
         }
     }
 
-    fn live_for(&self, jkt: &str) -> usize {
-        self.per_key.get(jkt).copied().unwrap_or(0)
+    fn live_for(&self, key: u64) -> usize {
+        self.per_key.get(&key).copied().unwrap_or(0)
     }
 }
 
@@ -149,6 +203,7 @@ impl InMemoryReplayStore {
         Self {
             max_entries,
             max_per_key,
+            digests: RandomState::new(),
             state: Mutex::new(State::default()),
         }
     }
@@ -169,6 +224,10 @@ impl InMemoryReplayStore {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    fn key_digest(&self, jkt: &str) -> u64 {
+        self.digests.hash_one(jkt)
+    }
+
     /// [`ReplayStore::check_and_insert`] at the instant `now`.
     fn check_and_insert_at(
         &self,
@@ -177,14 +236,39 @@ impl InMemoryReplayStore {
         ttl: Duration,
         now: Instant,
     ) -> Result<bool, ReplayStoreError> {
+        let proof = self.digests.hash_one(key);
+        self.record(proof, self.key_digest(jkt), ttl, now)
+    }
+
+    /// [`ReplayStore::check_and_insert_now`] at the instant `now`.
+    fn check_proof_at(
+        &self,
+        jkt: &str,
+        jti: &str,
+        ttl: Duration,
+        now: Instant,
+    ) -> Result<bool, ReplayStoreError> {
+        // `str` hashes with a terminator, so (jkt, jti) pairs cannot run into each other.
+        let proof = self.digests.hash_one((jkt, jti));
+        self.record(proof, self.key_digest(jkt), ttl, now)
+    }
+
+    /// Records the proof digest `proof` of the key digest `key` until `now + ttl`.
+    fn record(
+        &self,
+        proof: u64,
+        key: u64,
+        ttl: Duration,
+        now: Instant,
+    ) -> Result<bool, ReplayStoreError> {
         let expires = now.checked_add(ttl).ok_or_else(|| {
             ReplayStoreError::Unavailable("proof lifetime out of range".to_owned())
         })?;
         let mut state = self.lock();
         state.purge(now, PURGE_BATCH);
-        match state.entries.get(&key) {
+        match state.entries.get(&proof) {
             Some(entry) if entry.expires > now => return Ok(false),
-            Some(_) => state.remove(&key),
+            Some(_) => state.remove(proof),
             None => {}
         }
         if state.entries.len() >= self.max_entries {
@@ -193,19 +277,15 @@ impl InMemoryReplayStore {
                 return Err(ReplayStoreError::Full);
             }
         }
-        if state.live_for(jkt) >= self.max_per_key {
+        if state.live_for(key) >= self.max_per_key {
             state.purge(now, usize::MAX);
-            if state.live_for(jkt) >= self.max_per_key {
+            if state.live_for(key) >= self.max_per_key {
                 return Err(ReplayStoreError::PerKeyLimit);
             }
         }
-        let jkt: Arc<str> = match state.per_key.get_key_value(jkt) {
-            Some((shared, _)) => Arc::clone(shared),
-            None => Arc::from(jkt),
-        };
-        *state.per_key.entry(Arc::clone(&jkt)).or_insert(0) += 1;
-        state.entries.insert(key, Entry { expires, jkt });
-        state.expiries.push(Reverse((expires, key)));
+        *state.per_key.entry(key).or_insert(0) += 1;
+        state.entries.insert(proof, Entry { expires, key });
+        state.expiries.push(Reverse((expires, proof)));
         Ok(true)
     }
 }
@@ -237,12 +317,22 @@ impl ReplayStore for InMemoryReplayStore {
     ) -> Result<bool, ReplayStoreError> {
         self.check_and_insert_at(key, jkt, ttl, Instant::now())
     }
+
+    fn check_and_insert_now(
+        &self,
+        jkt: &str,
+        jti: &str,
+        ttl: Duration,
+    ) -> Option<Result<bool, ReplayStoreError>> {
+        Some(self.check_proof_at(jkt, jti, ttl, Instant::now()))
+    }
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     const TTL: Duration = Duration::from_secs(330);
 
@@ -269,7 +359,7 @@ mod tests {
             Ok(true)
         );
         assert_eq!(store.len(), 1);
-        assert_eq!(store.lock().live_for("a"), 1);
+        assert_eq!(store.lock().live_for(store.key_digest("a")), 1);
     }
 
     #[test]
@@ -352,7 +442,7 @@ mod tests {
             let _ = store.check_and_insert_at(key(6_000 + n), "a", TTL, later);
         }
         assert_eq!(store.len(), 22);
-        assert_eq!(store.lock().live_for("a"), 22);
+        assert_eq!(store.lock().live_for(store.key_digest("a")), 22);
     }
 
     #[test]
@@ -370,6 +460,50 @@ mod tests {
             InMemoryReplayStore::default().check_and_insert_at(key(1), "a", Duration::MAX, t0),
             Err(ReplayStoreError::Unavailable(_))
         ));
+    }
+
+    #[test]
+    fn proofs_by_jkt_and_jti() {
+        let store = InMemoryReplayStore::new(100, 2);
+        let t0 = Instant::now();
+        assert_eq!(store.check_proof_at("a", "1", TTL, t0), Ok(true));
+        assert_eq!(
+            store.check_proof_at("a", "1", TTL, t0),
+            Ok(false),
+            "a replay"
+        );
+        assert_eq!(
+            store.check_proof_at("b", "1", TTL, t0),
+            Ok(true),
+            "another key's jti is its own"
+        );
+        assert_eq!(
+            store.check_proof_at("a1", "", TTL, t0),
+            Ok(true),
+            "the pair is not the concatenation"
+        );
+        assert_eq!(store.check_proof_at("a", "2", TTL, t0), Ok(true));
+        assert_eq!(
+            store.check_proof_at("a", "3", TTL, t0),
+            Err(ReplayStoreError::PerKeyLimit)
+        );
+        assert_eq!(store.check_proof_at("a", "3", TTL, t0 + TTL), Ok(true));
+        assert_eq!(
+            store
+                .check_and_insert_now("a", "3", TTL)
+                .map(|r| r.is_err()),
+            Some(false),
+            "the trait answers at once, as a replay here"
+        );
+    }
+
+    #[test]
+    fn digests_differ_between_stores() {
+        let (one, two) = (
+            InMemoryReplayStore::default(),
+            InMemoryReplayStore::default(),
+        );
+        assert_ne!(one.key_digest("jkt"), two.key_digest("jkt"));
     }
 
     #[test]
