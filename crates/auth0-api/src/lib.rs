@@ -182,6 +182,12 @@ pub mod __fuzz {
         Ok(Claims::from_verified_text(texts.take_payload(), index))
     }
 
+    /// Whether the byte-identical `htu` shortcut agrees with the parser on `url`: `false` only
+    /// if the shortcut accepts a URL the parser refuses.
+    pub fn htu_shortcut_agrees(url: &str) -> bool {
+        crate::dpop::htu::shortcut_agrees(url)
+    }
+
     /// Claims from any JSON object, unverified (for the `act` helpers' targets and tests).
     pub fn claims(object: JsonObject) -> Claims {
         Claims::from_object(object)

@@ -95,12 +95,62 @@ pub fn normalize_htu(url: &str) -> Result<String, HtuError> {
 /// comparison form.
 pub(crate) fn htu_matches(claimed: &str, requested: &str) -> bool {
     if claimed == requested {
-        return parse(requested).is_ok();
+        return plainly_has_comparison_form(requested) || parse(requested).is_ok();
     }
     match (normalize_htu(claimed), normalize_htu(requested)) {
         (Ok(claimed), Ok(requested)) => claimed == requested,
         _ => false,
     }
+}
+
+/// Whether `url` has a comparison form, decided without the parser for the plain URLs requests
+/// carry: `http(s)://`, a host of lower-case letters, digits, dots and hyphens whose last label
+/// does not start with a digit (never an IPv4 address) and with no `xn--` label (never
+/// punycode to check), an optional port of at most 65535, then anything in printable ASCII.
+/// The WHATWG parser cannot fail on such a URL (once the host and port are valid, the path,
+/// query and fragment only get escaped), and its origin is a tuple. `false` means "ask the
+/// parser", not "no form": a unit test and a proptest pin that every `true` is the parser's.
+fn plainly_has_comparison_form(url: &str) -> bool {
+    let bytes = url.as_bytes();
+    let rest = match bytes {
+        [b'h', b't', b't', b'p', b's', b':', b'/', b'/', rest @ ..]
+        | [b'h', b't', b't', b'p', b':', b'/', b'/', rest @ ..] => rest,
+        _ => return false,
+    };
+    let end = rest
+        .iter()
+        .position(|&b| matches!(b, b'/' | b'\\' | b'?' | b'#'))
+        .unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at_checked(end).unwrap_or_default();
+    if !tail.iter().all(u8::is_ascii_graphic) {
+        return false;
+    }
+    let (host, port) = match authority.iter().position(|&b| b == b':') {
+        Some(colon) => (
+            authority.get(..colon).unwrap_or_default(),
+            authority.get(colon + 1..),
+        ),
+        None => (authority, None),
+    };
+    let port_ok = port.is_none_or(|p| {
+        (1..=5).contains(&p.len())
+            && p.iter().all(u8::is_ascii_digit)
+            && p.iter().fold(0u32, |n, &d| n * 10 + u32::from(d - b'0')) <= 65_535
+    });
+    let mut last_label_start = None;
+    for label in host.split(|&b| b == b'.') {
+        let plain = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
+        if label.is_empty() || label.starts_with(b"xn--") || !label.iter().all(plain) {
+            return false;
+        }
+        last_label_start = label.first().copied();
+    }
+    port_ok && last_label_start.is_some_and(|b| !b.is_ascii_digit())
+}
+
+/// `false` only if [`plainly_has_comparison_form`] accepts a URL the parser refuses (fuzzing).
+pub(crate) fn shortcut_agrees(url: &str) -> bool {
+    !plainly_has_comparison_form(url) || parse(url).is_ok()
 }
 
 /// Parses `url`, keeping it only when it has a tuple origin and a host of its own.
@@ -411,7 +461,68 @@ mod tests {
         ));
     }
 
+    /// Every URL the fast check accepts is one the parser accepts, and the usual request URLs
+    /// take the fast path.
+    #[test]
+    fn the_fast_check_only_accepts_what_the_parser_accepts() {
+        for url in TRICKY.iter().copied().chain([
+            "https://api.example.com/calendar/events",
+            "https://api.example.com:8443/a/b?c=d#e",
+            "http://localhost:3000/",
+            "https://a-b.example/",
+            "https://api.example.com",
+            "https://api.example.com:65536/",
+            "https://api.example.com:/",
+            "https://999.1.1.1/",
+            "https://1.2.3.4/",
+            "https://0x7f.1/",
+            "https://xn--nxasmq6b.example/",
+            "https://xn--/",
+            "https://a..b/",
+            "https://.a/",
+            "https://a./",
+            "https://user@host/",
+            "https://[::1]/",
+            "https://exa mple.com/",
+            "https://example.com/\u{e4}",
+            "https://EXAMPLE.com/",
+        ]) {
+            if plainly_has_comparison_form(url) {
+                assert!(parse(url).is_ok(), "{url:?}");
+            }
+        }
+        for usual in [
+            "https://api.example.com/calendar/events",
+            "https://api.example.com:8443/a/b?c=d#e",
+            "http://localhost:3000/",
+            "https://api.example.com",
+        ] {
+            assert!(plainly_has_comparison_form(usual), "{usual:?}");
+        }
+        for slow in [
+            "https://1.2.3.4/",
+            "https://xn--nxasmq6b.example/",
+            "https://a./",
+        ] {
+            assert!(!plainly_has_comparison_form(slow), "{slow:?}");
+        }
+    }
+
     proptest::proptest! {
+        /// URL-like text near the fast check's edges: whatever it accepts, the parser accepts.
+        #[test]
+        fn fast_check_implies_parse(
+            scheme in "(https?://|HTTPS://|ftp://)",
+            host in "[a-z0-9.x-]{0,12}(\\.[0-9]{1,4}|\\.xn--[a-z0-9-]{0,4}|)",
+            port in "(:[0-9]{0,6}|)",
+            rest in "[/?#\\\\a-zA-Z0-9%.:@\\[\\] -]{0,12}",
+        ) {
+            let url = format!("{scheme}{host}{port}{rest}");
+            if plainly_has_comparison_form(&url) {
+                proptest::prop_assert!(parse(&url).is_ok(), "{:?}", url);
+            }
+        }
+
         /// Random URL-like text, mostly with a known scheme: same output as the reference.
         #[test]
         fn same_output_as_the_reference_on_random_urls(
