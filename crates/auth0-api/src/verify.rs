@@ -16,7 +16,7 @@ use crate::claims::{ClaimsIndex, CnfIndex, Slot};
 use crate::domains::normalize_domain_cow;
 use crate::error::{Error, Result};
 use crate::json_view::{
-    self, AudMatch, AudSeed, Lite, MemberSink, Number, PickSeed, Picked, Validated,
+    self, AudMatch, AudSeed, Lite, Member, MemberSink, Number, PickSeed, Picked, Validated,
 };
 use crate::jwks::JwkEntry;
 use crate::jws::{self, MAX_TOKEN_BYTES, Segments};
@@ -72,16 +72,25 @@ pub(crate) struct Header<'a> {
 }
 
 impl<'de> MemberSink<'de> for Header<'de> {
-    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
-        match name {
-            "alg" => self.alg = Some(map.next_value()?),
-            "kid" => self.kid = Some(map.next_value()?),
-            "crit" => self.crit = Some(map.next_value()?),
+    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<Member, A::Error> {
+        Ok(match name {
+            "alg" => {
+                self.alg = Some(map.next_value()?);
+                Member::Known(0)
+            }
+            "kid" => {
+                self.kid = Some(map.next_value()?);
+                Member::Known(1)
+            }
+            "crit" => {
+                self.crit = Some(map.next_value()?);
+                Member::Known(2)
+            }
             _ => {
                 map.next_value::<Validated>()?;
+                Member::Other
             }
-        }
-        Ok(())
+        })
     }
 }
 
@@ -129,25 +138,52 @@ impl<'a> Payload<'a> {
 }
 
 impl<'de> MemberSink<'de> for Payload<'de> {
-    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
+    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<Member, A::Error> {
         for (found, claim) in self.required_found.iter_mut().zip(self.expected.required) {
             *found |= claim == name;
         }
-        match name {
-            "iss" => self.iss = Some(map.next_value()?),
-            "sub" => self.sub = Some(map.next_value()?),
-            "azp" => self.azp = Some(map.next_value()?),
-            "scope" => self.scope = Some(map.next_value()?),
-            "aud" => self.aud = Some(map.next_value_seed(AudSeed(self.expected.audiences))?),
-            "exp" => self.exp = Some(map.next_value()?),
-            "iat" => self.iat = Some(map.next_value()?),
-            "nbf" => self.nbf = Some(map.next_value()?),
-            "cnf" => self.cnf = Some(map.next_value_seed(PickSeed("jkt"))?),
+        Ok(match name {
+            "iss" => {
+                self.iss = Some(map.next_value()?);
+                Member::Known(0)
+            }
+            "sub" => {
+                self.sub = Some(map.next_value()?);
+                Member::Known(1)
+            }
+            "azp" => {
+                self.azp = Some(map.next_value()?);
+                Member::Known(2)
+            }
+            "scope" => {
+                self.scope = Some(map.next_value()?);
+                Member::Known(3)
+            }
+            "aud" => {
+                self.aud = Some(map.next_value_seed(AudSeed(self.expected.audiences))?);
+                Member::Known(4)
+            }
+            "exp" => {
+                self.exp = Some(map.next_value()?);
+                Member::Known(5)
+            }
+            "iat" => {
+                self.iat = Some(map.next_value()?);
+                Member::Known(6)
+            }
+            "nbf" => {
+                self.nbf = Some(map.next_value()?);
+                Member::Known(7)
+            }
+            "cnf" => {
+                self.cnf = Some(map.next_value_seed(PickSeed("jkt"))?);
+                Member::Known(8)
+            }
             _ => {
                 map.next_value::<Validated>()?;
+                Member::Other
             }
-        }
-        Ok(())
+        })
     }
 }
 

@@ -96,7 +96,7 @@ pub use thumbprint::{ThumbprintError, jwk_thumbprint};
 
 use crate::claims::Claims;
 use crate::error::{Error, ErrorKind, Result};
-use crate::json_view::{self, Lite, MemberSink, Number, Validated};
+use crate::json_view::{self, Lite, Member, MemberSink, Number, Validated};
 use crate::jws::{self, DecodeError, JsonObject, MAX_PROOF_BYTES};
 use crate::keys::VerifyingKey;
 use crate::options::{Algorithm, ApiClientOptions};
@@ -632,19 +632,37 @@ impl ProofPayload<'_> {
 }
 
 impl<'de> MemberSink<'de> for ProofPayload<'de> {
-    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<(), A::Error> {
-        match name {
-            "jti" => self.jti = Some(map.next_value()?),
-            "iat" => self.iat = Some(map.next_value()?),
-            "htm" => self.htm = Some(map.next_value()?),
-            "htu" => self.htu = Some(map.next_value()?),
-            "ath" => self.ath = Some(map.next_value()?),
-            "nonce" => self.nonce = Some(map.next_value()?),
+    fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<Member, A::Error> {
+        Ok(match name {
+            "jti" => {
+                self.jti = Some(map.next_value()?);
+                Member::Known(0)
+            }
+            "iat" => {
+                self.iat = Some(map.next_value()?);
+                Member::Known(1)
+            }
+            "htm" => {
+                self.htm = Some(map.next_value()?);
+                Member::Known(2)
+            }
+            "htu" => {
+                self.htu = Some(map.next_value()?);
+                Member::Known(3)
+            }
+            "ath" => {
+                self.ath = Some(map.next_value()?);
+                Member::Known(4)
+            }
+            "nonce" => {
+                self.nonce = Some(map.next_value()?);
+                Member::Known(5)
+            }
             _ => {
                 map.next_value::<Validated>()?;
+                Member::Other
             }
-        }
-        Ok(())
+        })
     }
 }
 
