@@ -7,7 +7,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
 
-use subtle::ConstantTimeEq as _;
+use aws_lc_rs::constant_time;
 
 use crate::cache::{CacheAdapter, InMemoryCache};
 use crate::challenge::{AuthScheme, www_authenticate};
@@ -696,7 +696,12 @@ impl ApiClient {
                         s,
                     ));
                 };
-                if !bool::from(expected.as_bytes().ct_eq(verified.jkt.as_bytes())) {
+                if constant_time::verify_slices_are_equal(
+                    expected.as_bytes(),
+                    verified.jkt.as_bytes(),
+                )
+                .is_err()
+                {
                     return Err(prepare(
                         Error::invalid_token("JWT Access Token confirmation mismatch"),
                         s,

@@ -81,13 +81,12 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use aws_lc_rs::digest;
+use aws_lc_rs::{constant_time, digest};
 use base64::Engine as _;
 use base64::alphabet::URL_SAFE;
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use serde::de::MapAccess;
 use serde_json::Value;
-use subtle::ConstantTimeEq as _;
 
 pub use htu::{HtuError, normalize_htu};
 pub use nonce::NonceConfig;
@@ -513,7 +512,9 @@ impl DpopVerifier {
         };
         let ath_ok = ProofPayload::str_claim(&claims.ath)
             .zip(expected_ath)
-            .is_some_and(|(ath, expected)| bool::from(ath.as_bytes().ct_eq(&expected)));
+            .is_some_and(|(ath, expected)| {
+                constant_time::verify_slices_are_equal(ath.as_bytes(), &expected).is_ok()
+            });
         if !ath_ok {
             return Err(Error::invalid_dpop_proof("DPoP Proof ath mismatch"));
         }

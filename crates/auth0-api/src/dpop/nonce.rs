@@ -34,10 +34,9 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use aws_lc_rs::hmac;
+use aws_lc_rs::{constant_time, hmac};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use subtle::ConstantTimeEq as _;
 
 use crate::error::{Error, Result};
 
@@ -139,7 +138,7 @@ impl NonceConfig {
         {
             return false;
         }
-        bool::from(self.tag(issued_at).as_slice().ct_eq(tag))
+        constant_time::verify_slices_are_equal(self.tag(issued_at).as_slice(), tag).is_ok()
     }
 
     fn tag(&self, issued_at: u64) -> [u8; TAG_BYTES] {
