@@ -29,6 +29,9 @@ use crate::resolved::ResolvedIssuers;
 use crate::token_cache::{CachedToken, TokenCache};
 use crate::verify::{self, ClaimRules};
 
+/// The `DPoP` request header's name, built once (a `&str` name is parsed on every lookup).
+const DPOP_HEADER: http::HeaderName = http::HeaderName::from_static("dpop");
+
 /// The key a token is checked with, and where it came from.
 struct KeysInUse<'a> {
     discovery: &'a Discovery,
@@ -607,7 +610,7 @@ impl ApiClient {
 
         let mut proofs = request
             .headers
-            .get_all("dpop")
+            .get_all(DPOP_HEADER)
             .iter()
             .filter(|v| !v.is_empty());
         let proof = proofs.next();
