@@ -14,10 +14,19 @@
 //!
 //! Prints one line per path: bare µs, library µs (medians), and the median ratio with its
 //! 25th and 75th percentiles. Starts its own dev tenant on loopback.
+//!
+//! The last two lines are the 2-thread scaling of the bare check and of a fresh-token
+//! verification (one client shared by both threads, each with its own current-thread runtime):
+//! per pair, a batch on one thread and the same number of calls split over two threads, the
+//! ratio of their throughputs; "library scaling / bare scaling" is the median of the per-pair
+//! quotients. These batches are 4,000 calls (about 60 ms on one thread): with batches of a few
+//! milliseconds the figure measures how long the second vCPU takes to wake up (it came out near
+//! 1.0x for both), not how the work scales.
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::print_stdout)]
 
 use std::hint::black_box;
+use std::sync::Barrier;
 use std::time::Instant;
 
 use auth0_api::{ApiClient, VerifyRequest};
@@ -59,6 +68,38 @@ fn print(name: &str, s: &Summary) {
         "{name:44} bare {:8.2} us  library {:8.2} us  ratio {:.3} (p25 {:.3}, p75 {:.3})",
         s.bare, s.lib, s.ratio[0], s.ratio[1], s.ratio[2]
     );
+}
+
+/// Wall time (µs) of `calls` calls of `run(thread, share)` split over `threads` OS threads,
+/// from the moment all are ready to the moment the last is done.
+fn on_threads(threads: usize, calls: usize, run: &(dyn Fn(usize, usize) + Sync)) -> f64 {
+    let ready = Barrier::new(threads);
+    std::thread::scope(|s| {
+        let spans: Vec<_> = (0..threads)
+            .map(|i| {
+                let ready = &ready;
+                s.spawn(move || {
+                    ready.wait();
+                    let start = Instant::now();
+                    run(i, calls / threads);
+                    (start, Instant::now())
+                })
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|h| h.join().unwrap())
+            .collect();
+        let first = spans.iter().map(|s| s.0).min().unwrap();
+        let last = spans.iter().map(|s| s.1).max().unwrap();
+        (last - first).as_secs_f64() * 1e6
+    })
+}
+
+/// 2-thread scaling of `run`: throughput on two threads over throughput on one.
+fn scaling(calls: usize, run: &(dyn Fn(usize, usize) + Sync)) -> f64 {
+    let one = on_threads(1, calls, run);
+    let two = on_threads(2, calls, run);
+    one / two
 }
 
 fn main() {
@@ -159,5 +200,51 @@ fn main() {
     print(
         "dpop: verify_request (no replay store)",
         &summarise(&without),
+    );
+
+    // 2-thread scaling, bare and library, in alternating batches.
+    let runtimes = [
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    ];
+    let bare_run = |_: usize, n: usize| {
+        for _ in 0..n {
+            rsa.verify_sig(black_box(&input), black_box(&sig)).unwrap();
+        }
+    };
+    let lib_run = |thread: usize, n: usize| {
+        runtimes[thread].block_on(async {
+            for _ in 0..n {
+                black_box(fresh.verify_access_token(black_box(&token)).await.unwrap());
+            }
+        })
+    };
+    // Long batches: see the module comment.
+    let calls = BATCH * 20;
+    let mut scalings = vec![];
+    for _ in 0..pairs {
+        scalings.push((scaling(calls, &bare_run), scaling(calls, &lib_run)));
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        let at = |q: usize| v[(v.len() - 1) * q / 4];
+        [at(2), at(1), at(3)]
+    };
+    let bare = median(scalings.iter().map(|p| p.0).collect());
+    let lib = median(scalings.iter().map(|p| p.1).collect());
+    let quotient = median(scalings.iter().map(|p| p.1 / p.0).collect());
+    println!(
+        "{:44} bare {:.3}x (p25 {:.3}, p75 {:.3})  library {:.3}x (p25 {:.3}, p75 {:.3})",
+        "scaling: 1 -> 2 threads, fresh Bearer", bare[0], bare[1], bare[2], lib[0], lib[1], lib[2]
+    );
+    println!(
+        "{:44} library scaling / bare scaling {:.3} (p25 {:.3}, p75 {:.3})",
+        "", quotient[0], quotient[1], quotient[2]
     );
 }
