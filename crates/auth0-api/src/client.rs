@@ -11,7 +11,7 @@ use aws_lc_rs::constant_time;
 
 use crate::cache::{CacheAdapter, InMemoryCache};
 use crate::challenge::{AuthScheme, www_authenticate};
-use crate::claims::{Claims, ClaimsIndex, Confirmation};
+use crate::claims::{Claims, Confirmation};
 use crate::discovery::DiscoveryCache;
 use crate::discovery::{
     Discovery, DiscoveryError, DocumentLoader, discovery_cache, discovery_url, unix_now,
@@ -370,7 +370,7 @@ impl ApiClient {
                 Some(self.finish(&decoded, &keys, caching))
             }),
         };
-        let (index, pending) = match remembered.flatten() {
+        let pending = match remembered.flatten() {
             Some(done) => done?,
             None => {
                 let (discovery, keys) = self
@@ -394,6 +394,7 @@ impl ApiClient {
             }
         };
         self.inner.known_headers.remember(&decoded);
+        let index = decoded.claims_index();
         drop(decoded);
         let claims = Claims::from_verified_text(texts.take_payload(), index);
         if let (Some(cache), Some(key), Some(pending)) = (cache, cache_key, pending)
@@ -495,14 +496,14 @@ impl ApiClient {
         Ok((discovery_entry, keys))
     }
 
-    /// The checks once the key is known: signature, then claims. Answers the verified claims'
-    /// index and, when the verified-token cache is on, what its entry needs.
+    /// The checks once the key is known: signature, then claims. Answers, when the
+    /// verified-token cache is on, what its entry needs (kept small: it is moved twice).
     fn finish(
         &self,
         decoded: &verify::Decoded<'_>,
         keys: &KeysInUse<'_>,
         caching: bool,
-    ) -> Result<(ClaimsIndex, Option<PendingEntry>)> {
+    ) -> Result<Option<PendingEntry>> {
         let opts = &self.inner.options;
         verify::check_signature(decoded, keys.key, &opts.algorithms)?;
         let now = unix_now() as f64;
@@ -521,7 +522,7 @@ impl ApiClient {
             kid: keys.kid.to_owned(),
             keys: keys.keys.clone(),
         });
-        Ok((decoded.claims_index(), pending))
+        Ok(pending)
     }
 
     /// Whether a cached verification still holds: not expired, and its key still published.
