@@ -100,8 +100,9 @@ for _ in $(seq 100); do
 done
 rss() { awk '/^VmRSS/ {print $2 " " $3}' "/proc/$SERVE/status"; }
 
-# The challenge an invalid token gets (every 401 of the run must carry the same).
-INVALID=$(sed -n '/invalid = {/,/}/p' "$WORK/tokens.lua" | grep -o 'ey[^"]*' | head -1)
+# The challenge an invalid token gets (every 401 of the run must carry the same). `grep -m1`,
+# not `| head -1`: under pipefail, head closing the pipe early can kill grep and the script.
+INVALID=$(sed -n '/invalid = {/,/}/p' "$WORK/tokens.lua" | grep -m1 -o 'ey[^"]*')
 EXPECTED_401=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $INVALID" "$URL" |
     awk 'tolower($1) == "www-authenticate:" {sub(/^[^:]*: /, ""); sub(/\r$/, ""); print}')
 VALID_STATUS=$(curl -s -o /dev/null -w '%{http_code}' \
