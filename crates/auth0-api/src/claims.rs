@@ -126,8 +126,13 @@ impl ClaimsIndex {
             Some(Lite::Str(Cow::Borrowed(s))) => {
                 let start = (s.as_ptr() as usize).wrapping_sub(text.as_ptr() as usize);
                 let end = start.wrapping_add(s.len());
+                // `s` lies in `text` exactly when this range of `text` starts where `s` does
+                // (the length then matches by construction): a pointer test, not a byte compare.
+                let inside = text
+                    .get(start..end)
+                    .is_some_and(|t| std::ptr::eq(t.as_ptr(), s.as_ptr()));
                 match (u32::try_from(start), u32::try_from(end)) {
-                    (Ok(a), Ok(b)) if text.get(start..end) == Some(*s) => Slot::At(a, b),
+                    (Ok(a), Ok(b)) if inside => Slot::At(a, b),
                     _ => Slot::Map,
                 }
             }
