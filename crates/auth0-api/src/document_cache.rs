@@ -46,7 +46,7 @@ pub(crate) struct Entry<T> {
 }
 
 impl<T> Entry<T> {
-    fn new(value: T, ttl: Duration, stale_window: Duration) -> Self {
+    pub(crate) fn new(value: T, ttl: Duration, stale_window: Duration) -> Self {
         let now = Instant::now();
         Self {
             value,

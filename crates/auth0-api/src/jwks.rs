@@ -76,6 +76,14 @@ impl KeySet {
         Ok(Self { entries })
     }
 
+    /// A key set with no members (tests).
+    #[cfg(test)]
+    pub(crate) fn empty() -> Self {
+        Self {
+            entries: Vec::new(),
+        }
+    }
+
     /// The first member whose `kid` equals `kid`.
     pub(crate) fn find(&self, kid: &str) -> Option<&JwkEntry> {
         self.entries.iter().find(|e| e.kid.as_deref() == Some(kid))

@@ -115,10 +115,81 @@ impl ResolvedIssuers {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
+    use crate::domains::normalize_domain;
 
     fn assert_send_sync<T: Send + Sync>() {}
+
+    /// A discovery entry for `issuer` and a key-set entry, both fresh for `ttl`.
+    fn pair(issuer: &str, ttl: Duration) -> (Arc<Entry<Arc<Discovery>>>, Arc<Entry<KeySet>>) {
+        let discovery = Discovery {
+            issuer: issuer.to_owned(),
+            jwks_uri: Some(format!("{issuer}.well-known/jwks.json")),
+            token_endpoint: None,
+            document: serde_json::Map::new(),
+            normalized_issuer: normalize_domain(issuer),
+        };
+        (
+            Arc::new(Entry::new(Arc::new(discovery), ttl, Duration::ZERO)),
+            Arc::new(Entry::new(KeySet::empty(), ttl, Duration::ZERO)),
+        )
+    }
+
+    fn found(memory: &ResolvedIssuers, issuer: &str) -> bool {
+        memory.with(issuer, Instant::now(), |_| ()).is_some()
+    }
+
+    #[test]
+    fn remembers_current_pairs_within_its_bound() {
+        const HOUR: Duration = Duration::from_secs(3600);
+        let memory = ResolvedIssuers::new(2);
+        let (a, b, c) = (
+            "https://a.example/",
+            "https://b.example/",
+            "https://c.example/",
+        );
+        let (da, ka) = pair(a, HOUR);
+        memory.remember(&da, &ka);
+        memory.remember(&da, &ka);
+        let (db, kb) = pair(b, HOUR);
+        memory.remember(&db, &kb);
+        assert!(found(&memory, a) && found(&memory, b));
+        assert!(
+            !found(&memory, "https://a.example"),
+            "byte for byte, not normalised"
+        );
+        // Full of current pairs: a third issuer is not remembered, and evicts nobody.
+        let (dc, kc) = pair(c, HOUR);
+        memory.remember(&dc, &kc);
+        assert!(found(&memory, a) && found(&memory, b) && !found(&memory, c));
+        // A newer pair for a remembered issuer replaces its slot.
+        let (da2, ka2) = pair(a, HOUR);
+        memory.remember(&da2, &ka2);
+        let same = memory.with(a, Instant::now(), |r| Arc::ptr_eq(&r.keys, &ka2));
+        assert_eq!(same, Some(true));
+        // A pair due for refresh is not used, and its slot goes to the next issuer.
+        let (db_due, kb_due) = pair(b, Duration::ZERO);
+        memory.remember(&db_due, &kb_due);
+        assert!(!found(&memory, b));
+        memory.remember(&dc, &kc);
+        assert!(found(&memory, c) && found(&memory, a));
+    }
+
+    #[test]
+    fn remembers_nothing_without_room_or_issuer() {
+        let memory = ResolvedIssuers::new(0);
+        let (d, k) = pair("https://a.example/", Duration::from_secs(60));
+        memory.remember(&d, &k);
+        assert!(!found(&memory, "https://a.example/"));
+        let memory = ResolvedIssuers::new(1);
+        let (d, k) = pair("", Duration::from_secs(60));
+        memory.remember(&d, &k);
+        assert!(!found(&memory, ""));
+    }
 
     #[test]
     fn the_guard_may_live_in_a_send_future() {
