@@ -31,7 +31,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{Clients, URL, auth0_shaped, clients, ec_key, rsa_key, split, start_tenant};
+use common::{Clients, URL, auth0_shaped, clients, ec_key, in_turn, rsa_key, split, start_tenant};
 
 fn benches(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -243,22 +243,6 @@ fn benches(c: &mut Criterion) {
         })
     });
     g.finish();
-}
-
-/// Runs `bare` and `lib` in turn, the bare one first in even chunks and second in odd ones (so
-/// that neither always follows the untimed work), and answers their times as (bare, lib).
-fn in_turn(
-    chunk: usize,
-    bare: impl FnOnce() -> Duration,
-    lib: impl FnOnce() -> Duration,
-) -> (Duration, Duration) {
-    if chunk % 2 == 0 {
-        let b = bare();
-        (b, lib())
-    } else {
-        let l = lib();
-        (bare(), l)
-    }
 }
 
 /// `iters` iterations' worth of "time" that reads as the ratio `lib / bare` in microseconds.

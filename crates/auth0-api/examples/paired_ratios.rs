@@ -37,7 +37,7 @@ use auth0_api_dev_tenant::dpop::DpopKey;
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::{Clients, URL, auth0_shaped, clients, ec_key, rsa_key, split, start_tenant};
+use common::{Clients, URL, auth0_shaped, clients, ec_key, in_turn, rsa_key, split, start_tenant};
 
 /// Calls per batch (Bearer); DPoP batches are a fifth of it.
 const BATCH: usize = 200;
@@ -70,18 +70,6 @@ fn print(name: &str, s: &Summary) {
         "{name:44} bare {:8.2} us  library {:8.2} us  ratio {:.3} (p25 {:.3}, p75 {:.3})",
         s.bare, s.lib, s.ratio[0], s.ratio[1], s.ratio[2]
     );
-}
-
-/// Runs `bare` and `lib` in turn, the bare batch first in even pairs and second in odd ones (so
-/// that neither always follows the other's or the set-up's work), and answers (bare, lib).
-fn in_turn(pair: usize, bare: impl FnOnce() -> f64, lib: impl FnOnce() -> f64) -> (f64, f64) {
-    if pair % 2 == 0 {
-        let b = bare();
-        (b, lib())
-    } else {
-        let l = lib();
-        (bare(), l)
-    }
 }
 
 /// Wall time (µs) of `calls` calls of `run(thread, share)` split over `threads` OS threads,

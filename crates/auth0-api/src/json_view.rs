@@ -15,7 +15,9 @@ use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 
 use crate::jws::{DecodeError, classify_json_error};
 
@@ -28,6 +30,33 @@ pub(crate) trait MemberSink<'de> {
     /// Reads the value of member `name` from `map` (with `map.next_value::<T>()`), keeping it or
     /// validating it with [`Validated`], and says whether `name` is one of the sink's own.
     fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<Member, A::Error>;
+}
+
+/// Reads the value of a member a sink keeps into `slot`; the member is the sink's number `n`.
+pub(crate) fn keep<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
+    slot: &mut Option<T>,
+    map: &mut A,
+    n: u32,
+) -> Result<Member, A::Error> {
+    *slot = Some(map.next_value()?);
+    Ok(Member::Known(n))
+}
+
+/// [`keep`], reading the value with `seed`.
+pub(crate) fn keep_seed<'de, A: MapAccess<'de>, S: DeserializeSeed<'de>>(
+    slot: &mut Option<S::Value>,
+    map: &mut A,
+    seed: S,
+    n: u32,
+) -> Result<Member, A::Error> {
+    *slot = Some(map.next_value_seed(seed)?);
+    Ok(Member::Known(n))
+}
+
+/// Validates the value of a member a sink does not read.
+pub(crate) fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<Member, A::Error> {
+    map.next_value::<Validated>()?;
+    Ok(Member::Other)
 }
 
 /// What a [`MemberSink`] says of a member name.
@@ -544,25 +573,13 @@ mod tests {
             name: &str,
             map: &mut A,
         ) -> Result<Member, A::Error> {
-            Ok(match name {
-                "l" => {
-                    self.lite = Some(map.next_value()?);
-                    Member::Known(0)
-                }
-                "n" => {
-                    self.num = Some(map.next_value()?);
-                    Member::Known(1)
-                }
-                "s" => {
-                    let want = ["a".to_owned(), "b\n".to_owned()];
-                    self.aud = Some(map.next_value_seed(AudSeed(&want))?);
-                    Member::Known(63)
-                }
-                _ => {
-                    map.next_value::<Validated>()?;
-                    Member::Other
-                }
-            })
+            let want = ["a".to_owned(), "b\n".to_owned()];
+            match name {
+                "l" => keep(&mut self.lite, map, 0),
+                "n" => keep(&mut self.num, map, 1),
+                "s" => keep_seed(&mut self.aud, map, AudSeed(&want), 63),
+                _ => skip(map),
+            }
         }
     }
 

@@ -16,7 +16,8 @@ use crate::claims::{ClaimsIndex, CnfIndex, Slot};
 use crate::domains::normalize_domain_cow;
 use crate::error::{Error, Result};
 use crate::json_view::{
-    self, AudMatch, AudSeed, Lite, Member, MemberSink, Number, PickSeed, Picked, Validated,
+    self, AudMatch, AudSeed, Lite, Member, MemberSink, Number, PickSeed, Picked, keep, keep_seed,
+    skip,
 };
 use crate::jwks::JwkEntry;
 use crate::jws::{self, MAX_TOKEN_BYTES, Segments};
@@ -73,24 +74,12 @@ pub(crate) struct Header<'a> {
 
 impl<'de> MemberSink<'de> for Header<'de> {
     fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<Member, A::Error> {
-        Ok(match name {
-            "alg" => {
-                self.alg = Some(map.next_value()?);
-                Member::Known(0)
-            }
-            "kid" => {
-                self.kid = Some(map.next_value()?);
-                Member::Known(1)
-            }
-            "crit" => {
-                self.crit = Some(map.next_value()?);
-                Member::Known(2)
-            }
-            _ => {
-                map.next_value::<Validated>()?;
-                Member::Other
-            }
-        })
+        match name {
+            "alg" => keep(&mut self.alg, map, 0),
+            "kid" => keep(&mut self.kid, map, 1),
+            "crit" => keep(&mut self.crit, map, 2),
+            _ => skip(map),
+        }
     }
 }
 
@@ -142,48 +131,18 @@ impl<'de> MemberSink<'de> for Payload<'de> {
         for (found, claim) in self.required_found.iter_mut().zip(self.expected.required) {
             *found |= claim == name;
         }
-        Ok(match name {
-            "iss" => {
-                self.iss = Some(map.next_value()?);
-                Member::Known(0)
-            }
-            "sub" => {
-                self.sub = Some(map.next_value()?);
-                Member::Known(1)
-            }
-            "azp" => {
-                self.azp = Some(map.next_value()?);
-                Member::Known(2)
-            }
-            "scope" => {
-                self.scope = Some(map.next_value()?);
-                Member::Known(3)
-            }
-            "aud" => {
-                self.aud = Some(map.next_value_seed(AudSeed(self.expected.audiences))?);
-                Member::Known(4)
-            }
-            "exp" => {
-                self.exp = Some(map.next_value()?);
-                Member::Known(5)
-            }
-            "iat" => {
-                self.iat = Some(map.next_value()?);
-                Member::Known(6)
-            }
-            "nbf" => {
-                self.nbf = Some(map.next_value()?);
-                Member::Known(7)
-            }
-            "cnf" => {
-                self.cnf = Some(map.next_value_seed(PickSeed("jkt"))?);
-                Member::Known(8)
-            }
-            _ => {
-                map.next_value::<Validated>()?;
-                Member::Other
-            }
-        })
+        match name {
+            "iss" => keep(&mut self.iss, map, 0),
+            "sub" => keep(&mut self.sub, map, 1),
+            "azp" => keep(&mut self.azp, map, 2),
+            "scope" => keep(&mut self.scope, map, 3),
+            "aud" => keep_seed(&mut self.aud, map, AudSeed(self.expected.audiences), 4),
+            "exp" => keep(&mut self.exp, map, 5),
+            "iat" => keep(&mut self.iat, map, 6),
+            "nbf" => keep(&mut self.nbf, map, 7),
+            "cnf" => keep_seed(&mut self.cnf, map, PickSeed("jkt"), 8),
+            _ => skip(map),
+        }
     }
 }
 

@@ -103,3 +103,15 @@ pub fn clients(tenant: &DevTenant) -> Clients {
         cached: build(options()),
     }
 }
+
+/// Runs `bare` and `lib` in turn, the bare side first in even turns and second in odd ones (so
+/// that neither always follows the other's or the set-up's work); answers (bare, lib).
+pub fn in_turn<T>(turn: usize, bare: impl FnOnce() -> T, lib: impl FnOnce() -> T) -> (T, T) {
+    if turn % 2 == 0 {
+        let b = bare();
+        (b, lib())
+    } else {
+        let l = lib();
+        (bare(), l)
+    }
+}

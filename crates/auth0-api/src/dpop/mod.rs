@@ -95,7 +95,7 @@ pub use thumbprint::{ThumbprintError, jwk_thumbprint};
 
 use crate::claims::Claims;
 use crate::error::{Error, ErrorKind, Result};
-use crate::json_view::{self, Lite, Member, MemberSink, Number, Validated};
+use crate::json_view::{self, Lite, Member, MemberSink, Number, keep, skip};
 use crate::jws::{self, DecodeError, JsonObject, MAX_PROOF_BYTES};
 use crate::keys::VerifyingKey;
 use crate::options::{Algorithm, ApiClientOptions};
@@ -634,36 +634,15 @@ impl ProofPayload<'_> {
 
 impl<'de> MemberSink<'de> for ProofPayload<'de> {
     fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<Member, A::Error> {
-        Ok(match name {
-            "jti" => {
-                self.jti = Some(map.next_value()?);
-                Member::Known(0)
-            }
-            "iat" => {
-                self.iat = Some(map.next_value()?);
-                Member::Known(1)
-            }
-            "htm" => {
-                self.htm = Some(map.next_value()?);
-                Member::Known(2)
-            }
-            "htu" => {
-                self.htu = Some(map.next_value()?);
-                Member::Known(3)
-            }
-            "ath" => {
-                self.ath = Some(map.next_value()?);
-                Member::Known(4)
-            }
-            "nonce" => {
-                self.nonce = Some(map.next_value()?);
-                Member::Known(5)
-            }
-            _ => {
-                map.next_value::<Validated>()?;
-                Member::Other
-            }
-        })
+        match name {
+            "jti" => keep(&mut self.jti, map, 0),
+            "iat" => keep(&mut self.iat, map, 1),
+            "htm" => keep(&mut self.htm, map, 2),
+            "htu" => keep(&mut self.htu, map, 3),
+            "ath" => keep(&mut self.ath, map, 4),
+            "nonce" => keep(&mut self.nonce, map, 5),
+            _ => skip(map),
+        }
     }
 }
 

@@ -10,6 +10,33 @@ use serde_json::json;
 
 use crate::{AUD, client, options};
 
+/// Publishes a new signing key, makes it the active one and retires the one that was: answers
+/// the retired key's `kid`.
+fn rotate_and_retire(t: &DevTenant) -> String {
+    let old = t.active_kid();
+    let new = t.add_key();
+    t.activate_key(&new);
+    t.retire_key(&old);
+    old
+}
+
+/// A dev tenant whose discovery and JWKS answers say `max-age=1`.
+async fn tenant_with_one_second_documents() -> DevTenant {
+    DevTenant::builder()
+        .client("cid", "s", [AUD])
+        .max_age(Some(1))
+        .start()
+        .await
+        .unwrap()
+}
+
+/// A fresh token of `t`'s active key verifies with `c`.
+async fn fresh_token_verifies(c: &auth0_api::ApiClient, t: &DevTenant) {
+    c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
+        .await
+        .unwrap();
+}
+
 #[tokio::test]
 async fn hundred_concurrent_cold_verifications_fetch_once() {
     let t = crate::tenant().await;
@@ -90,12 +117,7 @@ async fn concurrent_cold_verifications_fetch_once_per_issuer() {
 
 #[tokio::test]
 async fn ttl_follows_max_age_and_is_at_least_one_second() {
-    let t = DevTenant::builder()
-        .client("cid", "s", [AUD])
-        .max_age(Some(1))
-        .start()
-        .await
-        .unwrap();
+    let t = tenant_with_one_second_documents().await;
     let c = client(options(&t).verified_token_cache(false));
     let token = t.mint().aud(json!(AUD)).sign();
     for _ in 0..20 {
@@ -205,15 +227,10 @@ async fn a_refreshed_key_set_replaces_the_remembered_one() {
             .verified_token_cache(false)
             .jwks_refresh_cooldown(Duration::from_millis(100)),
     );
-    let old_kid = t.active_kid();
     for _ in 0..3 {
-        c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
-            .await
-            .unwrap();
+        fresh_token_verifies(&c, &t).await;
     }
-    let new_kid = t.add_key();
-    t.activate_key(&new_kid);
-    t.retire_key(&old_kid);
+    let old_kid = rotate_and_retire(&t);
     tokio::time::sleep(Duration::from_millis(150)).await;
     let unknown = t.mint().aud(json!(AUD)).kid("not-published").sign();
     let e = c.verify_access_token(&unknown).await.unwrap_err();
@@ -223,9 +240,7 @@ async fn a_refreshed_key_set_replaces_the_remembered_one() {
     let e = c.verify_access_token(&by_old_key).await.unwrap_err();
     assert_eq!(e.description(), "No matching key found in JWKS");
     for _ in 0..3 {
-        c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
-            .await
-            .unwrap();
+        fresh_token_verifies(&c, &t).await;
     }
     let s = t.stats();
     assert_eq!((s.discovery, s.jwks), (1, 2), "{s:?}");
@@ -235,27 +250,15 @@ async fn a_refreshed_key_set_replaces_the_remembered_one() {
 /// through the caches again, which refresh once, and a key retired meanwhile is refused.
 #[tokio::test]
 async fn the_remembered_key_set_expires_with_its_cache_entry() {
-    let t = DevTenant::builder()
-        .client("cid", "s", [AUD])
-        .max_age(Some(1))
-        .start()
-        .await
-        .unwrap();
+    let t = tenant_with_one_second_documents().await;
     let c = client(options(&t).verified_token_cache(false));
-    let old_kid = t.active_kid();
-    c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
-        .await
-        .unwrap();
-    let new_kid = t.add_key();
-    t.activate_key(&new_kid);
-    t.retire_key(&old_kid);
+    fresh_token_verifies(&c, &t).await;
+    let old_kid = rotate_and_retire(&t);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let by_old_key = t.mint().aud(json!(AUD)).signing_kid(&old_kid).sign();
     let e = c.verify_access_token(&by_old_key).await.unwrap_err();
     assert_eq!(e.description(), "No matching key found in JWKS");
-    c.verify_access_token(&t.mint().aud(json!(AUD)).sign())
-        .await
-        .unwrap();
+    fresh_token_verifies(&c, &t).await;
 }
 
 #[tokio::test]
@@ -316,19 +319,11 @@ async fn verified_token_cache_skips_the_signature_but_not_the_checks() {
 
 #[tokio::test]
 async fn a_retired_key_invalidates_cached_tokens() {
-    let t = DevTenant::builder()
-        .client("cid", "s", [AUD])
-        .max_age(Some(1))
-        .start()
-        .await
-        .unwrap();
+    let t = tenant_with_one_second_documents().await;
     let c = client(options(&t).stale_if_error(Duration::from_secs(60)));
-    let old_kid = t.active_kid();
     let token = t.mint().aud(json!(AUD)).sign();
     c.verify_access_token(&token).await.unwrap();
-    let new_kid = t.add_key();
-    t.activate_key(&new_kid);
-    t.retire_key(&old_kid);
+    rotate_and_retire(&t);
     tokio::time::sleep(Duration::from_millis(1200)).await;
     // The JWKS is refreshed (stale entry) and no longer has the key: the cached token is refused.
     let e = c.verify_access_token(&token).await.unwrap_err();
@@ -338,12 +333,7 @@ async fn a_retired_key_invalidates_cached_tokens() {
 #[tokio::test]
 async fn outage_serves_stale_documents_then_fails_clearly() {
     use auth0_api_dev_tenant::{Endpoint, Fault};
-    let t = DevTenant::builder()
-        .client("cid", "s", [AUD])
-        .max_age(Some(1))
-        .start()
-        .await
-        .unwrap();
+    let t = tenant_with_one_second_documents().await;
     let c = client(
         options(&t)
             .stale_if_error(Duration::from_secs(2))
