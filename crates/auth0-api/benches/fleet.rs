@@ -33,7 +33,7 @@ use tokio::runtime::Runtime;
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{AUD, auth0_shaped, rsa_key, split};
+use common::{AUD, auth0_shaped, current_thread, rsa_key, split};
 
 /// Issuers in the multiple-custom-domains bench.
 const ISSUERS: usize = 50;
@@ -45,13 +45,6 @@ const COLD_RUNS: usize = 9;
 /// An Auth0-shaped access token (as in `benches/verify.rs`).
 fn shaped_token(tenant: &DevTenant) -> String {
     auth0_shaped(tenant).sign()
-}
-
-fn current_thread() -> Runtime {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
 }
 
 fn fresh_client(options: ApiClientOptionsBuilder) -> ApiClient {

@@ -31,13 +31,13 @@ use criterion::{Criterion, criterion_group, criterion_main};
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{Clients, URL, auth0_shaped, clients, ec_key, in_turn, rsa_key, split, start_tenant};
+use common::{
+    Clients, URL, auth0_shaped, clients, current_thread, ec_key, in_turn, rsa_key, split,
+    start_tenant,
+};
 
 fn benches(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let tenant = start_tenant(&rt);
     let Clients {
         fresh,

@@ -37,7 +37,10 @@ use auth0_api_dev_tenant::dpop::DpopKey;
 #[path = "../benches/common/mod.rs"]
 mod common;
 
-use common::{Clients, URL, auth0_shaped, clients, ec_key, in_turn, rsa_key, split, start_tenant};
+use common::{
+    Clients, URL, auth0_shaped, clients, current_thread, ec_key, in_turn, rsa_key, split,
+    start_tenant,
+};
 
 /// Calls per batch (Bearer); DPoP batches are a fifth of it.
 const BATCH: usize = 200;
@@ -109,10 +112,7 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(200);
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = current_thread();
     let tenant = start_tenant(&rt);
     let Clients {
         fresh,
@@ -209,16 +209,7 @@ fn main() {
     );
 
     // 2-thread scaling, bare and library, in alternating batches.
-    let runtimes = [
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap(),
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap(),
-    ];
+    let runtimes = [current_thread(), current_thread()];
     let bare_run = |_: usize, n: usize| {
         for _ in 0..n {
             rsa.verify_sig(black_box(&input), black_box(&sig)).unwrap();

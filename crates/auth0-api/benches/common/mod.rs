@@ -67,6 +67,14 @@ pub fn auth0_shaped(tenant: &DevTenant) -> auth0_api_dev_tenant::TokenBuilder {
         .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
 }
 
+/// A current-thread Tokio runtime with timers and I/O.
+pub fn current_thread() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 /// A dev tenant with a client for [`AUD`], started on `rt`.
 pub fn start_tenant(rt: &tokio::runtime::Runtime) -> DevTenant {
     rt.block_on(DevTenant::builder().client("cid", "s", [AUD]).start())
