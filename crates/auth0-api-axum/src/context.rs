@@ -4,16 +4,13 @@
 use std::fmt;
 use std::sync::Arc;
 
+use auth0_api::challenge::Challenges;
 use auth0_api::{ApiClient, AuthScheme, Error};
 use axum_core::extract::FromRequestParts;
 use http::request::Parts;
 
-use crate::response::{AuthRejection, add_param_to_each_challenge};
+use crate::response::AuthRejection;
 use crate::url::UrlSource;
-
-/// The challenge sent when no [`Auth0Layer`](crate::Auth0Layer) ran before an extractor or a
-/// guard that needs authentication.
-const NO_LAYER_CHALLENGE: &str = "Bearer realm=\"api\"";
 
 /// Settings shared by a layer and every request it handles.
 pub(crate) struct Settings {
@@ -86,10 +83,11 @@ impl AuthContext {
 
     /// Adds `resource_metadata` to every challenge of the error's `WWW-Authenticate` value.
     pub(crate) fn finish(&self, error: Error) -> Error {
-        match (self.resource_metadata(), error.www_authenticate()) {
-            (Some(url), Some(challenge)) => {
-                let challenge = add_param_to_each_challenge(challenge, "resource_metadata", url);
-                error.with_www_authenticate(challenge)
+        match (self.resource_metadata(), error.challenges()) {
+            (Some(url), Some(challenges)) => {
+                let mut challenges = challenges.clone();
+                challenges.add_to_each("resource_metadata", url);
+                error.with_challenges(challenges)
             }
             _ => error,
         }
@@ -103,12 +101,12 @@ impl AuthContext {
 
 /// 401 for a request that reached an extractor or guard needing authentication without being
 /// authenticated: with the layer's challenge when the layer ran (optional mode), else the plain
-/// RFC 6750 `Bearer realm="api"`.
+/// RFC 6750 `Bearer realm="api"` ([`Challenges::bearer_realm`]).
 pub(crate) fn unauthenticated(extensions: &http::Extensions) -> AuthRejection {
     match extensions.get::<AuthContext>() {
         Some(context) => context.unauthenticated(),
         None => Error::missing_authorization()
-            .with_www_authenticate(NO_LAYER_CHALLENGE)
+            .with_challenges(Challenges::bearer_realm())
             .into(),
     }
 }

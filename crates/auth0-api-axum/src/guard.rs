@@ -43,7 +43,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use auth0_api::challenge::append_param;
+use auth0_api::challenge::Challenges;
 use auth0_api::{AuthScheme, Error, ErrorKind, VerifiedRequest};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
@@ -121,18 +121,10 @@ impl Forbidden {
         context: Option<&AuthContext>,
         scheme: AuthScheme,
     ) -> AuthRejection {
-        let mut challenge = match scheme {
-            AuthScheme::Dpop => String::from("DPoP error=\"insufficient_scope\""),
-            _ => String::from("Bearer error=\"insufficient_scope\""),
-        };
-        if let Some(scope) = &self.scope {
-            append_param(&mut challenge, "scope", scope);
-        }
-        if let (AuthScheme::Dpop, Some(context)) = (scheme, context) {
-            append_param(&mut challenge, "algs", context.client().dpop_algs());
-        }
-        let error = Error::new(ErrorKind::InsufficientScope, self.description)
-            .with_www_authenticate(challenge);
+        let algs = context.map(|c| c.client().dpop_algs());
+        let challenges = Challenges::insufficient_scope(scheme, self.scope.as_deref(), algs);
+        let error =
+            Error::new(ErrorKind::InsufficientScope, self.description).with_challenges(challenges);
         match context {
             Some(context) => context.finish(error).into(),
             None => error.into(),

@@ -13,16 +13,29 @@
 //!
 //! Quoted values escape `"` and `\` (RFC 9110 section 5.6.4), which the reference does not.
 //!
+//! Challenges are values ([`Challenges`]), carried by an [`Error`](crate::Error) and turned into
+//! header text only at the edge ([`Error::www_authenticate`](crate::Error::www_authenticate), or
+//! `Display`). Every rule lives here: the mode table above, RFC 6750's `insufficient_scope`
+//! (section 3.1), a parameter added to every challenge (RFC 9728's `resource_metadata`).
+//!
 //! ```
-//! use auth0_api::challenge::{www_authenticate, AuthScheme};
+//! use auth0_api::challenge::{AuthScheme, Challenges};
 //! use auth0_api::DpopMode;
-//! let v = www_authenticate(DpopMode::Allowed, Some(AuthScheme::Bearer), "invalid_token", "Token is expired", "ES256");
-//! assert_eq!(v, r#"Bearer error="invalid_token", error_description="Token is expired", DPoP algs="ES256""#);
+//! let mut c = Challenges::for_error(
+//!     DpopMode::Allowed,
+//!     Some(AuthScheme::Bearer),
+//!     Some(("invalid_token", "Token is expired")),
+//!     "ES256",
+//! );
+//! assert_eq!(c.to_string(), r#"Bearer error="invalid_token", error_description="Token is expired", DPoP algs="ES256""#);
+//! c.add_to_each("resource_metadata", "https://api.example.com/.well-known/oauth-protected-resource");
+//! assert_eq!(c.iter().count(), 2);
 //! ```
 
-use std::fmt::Write as _;
+use std::borrow::Cow;
+use std::fmt;
 
-use crate::options::DpopMode;
+use crate::settings::DpopMode;
 
 /// The authentication scheme a request used, as far as challenges care.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -34,46 +47,190 @@ pub enum AuthScheme {
     Dpop,
 }
 
-/// Appends `"value"` with `"` and `\` escaped.
-fn push_quoted(out: &mut String, value: &str) {
-    out.push('"');
+/// One challenge: an authentication scheme and its parameters, in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenge {
+    scheme: AuthScheme,
+    params: Vec<(Cow<'static, str>, String)>,
+}
+
+impl Challenge {
+    fn new(scheme: AuthScheme) -> Self {
+        Self {
+            scheme,
+            params: Vec::new(),
+        }
+    }
+
+    fn param(mut self, name: &'static str, value: impl Into<String>) -> Self {
+        self.params.push((Cow::Borrowed(name), value.into()));
+        self
+    }
+
+    /// `error="C"[, error_description="D"]` (the description only when not empty).
+    fn error(self, code: &str, description: &str) -> Self {
+        let with_code = self.param("error", code);
+        if description.is_empty() {
+            with_code
+        } else {
+            with_code.param("error_description", description)
+        }
+    }
+
+    /// The scheme this challenge names.
+    pub fn scheme(&self) -> AuthScheme {
+        self.scheme
+    }
+
+    /// The value of parameter `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The parameters, in the order they are sent.
+    pub fn params(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.params.iter().map(|(n, v)| (n.as_ref(), v.as_str()))
+    }
+}
+
+impl fmt::Display for Challenge {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self.scheme {
+            AuthScheme::Bearer => "Bearer",
+            AuthScheme::Dpop => "DPoP",
+        })?;
+        for (i, (name, value)) in self.params.iter().enumerate() {
+            f.write_str(if i == 0 { " " } else { ", " })?;
+            f.write_str(name)?;
+            f.write_str("=")?;
+            write_quoted(f, value)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes `"value"` with `"` and `\` escaped, and control characters (which cannot appear in a
+/// header value) replaced by spaces.
+fn write_quoted(f: &mut fmt::Formatter<'_>, value: &str) -> fmt::Result {
+    f.write_str("\"")?;
     for c in value.chars() {
         if c == '"' || c == '\\' {
-            out.push('\\');
+            f.write_str("\\")?;
         }
-        // Control characters cannot appear in a header value; replace them.
         if c.is_control() {
-            out.push(' ');
+            f.write_str(" ")?;
         } else {
-            out.push(c);
+            fmt::Write::write_char(f, c)?;
         }
     }
-    out.push('"');
+    f.write_str("\"")
 }
 
-/// `error="C"[, error_description="D"]`
-fn push_error_params(out: &mut String, code: &str, description: &str) {
-    out.push_str("error=");
-    push_quoted(out, code);
-    if !description.is_empty() {
-        out.push_str(", error_description=");
-        push_quoted(out, description);
+/// The challenges of one `WWW-Authenticate` header value, rendered joined by `", "`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Challenges {
+    list: Vec<Challenge>,
+}
+
+impl Challenges {
+    /// The challenges for an error under a DPoP `mode`, for a request that used `scheme`
+    /// (`None` when no scheme was recognised). `details` is the error's code and description,
+    /// `None` for an error "without details" (no usable credentials); `algs` is the
+    /// space-separated list of accepted proof algorithms.
+    pub fn for_error(
+        mode: DpopMode,
+        scheme: Option<AuthScheme>,
+        details: Option<(&str, &str)>,
+        algs: &str,
+    ) -> Self {
+        let realm = || Challenge::new(AuthScheme::Bearer).param("realm", "api");
+        let dpop = |details: Option<(&str, &str)>| {
+            let c = Challenge::new(AuthScheme::Dpop);
+            match details {
+                Some((code, description)) => c.error(code, description),
+                None => c,
+            }
+            .param("algs", algs)
+        };
+        let list = match (mode, details) {
+            (DpopMode::Disabled, None) => vec![realm()],
+            (DpopMode::Disabled, Some((code, description))) => {
+                vec![Challenge::new(AuthScheme::Bearer).error(code, description)]
+            }
+            (DpopMode::Required, details) => vec![dpop(details)],
+            (DpopMode::Allowed, Some(details)) => match scheme {
+                Some(AuthScheme::Dpop) => vec![realm(), dpop(Some(details))],
+                Some(AuthScheme::Bearer) => vec![
+                    Challenge::new(AuthScheme::Bearer).error(details.0, details.1),
+                    dpop(None),
+                ],
+                None => vec![realm(), dpop(None)],
+            },
+            (DpopMode::Allowed, None) => vec![realm(), dpop(None)],
+        };
+        Self { list }
+    }
+
+    /// RFC 6750 section 3.1's 403 challenge for a token that lacks a scope or permission:
+    /// `error="insufficient_scope"`, the required `scope` when given, and for DPoP the `algs`
+    /// when given.
+    pub fn insufficient_scope(scheme: AuthScheme, scope: Option<&str>, algs: Option<&str>) -> Self {
+        let mut c = Challenge::new(scheme).param("error", "insufficient_scope");
+        if let Some(scope) = scope {
+            c = c.param("scope", scope);
+        }
+        if let (AuthScheme::Dpop, Some(algs)) = (scheme, algs) {
+            c = c.param("algs", algs);
+        }
+        Self { list: vec![c] }
+    }
+
+    /// The plain RFC 6750 challenge `Bearer realm="api"`.
+    pub fn bearer_realm() -> Self {
+        Self {
+            list: vec![Challenge::new(AuthScheme::Bearer).param("realm", "api")],
+        }
+    }
+
+    /// Adds `name="value"` to every challenge (for example RFC 9728's `resource_metadata`).
+    pub fn add_to_each(&mut self, name: impl Into<Cow<'static, str>>, value: &str) {
+        let name = name.into();
+        for c in &mut self.list {
+            c.params.push((name.clone(), value.to_owned()));
+        }
+    }
+
+    /// The challenges, in the order they are sent.
+    pub fn iter(&self) -> impl Iterator<Item = &Challenge> {
+        self.list.iter()
     }
 }
 
-fn push_dpop(out: &mut String, details: Option<(&str, &str)>, algs: &str) {
-    out.push_str("DPoP ");
-    if let Some((code, description)) = details {
-        push_error_params(out, code, description);
-        out.push_str(", ");
+impl fmt::Display for Challenges {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, c) in self.list.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            c.fmt(f)?;
+        }
+        Ok(())
     }
-    out.push_str("algs=");
-    push_quoted(out, algs);
 }
 
-/// Builds the `WWW-Authenticate` value for an error `code`/`description` under a DPoP `mode`,
-/// for a request that used `scheme` (`None` when no scheme was recognised). `algs` is the
-/// space-separated list of accepted proof algorithms.
+/// Whether an error code and description count as "without details" in the reference's
+/// `_build_www_authenticate`: no code, `unauthorized`, or `invalid_request` with no description.
+pub(crate) fn is_without_details(code: &str, description: &str) -> bool {
+    code.is_empty()
+        || code == "unauthorized"
+        || (code == "invalid_request" && description.is_empty())
+}
+
+/// The `WWW-Authenticate` text for an error `code`/`description` under a DPoP `mode` (the
+/// reference's rule for "without details" applied to the texts).
 pub fn www_authenticate(
     mode: DpopMode,
     scheme: Option<AuthScheme>,
@@ -81,48 +238,8 @@ pub fn www_authenticate(
     description: &str,
     algs: &str,
 ) -> String {
-    let without_details = code.is_empty()
-        || code == "unauthorized"
-        || (code == "invalid_request" && description.is_empty());
-    let mut out = String::with_capacity(64 + description.len());
-    match mode {
-        DpopMode::Disabled => {
-            if without_details {
-                out.push_str("Bearer realm=\"api\"");
-            } else {
-                out.push_str("Bearer ");
-                push_error_params(&mut out, code, description);
-            }
-        }
-        DpopMode::Required => {
-            push_dpop(
-                &mut out,
-                (!without_details).then_some((code, description)),
-                algs,
-            );
-        }
-        DpopMode::Allowed => {
-            if without_details || scheme.is_none() {
-                out.push_str("Bearer realm=\"api\", ");
-                push_dpop(&mut out, None, algs);
-            } else if scheme == Some(AuthScheme::Dpop) {
-                out.push_str("Bearer realm=\"api\", ");
-                push_dpop(&mut out, Some((code, description)), algs);
-            } else {
-                out.push_str("Bearer ");
-                push_error_params(&mut out, code, description);
-                out.push_str(", ");
-                push_dpop(&mut out, None, algs);
-            }
-        }
-    }
-    out
-}
-
-/// Appends `, name="value"` to a challenge (for example RFC 9728's `resource_metadata`).
-pub fn append_param(challenge: &mut String, name: &str, value: &str) {
-    let _ = write!(challenge, ", {name}=");
-    push_quoted(challenge, value);
+    let details = (!is_without_details(code, description)).then_some((code, description));
+    Challenges::for_error(mode, scheme, details, algs).to_string()
 }
 
 #[cfg(test)]
@@ -278,14 +395,30 @@ mod tests {
     fn algs_list_is_configurable() {
         let v = www_authenticate(Required, None, "", "", "ES256 EdDSA");
         assert_eq!(v, r#"DPoP algs="ES256 EdDSA""#);
-        let mut v = www_authenticate(Allowed, None, "", "", A);
-        append_param(
-            &mut v,
+        let mut c = Challenges::for_error(Allowed, None, None, A);
+        c.add_to_each(
             "resource_metadata",
             "https://api/.well-known/oauth-protected-resource",
         );
-        assert!(v.ends_with(
-            r#", resource_metadata="https://api/.well-known/oauth-protected-resource""#
-        ));
+        assert_eq!(
+            c.to_string(),
+            r#"Bearer realm="api", resource_metadata="https://api/.well-known/oauth-protected-resource", DPoP algs="ES256", resource_metadata="https://api/.well-known/oauth-protected-resource""#
+        );
+    }
+
+    #[test]
+    fn insufficient_scope_challenges() {
+        assert_eq!(
+            Challenges::insufficient_scope(Bearer, Some("read:a write:b"), Some(A)).to_string(),
+            r#"Bearer error="insufficient_scope", scope="read:a write:b""#
+        );
+        assert_eq!(
+            Challenges::insufficient_scope(Dpop, None, Some(A)).to_string(),
+            r#"DPoP error="insufficient_scope", algs="ES256""#
+        );
+        assert_eq!(
+            Challenges::bearer_realm().to_string(),
+            r#"Bearer realm="api""#
+        );
     }
 }

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::jws::JsonObject;
+use crate::jose::jws::JsonObject;
 
 /// The `aud` claim: one audience or several (RFC 7519 section 4.1.3).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -119,8 +119,8 @@ pub(crate) enum Confirmation<'a> {
 
 impl ClaimsIndex {
     /// The slot of a string member read from `text` (borrowed from it unless it had escapes).
-    pub(crate) fn slot(text: &str, value: Option<&crate::json_view::Lite<'_>>) -> Slot {
-        use crate::json_view::Lite;
+    pub(crate) fn slot(text: &str, value: Option<&crate::jose::json_view::Lite<'_>>) -> Slot {
+        use crate::jose::json_view::Lite;
         use std::borrow::Cow;
         match value {
             Some(Lite::Str(Cow::Borrowed(s))) => {
@@ -350,7 +350,7 @@ impl Claims {
             }
         }
         let cnf = self.get("cnf");
-        if !crate::verify::truthy(cnf) {
+        if !crate::jose::json_view::value_truthy(cnf) {
             return Confirmation::None;
         }
         let Some(cnf) = cnf.and_then(Value::as_object) else {
@@ -358,7 +358,7 @@ impl Claims {
         };
         let jkt = cnf.get("jkt");
         Confirmation::Object {
-            jkt: crate::verify::truthy(jkt)
+            jkt: crate::jose::json_view::value_truthy(jkt)
                 .then(|| jkt.and_then(Value::as_str).unwrap_or_default()),
         }
     }

@@ -72,28 +72,23 @@
 
 #![forbid(unsafe_code)]
 
+// The layers, bottom to top; a module imports only from the layers below it (and `error`).
 pub mod act;
-pub mod cache;
 pub mod challenge;
 pub mod claims;
 mod client;
-pub mod discovery;
-mod document_cache;
+mod clock;
 pub mod domains;
 pub mod dpop;
 pub mod error;
 pub mod exchange;
-pub mod http;
-mod json_view;
-pub mod jwks;
-pub mod jws;
-pub mod keys;
+mod fetch;
+mod jose;
 pub mod options;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod request;
-mod resolved;
-mod token_cache;
+mod settings;
 mod verify;
 
 pub use challenge::AuthScheme;
@@ -102,18 +97,23 @@ pub use client::{ApiClient, VerifiedRequest, VerifyOptions};
 pub use domains::{DomainsResolver, ResolverContext};
 pub use dpop::VerifiedProof;
 pub use error::{BoxError, Error, ErrorKind, Result};
-pub use options::{Algorithm, ApiClientOptions, ApiClientOptionsBuilder, DpopMode};
+pub use fetch::cache;
+pub use options::{ApiClientOptions, ApiClientOptionsBuilder};
 pub use request::VerifyRequest;
+pub use settings::{Algorithm, DpopMode};
 
 /// Network-free entry points for the cargo-fuzz targets in `fuzz/` (nightly only). Not API: no
 /// stability promise, may change in any release.
 #[doc(hidden)]
 pub mod __fuzz {
+    pub use crate::fetch::http::MAX_BODY_BYTES;
+    pub use crate::jose::{jws, keys};
+
     use crate::claims::Claims;
     use crate::error::Result;
     use crate::exchange::token_endpoint::{Flow, parse_response};
-    use crate::http::FetchedBody;
-    use crate::jws::JsonObject;
+    use crate::fetch::http::FetchedBody;
+    use crate::jose::jws::JsonObject;
     use crate::verify::{self, ClaimRules};
 
     /// Parses a token-endpoint answer as the exchange (or, with `connection`, the federated

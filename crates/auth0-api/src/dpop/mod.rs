@@ -95,10 +95,10 @@ pub use thumbprint::{ThumbprintError, jwk_thumbprint};
 
 use crate::claims::Claims;
 use crate::error::{Error, ErrorKind, Result};
-use crate::json_view::{self, Lite, Member, MemberSink, Number, keep, skip};
-use crate::jws::{self, DecodeError, JsonObject, MAX_PROOF_BYTES};
-use crate::keys::VerifyingKey;
-use crate::options::{Algorithm, ApiClientOptions};
+use crate::jose::json_view::{self, Lite, Member, MemberSink, Number, keep, skip};
+use crate::jose::jws::{self, DecodeError, JsonObject, MAX_PROOF_BYTES};
+use crate::jose::keys::VerifyingKey;
+use crate::settings::Algorithm;
 
 /// The result of a successful proof check.
 #[derive(Debug, Clone)]
@@ -133,6 +133,16 @@ const SEGMENT_B64: GeneralPurpose = GeneralPurpose::new(
 );
 
 /// Checks DPoP proofs; built once per client from its options.
+/// The settings a [`DpopVerifier`] is built from.
+pub(crate) struct DpopSettings {
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) iat_leeway: Duration,
+    pub(crate) iat_offset: Duration,
+    pub(crate) replay_protection: bool,
+    pub(crate) replay_store: Option<Arc<dyn ReplayStore>>,
+    pub(crate) nonce: Option<NonceConfig>,
+}
+
 pub(crate) struct DpopVerifier {
     algorithms: Vec<Algorithm>,
     algs: String,
@@ -200,30 +210,28 @@ enum ProofHeader {
 impl DpopVerifier {
     /// Builds the verifier: proof algorithms, `iat` window, replay store (the configured one, or
     /// a default [`InMemoryReplayStore`] when replay protection is on) and nonces.
-    pub(crate) fn new(options: &ApiClientOptions) -> Self {
-        let replay = if options.replay_protection {
-            Some(options.replay_store.clone().unwrap_or_else(|| {
+    pub(crate) fn new(settings: DpopSettings) -> Self {
+        let replay = if settings.replay_protection {
+            Some(settings.replay_store.unwrap_or_else(|| {
                 Arc::new(InMemoryReplayStore::default()) as Arc<dyn ReplayStore>
             }))
         } else {
             None
         };
-        let algs = options
-            .dpop_algorithms
+        let algs = settings
+            .algorithms
             .iter()
             .map(|a| a.name())
             .collect::<Vec<_>>()
             .join(" ");
         Self {
-            algorithms: options.dpop_algorithms.clone(),
             algs,
-            iat_leeway: options.dpop_iat_leeway.as_secs_f64(),
-            iat_offset: options.dpop_iat_offset.as_secs_f64(),
+            iat_leeway: settings.iat_leeway.as_secs_f64(),
+            iat_offset: settings.iat_offset.as_secs_f64(),
             replay,
-            replay_ttl: options
-                .dpop_iat_offset
-                .saturating_add(options.dpop_iat_leeway),
-            nonce: options.dpop_nonce.clone(),
+            replay_ttl: settings.iat_offset.saturating_add(settings.iat_leeway),
+            nonce: settings.nonce,
+            algorithms: settings.algorithms,
             headers: moka::sync::Cache::new(PROOF_HEADER_CACHE_ENTRIES),
         }
     }

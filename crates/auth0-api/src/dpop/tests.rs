@@ -17,7 +17,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::json;
 
 use super::*;
-use crate::options::ApiClientOptionsBuilder;
+use crate::options::{ApiClientOptions, ApiClientOptionsBuilder};
 
 const TOKEN: &str = "test_token";
 const URL: &str = "https://api.example.com/resource";
@@ -146,7 +146,7 @@ fn verifier_with(
     let builder = ApiClientOptions::builder()
         .domain("auth0.local")
         .audience("my-audience");
-    DpopVerifier::new(&configure(builder).build().unwrap())
+    DpopVerifier::new(configure(builder).build().unwrap().dpop_settings())
 }
 
 fn verifier() -> DpopVerifier {

@@ -24,7 +24,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
-use crate::jws::JsonObject;
+use crate::jose::jws::JsonObject;
 
 /// Why a JWK has no thumbprint.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

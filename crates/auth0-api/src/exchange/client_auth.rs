@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use url::form_urlencoded;
 
 use crate::error::{Error, Result};
-use crate::options::Algorithm;
+use crate::settings::Algorithm;
 
 /// `client_assertion_type` of a JWT client assertion (RFC 7523 section 2.2).
 pub const CLIENT_ASSERTION_TYPE_JWT_BEARER: &str =

@@ -72,9 +72,13 @@ use std::fmt;
 pub use client_auth::{CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientAuth};
 use token_endpoint::{Credentials, Flow, TokenResponse};
 
-use crate::client::ApiClient;
+use std::sync::Arc;
+use std::time::Duration;
+
 use crate::error::{Error, ErrorKind, Result};
-use crate::options::ApiClientOptions;
+use crate::fetch::discovery::{Discovery, DiscoveryCache, discovery_url};
+use crate::fetch::http::HttpClient;
+use crate::fetch::loader::DocumentError;
 
 /// RFC 8693 token exchange grant type (section 2.1).
 pub const GRANT_TYPE_TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -390,19 +394,38 @@ pub struct ConnectionToken {
     pub scope: String,
 }
 
-impl ApiClient {
-    /// Exchanges an Auth0 access token received by this API for one targeting a downstream API,
-    /// on behalf of the same user (RFC 8693 with both token types
-    /// [`TOKEN_TYPE_ACCESS_TOKEN`]).
-    ///
-    /// Pass the raw token (not the `Authorization` header), ideally after verifying it with
-    /// [`verify_access_token`](Self::verify_access_token). `audience` must be an API identifier
-    /// of the tenant; `scope` is optional.
-    ///
-    /// # Errors
-    /// `invalid_request` when `audience` or `access_token` is empty; otherwise as
-    /// [`get_token_by_exchange_profile`](Self::get_token_by_exchange_profile).
-    pub async fn get_token_on_behalf_of(
+/// Token exchanges of one client: its HTTP client, its discovery cache (for the configured
+/// domain's token endpoint) and its credentials.
+pub(crate) struct TokenExchange {
+    pub(crate) http: HttpClient,
+    pub(crate) discovery: DiscoveryCache,
+    pub(crate) settings: ExchangeSettings,
+}
+
+/// The settings a token exchange reads.
+#[derive(Clone)]
+pub(crate) struct ExchangeSettings {
+    /// The configured domain as an issuer URL (`https://host/`).
+    pub(crate) domain: Option<String>,
+    pub(crate) client_id: Option<String>,
+    pub(crate) client_auth: Option<ClientAuth>,
+    pub(crate) timeout: Duration,
+}
+
+impl TokenExchange {
+    /// The discovery document of the configured domain (cached).
+    pub(crate) async fn discover_configured_domain(&self) -> Result<Arc<Discovery>, DocumentError> {
+        let domain = self
+            .settings
+            .domain
+            .as_deref()
+            .ok_or(DocumentError::NoDomain)?;
+        let entry = self.discovery.get(&discovery_url(domain)).await?;
+        Ok(entry.value.clone())
+    }
+
+    /// See [`ApiClient::get_token_on_behalf_of`](crate::ApiClient::get_token_on_behalf_of).
+    pub(crate) async fn get_token_on_behalf_of(
         &self,
         access_token: &str,
         audience: &str,
@@ -422,27 +445,13 @@ impl ApiClient {
             .map(OnBehalfOfToken::from)
     }
 
-    /// Exchanges a subject token through a Custom Token Exchange profile (RFC 8693).
-    ///
-    /// The form carries `grant_type`, `subject_token`, `subject_token_type`, the optional
-    /// `audience`, `scope`, `requested_token_type` and the extra parameters; the client
-    /// authenticates with HTTP Basic (`client_id` is not a form field) or `private_key_jwt`.
-    ///
-    /// # Errors
-    /// - 400 `invalid_request`: empty `subject_token` or `subject_token_type`;
-    /// - 400 `get_token_by_exchange_profile_error`: a blank subject token, one with surrounding
-    ///   whitespace or a `Bearer ` prefix, no client credentials configured, a reserved or
-    ///   oversized extra parameter, no (or no https) token endpoint in the discovery document;
-    /// - 502 `discovery_error`: discovery failed;
-    /// - the endpoint's `error`, `error_description` and status when it refuses (default
-    ///   `token_exchange_error`); 504 `timeout_error`; 502 `network_error`, `invalid_json` or
-    ///   `invalid_response`.
-    pub async fn get_token_by_exchange_profile(
+    /// See [`ApiClient::get_token_by_exchange_profile`](crate::ApiClient::get_token_by_exchange_profile).
+    pub(crate) async fn get_token_by_exchange_profile(
         &self,
         request: ExchangeProfileRequest,
     ) -> Result<ExchangeProfileToken> {
         validate_subject(&request)?;
-        let credentials = credentials(self.options())
+        let credentials = credentials(&self.settings)
             .ok_or_else(|| Error::new(ErrorKind::ExchangeProfile, NO_CREDENTIALS_EXCHANGE))?;
         let form = exchange_form(&request)?;
         let flow = Flow::Exchange {
@@ -453,23 +462,8 @@ impl ApiClient {
         exchange_token(response)
     }
 
-    /// Gets the user's access token at a federated connection (Auth0 Token Vault), proving the
-    /// user with their Auth0 access token.
-    ///
-    /// The form carries `connection`, `requested_token_type`
-    /// ([`TOKEN_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN`]), `grant_type`
-    /// ([`GRANT_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN`]), `client_id`, `subject_token`,
-    /// `subject_token_type` ([`TOKEN_TYPE_ACCESS_TOKEN`]) and `login_hint` when given.
-    ///
-    /// # Errors
-    /// - 400 `invalid_request`: empty `connection` or `access_token`;
-    /// - 400 `get_access_token_for_connection_error`: no client credentials configured, no (or
-    ///   no https) token endpoint in the discovery document;
-    /// - 502 `discovery_error`: discovery failed;
-    /// - the endpoint's `error`, `error_description` and status when it refuses (default
-    ///   `connection_token_error`); 504 `timeout_error`; 502 `network_error`, `invalid_json` or
-    ///   `invalid_response`.
-    pub async fn get_access_token_for_connection(
+    /// See [`ApiClient::get_access_token_for_connection`](crate::ApiClient::get_access_token_for_connection).
+    pub(crate) async fn get_access_token_for_connection(
         &self,
         request: ConnectionTokenRequest,
     ) -> Result<ConnectionToken> {
@@ -479,7 +473,7 @@ impl ApiClient {
         if request.access_token.is_empty() {
             return Err(Error::missing_argument("access_token"));
         }
-        let credentials = credentials(self.options())
+        let credentials = credentials(&self.settings)
             .ok_or_else(|| Error::new(ErrorKind::ConnectionToken, NO_CREDENTIALS_CONNECTION))?;
         let form = connection_form(&request, credentials.client_id);
         let mut response =
@@ -493,10 +487,10 @@ impl ApiClient {
 }
 
 /// The configured client id and authentication, when both are set.
-fn credentials(options: &ApiClientOptions) -> Option<Credentials<'_>> {
+fn credentials(settings: &ExchangeSettings) -> Option<Credentials<'_>> {
     Some(Credentials {
-        client_id: options.client_id.as_deref().filter(|id| !id.is_empty())?,
-        auth: options.client_auth.as_ref()?,
+        client_id: settings.client_id.as_deref().filter(|id| !id.is_empty())?,
+        auth: settings.client_auth.as_ref()?,
     })
 }
 
@@ -625,7 +619,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::http::FetchedBody;
+    use crate::fetch::http::FetchedBody;
 
     fn req(token: &str, token_type: &str) -> ExchangeProfileRequest {
         ExchangeProfileRequest::new(token, token_type)

@@ -6,16 +6,14 @@
 //! response, and `expires_in` must be a non-negative integer or a string of ASCII digits.
 //! No error built here contains the subject token or a client credential.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use serde_json::Value;
 use url::{Url, form_urlencoded};
 
-use super::ClientAuth;
-use crate::client::ApiClient;
+use super::{ClientAuth, TokenExchange};
+use crate::clock::unix_now;
 use crate::error::{Error, ErrorKind, Result};
-use crate::http::{FetchError, FetchedBody, MAX_BODY_BYTES, send};
-use crate::jws::JsonObject;
+use crate::fetch::http::{FetchError, FetchedBody, MAX_BODY_BYTES, send};
+use crate::jose::jws::JsonObject;
 
 /// `expires_in` assumed when the response has none (the reference's default).
 const DEFAULT_EXPIRES_IN: u64 = 3600;
@@ -98,7 +96,7 @@ impl TokenResponse {
 /// `form` must not carry client credentials: they are added here (HTTP Basic, or
 /// `private_key_jwt` form fields).
 pub(crate) async fn request(
-    client: &ApiClient,
+    client: &TokenExchange,
     flow: Flow<'_>,
     form: &[(&str, &str)],
     credentials: Credentials<'_>,
@@ -125,7 +123,7 @@ pub(crate) async fn request(
     };
 
     let mut req = client
-        .http()
+        .http
         .inner()
         .post(endpoint)
         .header(
@@ -133,7 +131,7 @@ pub(crate) async fn request(
             "application/x-www-form-urlencoded",
         )
         .header(http::header::ACCEPT, "application/json")
-        .timeout(client.options().token_endpoint_timeout)
+        .timeout(client.settings.timeout)
         .body(body);
     if let Some(authorization) = auth.authorization {
         req = req.header(http::header::AUTHORIZATION, authorization);
@@ -144,7 +142,7 @@ pub(crate) async fn request(
 
 /// The token endpoint from the configured domain's discovery document, as written there and
 /// parsed; it must be an https URL.
-async fn resolve_endpoint(client: &ApiClient, flow: Flow<'_>) -> Result<(String, Url)> {
+async fn resolve_endpoint(client: &TokenExchange, flow: Flow<'_>) -> Result<(String, Url)> {
     let discovery = client.discover_configured_domain().await.map_err(|e| {
         Error::token_endpoint(
             "discovery_error",
@@ -155,7 +153,7 @@ async fn resolve_endpoint(client: &ApiClient, flow: Flow<'_>) -> Result<(String,
     let endpoint = match discovery.token_endpoint.as_deref() {
         Some(e) if !e.is_empty() => e.to_owned(),
         _ => {
-            let host = domain_host(client.options().domain.as_deref().unwrap_or_default());
+            let host = domain_host(client.settings.domain.as_deref().unwrap_or_default());
             return Err(flow.input_error(format!(
                 "Token endpoint missing in OIDC metadata. Verify your domain configuration and that the OIDC discovery endpoint (https://{host}/.well-known/openid-configuration) is accessible"
             )));
@@ -202,14 +200,6 @@ fn invalid_response(description: impl Into<String>) -> Error {
 
 fn invalid_json() -> Error {
     Error::token_endpoint("invalid_json", "Token endpoint returned invalid JSON.", 502)
-}
-
-/// Seconds since the epoch.
-pub(crate) fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or_default()
 }
 
 /// Turns an answer into a token or an error; `now` is the current time in seconds.

@@ -12,7 +12,7 @@ use super::{
     px_millis,
 };
 use crate::Error;
-use crate::cache::{CacheAdapter, InMemoryCache};
+use crate::fetch::cache::{CacheAdapter, InMemoryCache};
 
 /// Keys asked for per `SCAN` round of [`CacheAdapter::clear`] (and so at most deleted per `DEL`,
 /// as Redis returns about that many).

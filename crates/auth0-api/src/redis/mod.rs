@@ -44,7 +44,7 @@
 //!
 //! The prefix defaults to [`DEFAULT_PREFIX`]. Proofs are recorded with `SET key 1 NX PX ttl`: one
 //! atomic command, so when several servers see the same proof at once exactly one of them
-//! records it. [`CacheAdapter::clear`](crate::cache::CacheAdapter::clear) removes only the
+//! records it. [`CacheAdapter::clear`](crate::fetch::cache::CacheAdapter::clear) removes only the
 //! cache's own keys (`prefix + "doc:*"`, found with `SCAN` and deleted in bounded batches); it
 //! never flushes the database and never touches recorded proofs.
 //!
@@ -58,7 +58,7 @@
 //! that comes back (restarted, failed over) is used again without restarting the clients.
 //!
 //! - **The cache falls back to memory.** Every write goes to Redis and to a bounded in-process
-//!   [`InMemoryCache`](crate::cache::InMemoryCache) (documents read from Redis are copied there
+//!   [`InMemoryCache`](crate::fetch::cache::InMemoryCache) (documents read from Redis are copied there
 //!   too); a read that cannot reach Redis is answered from it, and a miss there makes the client
 //!   fetch the document from the tenant. Verification keeps working through an outage.
 //! - **The replay store fails closed.** A proof that cannot be recorded is refused:

@@ -7,8 +7,8 @@ use serde_json::json;
 
 use super::*;
 use crate::ErrorKind;
-use crate::cache::CacheAdapter;
 use crate::dpop::replay::{ReplayStore, ReplayStoreError};
+use crate::fetch::cache::CacheAdapter;
 
 #[test]
 fn document_keys_are_prefix_doc_key() {

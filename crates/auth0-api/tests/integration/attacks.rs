@@ -10,9 +10,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use auth0_api::__fuzz::jws::{self, DecodeError};
+use auth0_api::__fuzz::keys::{KeyError, VerifyingKey};
 use auth0_api::act::{current_actor, delegation_chain};
-use auth0_api::jws::{self, DecodeError};
-use auth0_api::keys::{KeyError, VerifyingKey};
 use auth0_api::{__fuzz, Algorithm, ApiClient, ApiClientOptions, DpopMode};
 use auth0_api_dev_tenant::dpop::DpopKey;
 use auth0_api_dev_tenant::{Endpoint, Fault};

@@ -6,11 +6,11 @@
 
 use std::time::Duration;
 
+use auth0_api::__fuzz::MAX_BODY_BYTES;
 use auth0_api::act::{current_actor, delegation_chain};
 use auth0_api::exchange::{
     ClientAuth, ConnectionTokenRequest, ExchangeProfileRequest, TOKEN_TYPE_ACCESS_TOKEN,
 };
-use auth0_api::http::MAX_BODY_BYTES;
 use auth0_api::{Algorithm, ApiClient, ApiClientOptions, ApiClientOptionsBuilder, Error};
 use auth0_api_dev_tenant::{DevTenant, Endpoint, Fault};
 use aws_lc_rs::rand::SystemRandom;

@@ -9,13 +9,13 @@
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use auth0_api::__fuzz::jws::{self, DecodeError, JsonObject, MAX_TOKEN_BYTES};
+use auth0_api::__fuzz::keys::{KeyError, MAX_RSA_BITS, MIN_RSA_BITS, VerifyingKey};
 use auth0_api::act::{MAX_DELEGATION_DEPTH, current_actor, delegation_chain};
-use auth0_api::challenge::{AuthScheme, append_param, www_authenticate};
+use auth0_api::challenge::{AuthScheme, Challenges, www_authenticate};
 use auth0_api::domains::normalize_domain;
 use auth0_api::dpop::htu::normalize_htu;
 use auth0_api::dpop::thumbprint::jwk_thumbprint;
-use auth0_api::jws::{self, DecodeError, JsonObject, MAX_TOKEN_BYTES};
-use auth0_api::keys::{KeyError, MAX_RSA_BITS, MIN_RSA_BITS, VerifyingKey};
 use auth0_api::{__fuzz, Algorithm, ApiClient, ApiClientOptions, DpopMode, VerifyRequest};
 use auth0_api_dev_tenant::dpop::{DpopKey, access_token_hash};
 use base64::Engine as _;
@@ -522,10 +522,16 @@ proptest! {
         algs in "ES256( EdDSA)?|\\PC{0,8}",
         metadata in prop::option::of("\\PC{0,20}"),
     ) {
-        let mut value = www_authenticate(mode, scheme, &code, &description, &algs);
-        if let Some(m) = &metadata {
-            append_param(&mut value, "resource_metadata", m);
-        }
+        let value = match &metadata {
+            Some(m) => {
+                let details = (!(code.is_empty() || code == "unauthorized" || (code == "invalid_request" && description.is_empty())))
+                    .then_some((code.as_str(), description.as_str()));
+                let mut challenges = Challenges::for_error(mode, scheme, details, &algs);
+                challenges.add_to_each("resource_metadata", m);
+                challenges.to_string()
+            }
+            None => www_authenticate(mode, scheme, &code, &description, &algs),
+        };
         prop_assert!(http::HeaderValue::from_str(&value).is_ok(), "{value:?}");
         let challenges = parse_challenges(&value);
         prop_assert!(challenges.is_some(), "unparsable: {value:?}");

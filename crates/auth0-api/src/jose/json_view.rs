@@ -19,7 +19,7 @@ use serde::de::{
     Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
 };
 
-use crate::jws::{DecodeError, classify_json_error};
+use crate::jose::jws::{DecodeError, classify_json_error};
 
 /// Up to this many members, duplicates are found by a linear scan behind a one-word filter;
 /// beyond, with a hash set.
@@ -72,7 +72,7 @@ pub(crate) enum Member {
 /// Walks the JSON object in `text`, handing each member to `sink`.
 ///
 /// # Errors
-/// The same [`DecodeError`]s as [`crate::jws::parse_object`]: Python-like JSON messages,
+/// The same [`DecodeError`]s as [`crate::jose::jws::parse_object`]: Python-like JSON messages,
 /// [`DecodeError::NotObject`], and [`DecodeError::DuplicateMember`] for the first name seen twice.
 pub(crate) fn walk_object<'de, S: MemberSink<'de>>(
     text: &'de str,
@@ -172,7 +172,7 @@ impl<'de, S: MemberSink<'de>> Visitor<'de> for ObjectWalker<'_, S> {
     }
 
     // Arrays skipped as `parse_object` skips them (the errors inside differ from a value's).
-    crate::jws::not_an_object!();
+    crate::jose::jws::not_an_object!();
 }
 
 /// A member name, borrowed unless it had escapes.
@@ -298,6 +298,18 @@ impl Lite<'_> {
 /// Python's truthiness of an optional member (absent is falsy).
 pub(crate) fn truthy(value: Option<&Lite<'_>>) -> bool {
     value.is_some_and(Lite::truthy)
+}
+
+/// Python's truthiness of a JSON value (the reference tests claims with `if not x`).
+pub(crate) fn value_truthy(v: Option<&serde_json::Value>) -> bool {
+    match v {
+        None | Some(serde_json::Value::Null) | Some(serde_json::Value::Bool(false)) => false,
+        Some(serde_json::Value::String(s)) => !s.is_empty(),
+        Some(serde_json::Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
+        Some(serde_json::Value::Array(a)) => !a.is_empty(),
+        Some(serde_json::Value::Object(o)) => !o.is_empty(),
+        Some(serde_json::Value::Bool(true)) => true,
+    }
 }
 
 impl<'de> Deserialize<'de> for Lite<'de> {
@@ -532,7 +544,7 @@ impl<'de> Visitor<'de> for AudSeed<'_> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use crate::jws::parse_object;
+    use crate::jose::jws::parse_object;
 
     /// Keeps nothing: validation and duplicate detection only.
     struct Nothing;

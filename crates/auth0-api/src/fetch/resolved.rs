@@ -22,9 +22,9 @@ use std::time::Instant;
 
 use arc_swap::ArcSwap;
 
-use crate::discovery::Discovery;
-use crate::document_cache::Entry;
-use crate::jwks::KeySet;
+use crate::fetch::discovery::Discovery;
+use crate::fetch::document_cache::Entry;
+use crate::fetch::jwks::KeySet;
 
 /// Most issuers remembered.
 pub(crate) const MAX_ISSUERS: usize = 16;
@@ -130,7 +130,6 @@ mod tests {
             issuer: issuer.to_owned(),
             jwks_uri: Some(format!("{issuer}.well-known/jwks.json")),
             token_endpoint: None,
-            document: serde_json::Map::new(),
             normalized_issuer: normalize_domain(issuer),
         };
         (

@@ -7,30 +7,30 @@ use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Instant;
 
-use aws_lc_rs::constant_time;
-
-use crate::cache::{CacheAdapter, InMemoryCache};
-use crate::challenge::{AuthScheme, www_authenticate};
-use crate::claims::{Claims, Confirmation};
-use crate::discovery::DiscoveryCache;
-use crate::discovery::{
-    Discovery, DiscoveryError, DocumentLoader, discovery_cache, discovery_url, unix_now,
-};
-use crate::document_cache::Entry;
+use crate::challenge::{AuthScheme, Challenges};
+use crate::claims::Claims;
+use crate::clock::unix_now;
 use crate::domains::{DomainsMode, ResolverContext};
 use crate::dpop::{DpopVerifier, VerifiedProof};
-use crate::error::{Error, ErrorKind, Result};
-use crate::http::HttpClient;
-use crate::jwks::{JwkEntry, JwksCache, KeySet, jwks_cache};
-use crate::jws::{MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
+use crate::error::{Error, Result};
+use crate::exchange::TokenExchange;
+use crate::fetch::cache::{CacheAdapter, InMemoryCache};
+use crate::fetch::discovery::DiscoveryCache;
+use crate::fetch::discovery::{Discovery, discovery_cache, discovery_url};
+use crate::fetch::document_cache::Entry;
+use crate::fetch::http::HttpClient;
+use crate::fetch::jwks::{JwkEntry, JwksCache, KeySet, jwks_cache};
+use crate::fetch::loader::DocumentLoader;
+use crate::fetch::resolved::ResolvedIssuers;
 use crate::options::{ApiClientOptions, DpopMode};
-use crate::request::VerifyRequest;
-use crate::resolved::ResolvedIssuers;
-use crate::token_cache::{CachedToken, TokenCache};
+use crate::verify::token_cache::{CachedToken, TokenCache};
 use crate::verify::{self, ClaimRules};
 
+mod authenticate;
+mod exchange;
+
 /// The `DPoP` request header's name, built once (a `&str` name is parsed on every lookup).
-const DPOP_HEADER: http::HeaderName = http::HeaderName::from_static("dpop");
+pub(crate) const DPOP_HEADER: http::HeaderName = http::HeaderName::from_static("dpop");
 
 /// The key a token is checked with, and where it came from.
 struct KeysInUse<'a> {
@@ -136,7 +136,6 @@ pub struct ApiClient {
 
 struct Inner {
     options: ApiClientOptions,
-    http: HttpClient,
     discovery: DiscoveryCache,
     jwks: JwksCache,
     tokens: Option<TokenCache>,
@@ -150,6 +149,7 @@ struct Inner {
     /// Issuers resolved before, with the discovery and JWKS entries they resolved to.
     resolved: ResolvedIssuers,
     dpop: DpopVerifier,
+    exchange: TokenExchange,
     algs: String,
 }
 
@@ -164,7 +164,11 @@ impl fmt::Debug for ApiClient {
 impl ApiClient {
     /// Builds a client. Fails only if the HTTP client cannot be built.
     pub fn new(options: ApiClientOptions) -> Result<Self> {
-        let http = HttpClient::from_options(&options)?;
+        let http = HttpClient::new(
+            options.http_client.as_ref(),
+            options.http_timeout,
+            &options.root_certificates,
+        )?;
         let adapter: Arc<dyn CacheAdapter> = match &options.cache_adapter {
             Some(a) => a.clone(),
             // One store for both kinds of document: room for `max_entries` of each, as the
@@ -178,15 +182,22 @@ impl ApiClient {
             adapter,
             max_ttl: options.cache_ttl,
         };
-        let dpop = DpopVerifier::new(&options);
+        let dpop = DpopVerifier::new(options.dpop_settings());
         let algs = dpop.algs().to_owned();
+        let discovery = discovery_cache(
+            loader.clone(),
+            options.cache_max_entries,
+            options.stale_if_error,
+        );
+        let exchange = TokenExchange {
+            http: http.clone(),
+            discovery: discovery.clone(),
+            settings: options.exchange_settings(),
+        };
         Ok(Self {
             inner: Arc::new(Inner {
-                discovery: discovery_cache(
-                    loader.clone(),
-                    options.cache_max_entries,
-                    options.stale_if_error,
-                ),
+                discovery,
+                exchange,
                 jwks: jwks_cache(
                     loader,
                     options.cache_max_entries,
@@ -214,7 +225,6 @@ impl ApiClient {
                 tokens: options
                     .verified_token_cache
                     .then(|| TokenCache::new(options.verified_token_cache_size)),
-                http,
                 dpop,
                 algs,
                 options,
@@ -222,26 +232,17 @@ impl ApiClient {
         })
     }
 
-    pub(crate) fn options(&self) -> &ApiClientOptions {
-        &self.inner.options
-    }
-
-    pub(crate) fn http(&self) -> &HttpClient {
-        &self.inner.http
-    }
-
     /// Attaches to `error` the `WWW-Authenticate` value this client sends for it when the
     /// request used `scheme` (for errors an application raises after authentication, such as an
     /// invalid `act` claim or a missing scope).
     pub fn with_challenge(&self, error: Error, scheme: Option<AuthScheme>) -> Error {
-        let challenge = www_authenticate(
+        let challenges = Challenges::for_error(
             self.inner.options.dpop_mode,
             scheme,
-            error.error_code(),
-            error.description(),
+            error.challenge_details(),
             &self.inner.algs,
         );
-        error.with_www_authenticate(challenge)
+        error.with_challenges(challenges)
     }
 
     /// A fresh server nonce for a `DPoP-Nonce` response header (RFC 9449 section 8), when
@@ -269,20 +270,6 @@ impl ApiClient {
     /// Whether DPoP is required.
     pub fn is_dpop_required(&self) -> bool {
         self.inner.options.dpop_mode == DpopMode::Required
-    }
-
-    /// The discovery document of the configured domain (cached).
-    pub(crate) async fn discover_configured_domain(
-        &self,
-    ) -> Result<Arc<Discovery>, DiscoveryError> {
-        let domain = self
-            .inner
-            .options
-            .domain
-            .as_deref()
-            .ok_or(DiscoveryError::NoDomain)?;
-        let entry = self.inner.discovery.get(&discovery_url(domain)).await?;
-        Ok(entry.value.clone())
     }
 
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
@@ -551,205 +538,6 @@ impl ApiClient {
             .verify(access_token, proof, http_method, http_url)
             .await
     }
-
-    /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
-    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
-    /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
-    pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
-        let mode = self.inner.options.dpop_mode;
-        let prepare = |e: Error, scheme: Option<AuthScheme>| self.with_challenge(e, scheme);
-        // Errors from below keep their challenge unless they are of a kind the reference leaves
-        // bare (resolver failures, store outages).
-        let prepare_token_error = |e: Error, scheme: AuthScheme| -> Error {
-            match e.kind() {
-                ErrorKind::DomainsResolver
-                | ErrorKind::ReplayStoreUnavailable
-                | ErrorKind::Configuration => e,
-                _ => prepare(e, Some(scheme)),
-            }
-        };
-
-        let mut authorizations = request.headers.get_all(http::header::AUTHORIZATION).iter();
-        let authorization = match (authorizations.next(), authorizations.next()) {
-            (None, _) => "",
-            (Some(_), Some(_)) => {
-                return Err(prepare(
-                    Error::invalid_auth_scheme("Multiple Authorization headers are not allowed"),
-                    None,
-                ));
-            }
-            (Some(v), None) => {
-                if v.len() > MAX_TOKEN_BYTES + 64 {
-                    return Err(prepare(
-                        Error::invalid_auth_scheme("Authorization header is too large"),
-                        None,
-                    ));
-                }
-                v.to_str().unwrap_or_default()
-            }
-        };
-        if authorization.is_empty() {
-            return Err(if mode == DpopMode::Required {
-                prepare(Error::invalid_auth_scheme(""), None)
-            } else {
-                prepare(Error::missing_authorization(), None)
-            });
-        }
-        let Some((scheme_raw, token)) = split_authorization(authorization) else {
-            return Err(prepare(Error::missing_authorization(), None));
-        };
-        let scheme = if scheme_raw.eq_ignore_ascii_case("dpop") {
-            Some(AuthScheme::Dpop)
-        } else if scheme_raw.eq_ignore_ascii_case("bearer") {
-            Some(AuthScheme::Bearer)
-        } else {
-            None
-        };
-        if mode == DpopMode::Required && scheme != Some(AuthScheme::Dpop) {
-            return Err(prepare(Error::invalid_auth_scheme(""), scheme));
-        }
-
-        let mut proofs = request
-            .headers
-            .get_all(DPOP_HEADER)
-            .iter()
-            .filter(|v| !v.is_empty());
-        let proof = proofs.next();
-        let several_proofs = proofs.next().is_some();
-        let url = request.url.as_deref().filter(|u| !u.is_empty());
-        let method = request.method.as_deref().filter(|m| !m.is_empty());
-
-        match scheme {
-            Some(AuthScheme::Dpop) => {
-                let s = Some(AuthScheme::Dpop);
-                if mode == DpopMode::Disabled {
-                    return Err(prepare(Error::missing_authorization(), None));
-                }
-                let Some(proof) = proof else {
-                    return Err(prepare(Error::invalid_auth_scheme(""), s));
-                };
-                if several_proofs || memchr::memchr(b',', proof.as_bytes()).is_some() {
-                    return Err(prepare(
-                        Error::invalid_dpop_proof("Multiple DPoP proofs are not allowed"),
-                        s,
-                    ));
-                }
-                // The reference's first check: the proof's header decodes as a JSON object. The
-                // prepared proof keeps what was read, so the header is not decoded again below.
-                let prepared = proof
-                    .to_str()
-                    .ok()
-                    .filter(|p| p.len() <= MAX_PROOF_BYTES)
-                    .and_then(|p| self.inner.dpop.prepare_proof(p).ok());
-                let Some(proof) = prepared else {
-                    return Err(prepare(
-                        Error::invalid_dpop_proof("Failed to verify DPoP proof"),
-                        s,
-                    ));
-                };
-                let (Some(method), Some(url)) = (method, url) else {
-                    let missing: Vec<&str> = [
-                        ("http_method", method.is_none()),
-                        ("http_url", url.is_none()),
-                    ]
-                    .into_iter()
-                    .filter_map(|(name, absent)| absent.then_some(name))
-                    .collect();
-                    // The reference passes this text as the *argument name* of its
-                    // MissingRequiredArgumentError, so clients see it inside the usual sentence.
-                    return Err(prepare(
-                        Error::missing_argument(&format!(
-                            "DPoP authentication requires {}",
-                            missing.join(" and ")
-                        )),
-                        s,
-                    ));
-                };
-                // Computed once: the verified-token cache's key and the proof's expected `ath`.
-                let digest = TokenCache::key(token);
-                let claims = self
-                    .verify_token(token, &[], Some(url), Some(&request.headers), Some(digest))
-                    .await
-                    .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
-                let expected = match claims.confirmation() {
-                    Confirmation::None => {
-                        return Err(prepare(
-                            Error::invalid_token("JWT Access Token has no jkt confirmation claim"),
-                            s,
-                        ));
-                    }
-                    Confirmation::NotObject => {
-                        return Err(prepare(
-                            Error::invalid_token(
-                                "JWT Access Token has invalid confirmation claim format",
-                            ),
-                            s,
-                        ));
-                    }
-                    Confirmation::Object { jkt } => jkt,
-                };
-                let verified = self
-                    .inner
-                    .dpop
-                    .verify_prepared(token, proof, method, url, Some(&digest))
-                    .await
-                    .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
-                let Some(expected) = expected else {
-                    return Err(prepare(
-                        Error::invalid_token("Access token 'cnf' claim missing 'jkt'"),
-                        s,
-                    ));
-                };
-                if constant_time::verify_slices_are_equal(
-                    expected.as_bytes(),
-                    verified.jkt.as_bytes(),
-                )
-                .is_err()
-                {
-                    return Err(prepare(
-                        Error::invalid_token("JWT Access Token confirmation mismatch"),
-                        s,
-                    ));
-                }
-                Ok(VerifiedRequest {
-                    claims,
-                    scheme: AuthScheme::Dpop,
-                    proof: Some(verified),
-                })
-            }
-            Some(AuthScheme::Bearer) => {
-                let s = Some(AuthScheme::Bearer);
-                let claims = self
-                    .verify_token(token, &[], url, Some(&request.headers), None)
-                    .await
-                    .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
-                if mode != DpopMode::Disabled {
-                    if matches!(claims.confirmation(), Confirmation::Object { jkt: Some(_) }) {
-                        return Err(prepare(
-                            Error::invalid_token(
-                                "DPoP-bound token requires the DPoP authentication scheme, not Bearer",
-                            ),
-                            s,
-                        ));
-                    }
-                    if proof.is_some() {
-                        return Err(prepare(
-                            Error::invalid_auth_scheme(
-                                "DPoP proof requires DPoP authentication scheme, not Bearer",
-                            ),
-                            s,
-                        ));
-                    }
-                }
-                Ok(VerifiedRequest {
-                    claims,
-                    scheme: AuthScheme::Bearer,
-                    proof: None,
-                })
-            }
-            None => Err(prepare(Error::missing_authorization(), None)),
-        }
-    }
 }
 
 fn check_required(claims: &Claims, required: &[String]) -> Result<()> {
@@ -771,15 +559,6 @@ fn not_allowed() -> Error {
     Error::invalid_token("Token issuer is not in the list of allowed domains")
 }
 
-/// Python's `str.split(None, 1)`: the scheme, then the rest after the first whitespace run.
-fn split_authorization(value: &str) -> Option<(&str, &str)> {
-    let value = value.trim_start();
-    let end = value.find(char::is_whitespace)?;
-    let scheme = &value[..end];
-    let rest = value[end..].trim_start();
-    (!rest.is_empty()).then_some((scheme, rest))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -790,32 +569,12 @@ mod tests {
         fn send<T: Send>(_: T) {}
         send(c.verify_access_token(""));
         send(c.verify_access_token_with("", &VerifyOptions::default()));
-        send(c.verify_request(VerifyRequest::from_pairs([("a", "b")])));
+        send(c.verify_request(crate::VerifyRequest::from_pairs([("a", "b")])));
         send(c.verify_dpop_proof("", "", "", ""));
         send(c.get_token_on_behalf_of("", "", None));
         send(c.get_token_by_exchange_profile(crate::exchange::ExchangeProfileRequest::new("", "")));
         send(
             c.get_access_token_for_connection(crate::exchange::ConnectionTokenRequest::new("", "")),
         );
-    }
-
-    #[test]
-    fn authorization_splits_like_python() {
-        assert_eq!(split_authorization("Bearer abc"), Some(("Bearer", "abc")));
-        assert_eq!(
-            split_authorization("Bearer \t  abc"),
-            Some(("Bearer", "abc"))
-        );
-        assert_eq!(
-            split_authorization("  DPoP abc def"),
-            Some(("DPoP", "abc def"))
-        );
-        assert_eq!(
-            split_authorization("Bearer\tabc  "),
-            Some(("Bearer", "abc  "))
-        );
-        assert_eq!(split_authorization("Bearer"), None);
-        assert_eq!(split_authorization("Bearer   "), None);
-        assert_eq!(split_authorization(""), None);
     }
 }

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use crate::discovery::{DiscoveryError, DocumentLoader};
-use crate::document_cache::DocumentCache;
-use crate::keys::{KeyError, VerifyingKey};
-use crate::options::Algorithm;
+use crate::fetch::document_cache::DocumentCache;
+use crate::fetch::loader::{DocumentError, DocumentLoader};
+use crate::jose::keys::{KeyError, VerifyingKey};
+use crate::settings::Algorithm;
 
 /// Most keys read from one JWKS.
 pub const MAX_KEYS: usize = 100;
@@ -43,11 +43,11 @@ impl KeySet {
     fn parse(
         doc: &serde_json::Map<String, Value>,
         algorithms: &[Algorithm],
-    ) -> Result<Self, DiscoveryError> {
+    ) -> Result<Self, DocumentError> {
         let keys = doc
             .get("keys")
             .and_then(Value::as_array)
-            .ok_or(DiscoveryError::NoKeys)?;
+            .ok_or(DocumentError::NoKeys)?;
         let entries = keys
             .iter()
             .take(MAX_KEYS)
@@ -132,7 +132,7 @@ mod tests {
                 json!({"nokeys":1}).as_object().unwrap(),
                 &[Algorithm::RS256]
             ),
-            Err(DiscoveryError::NoKeys)
+            Err(DocumentError::NoKeys)
         ));
     }
 }

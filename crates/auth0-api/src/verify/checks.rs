@@ -15,25 +15,13 @@ use serde_json::Value;
 use crate::claims::{ClaimsIndex, CnfIndex, Slot};
 use crate::domains::normalize_domain_cow;
 use crate::error::{Error, Result};
-use crate::json_view::{
+use crate::fetch::jwks::JwkEntry;
+use crate::jose::json_view::{
     self, AudMatch, AudSeed, Lite, Member, MemberSink, Number, PickSeed, Picked, keep, keep_seed,
     skip,
 };
-use crate::jwks::JwkEntry;
-use crate::jws::{self, MAX_TOKEN_BYTES, Segments};
-use crate::options::Algorithm;
-
-/// Python's truthiness of a JSON value (the reference tests claims with `if not x`).
-pub(crate) fn truthy(v: Option<&Value>) -> bool {
-    match v {
-        None | Some(Value::Null) | Some(Value::Bool(false)) => false,
-        Some(Value::String(s)) => !s.is_empty(),
-        Some(Value::Number(n)) => n.as_f64().is_some_and(|f| f != 0.0),
-        Some(Value::Array(a)) => !a.is_empty(),
-        Some(Value::Object(o)) => !o.is_empty(),
-        Some(Value::Bool(true)) => true,
-    }
-}
+use crate::jose::jws::{self, MAX_TOKEN_BYTES, Segments};
+use crate::settings::Algorithm;
 
 /// Bytes of a JOSE header decoded without allocation (Auth0's are under 150).
 const HEADER_STACK_BYTES: usize = 512;

@@ -22,6 +22,17 @@
 //! | [`ErrorKind::TokenEndpoint`] | the endpoint's status (timeout 504, network 502) | the endpoint's `error` |
 
 use std::fmt;
+use std::sync::OnceLock;
+
+use crate::challenge::{Challenges, is_without_details};
+
+mod proof;
+mod request;
+mod token;
+
+pub use proof::ProofError;
+pub use request::{NoCredentials, RequestError};
+pub use token::TokenError;
 
 /// Boxed error used as the `source` of an [`Error`] and as the error of pluggable policies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -88,15 +99,46 @@ impl ErrorKind {
     }
 }
 
+/// Why a request, a token or a proof was refused, as a value to `match` on; its `Display` is the
+/// error's [description](Error::description).
+///
+/// ```
+/// use auth0_api::error::{Reason, TokenError};
+/// # fn answer(err: &auth0_api::Error) -> &'static str {
+/// match err.reason() {
+///     Reason::Token(TokenError::Expired) => "ask the client to refresh its token",
+///     Reason::Token(_) => "the token is unusable",
+///     Reason::Proof(_) => "the DPoP proof is unusable",
+///     Reason::Request(r) if r.is_missing_credentials() => "no credentials: challenge the client",
+///     _ => "something else",
+/// }
+/// # }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The access token was refused (`invalid_token`).
+    Token(TokenError),
+    /// The DPoP proof was refused (`invalid_dpop_proof`).
+    Proof(ProofError),
+    /// The request itself: its `Authorization` scheme, missing credentials or arguments.
+    Request(RequestError),
+    /// Any other failure (configuration, resolver, token exchange, or an error raised by an
+    /// application): see [`Error::kind`] and [`Error::description`].
+    Other,
+}
+
 /// The error of every fallible operation of this crate.
 ///
 /// ```
 /// use auth0_api::{Error, ErrorKind};
-/// let err = Error::invalid_token("Token is expired");
+/// use auth0_api::error::{Reason, TokenError};
+/// let err = Error::from(TokenError::Expired);
 /// assert_eq!(err.status_code(), 401);
 /// assert_eq!(err.error_code(), "invalid_token");
 /// assert_eq!(err.description(), "Token is expired");
 /// assert_eq!(err.kind(), &ErrorKind::InvalidToken);
+/// assert_eq!(err.reason(), &Reason::Token(TokenError::Expired));
 /// ```
 pub struct Error {
     inner: Box<Inner>,
@@ -104,20 +146,30 @@ pub struct Error {
 
 struct Inner {
     kind: ErrorKind,
+    reason: Reason,
     description: String,
-    www_authenticate: Option<String>,
+    challenges: Option<Challenges>,
+    /// `challenges` as header text, rendered on first use.
+    rendered: OnceLock<String>,
     dpop_nonce: Option<String>,
     source: Option<BoxError>,
 }
 
 impl Error {
-    /// An error of `kind` with a description.
+    /// An error of `kind` with a description (its [`reason`](Self::reason) is
+    /// [`Reason::Other`]), for example one an application raises after authentication.
     pub fn new(kind: ErrorKind, description: impl Into<String>) -> Self {
+        Self::with_reason(kind, Reason::Other, description.into())
+    }
+
+    fn with_reason(kind: ErrorKind, reason: Reason, description: String) -> Self {
         Self {
             inner: Box::new(Inner {
                 kind,
-                description: description.into(),
-                www_authenticate: None,
+                reason,
+                description,
+                challenges: None,
+                rendered: OnceLock::new(),
                 dpop_nonce: None,
                 source: None,
             }),
@@ -140,21 +192,13 @@ impl Error {
     }
 
     /// A missing required argument, described the way the reference describes it.
-    pub fn missing_argument(argument: &str) -> Self {
-        Self::new(
-            ErrorKind::MissingRequiredArgument,
-            format!("The argument '{argument}' is required but was not provided."),
-        )
+    pub fn missing_argument(argument: impl Into<String>) -> Self {
+        RequestError::MissingArgument(argument.into()).into()
     }
 
-    /// No usable `Authorization` header (no description).
+    /// No usable `Authorization` header (no description; 401).
     pub fn missing_authorization() -> Self {
-        Self::new(ErrorKind::MissingAuthorization, "")
-    }
-
-    /// An invalid authentication scheme with the given (possibly empty) description.
-    pub fn invalid_auth_scheme(description: impl Into<String>) -> Self {
-        Self::new(ErrorKind::InvalidAuthScheme, description)
+        RequestError::MissingCredentials(NoCredentials::NoAuthorization).into()
     }
 
     /// `domains_resolver_error` (500).
@@ -183,10 +227,19 @@ impl Error {
         self
     }
 
-    /// Attaches the `WWW-Authenticate` value to send with this error.
-    pub fn with_www_authenticate(mut self, value: impl Into<String>) -> Self {
-        self.inner.www_authenticate = Some(value.into());
+    /// Attaches the `WWW-Authenticate` challenges to send with this error.
+    pub fn with_challenges(mut self, challenges: Challenges) -> Self {
+        self.inner.challenges = Some(challenges);
+        self.inner.rendered = OnceLock::new();
         self
+    }
+
+    /// The error's code and description for a challenge, or `None` for an error "without
+    /// details" (no usable credentials), which a challenge does not name.
+    pub fn challenge_details(&self) -> Option<(&str, &str)> {
+        let (code, description) = (self.error_code(), self.description());
+        (!self.is_missing_credentials() && !is_without_details(code, description))
+            .then_some((code, description))
     }
 
     /// Attaches a fresh DPoP nonce for the `DPoP-Nonce` response header.
@@ -195,16 +248,47 @@ impl Error {
         self
     }
 
-    /// What went wrong.
+    /// What went wrong, at the granularity that decides the HTTP answer.
     pub fn kind(&self) -> &ErrorKind {
         &self.inner.kind
     }
 
+    /// Why, as a value to match on (see [`Reason`]).
+    pub fn reason(&self) -> &Reason {
+        &self.inner.reason
+    }
+
+    /// The access-token failure, if that is what this is.
+    pub fn token_error(&self) -> Option<&TokenError> {
+        match &self.inner.reason {
+            Reason::Token(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The DPoP-proof failure, if that is what this is.
+    pub fn proof_error(&self) -> Option<&ProofError> {
+        match &self.inner.reason {
+            Reason::Proof(e) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// The request failure (scheme, missing credentials or argument), if that is what this is.
+    pub fn request_error(&self) -> Option<&RequestError> {
+        match &self.inner.reason {
+            Reason::Request(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The HTTP status code to answer with.
     pub fn status_code(&self) -> u16 {
+        if self.is_missing_credentials() {
+            return 401;
+        }
         match &self.inner.kind {
             ErrorKind::MissingAuthorization => 401,
-            ErrorKind::InvalidAuthScheme if self.inner.description.is_empty() => 401,
             ErrorKind::MissingRequiredArgument
             | ErrorKind::InvalidAuthScheme
             | ErrorKind::InvalidDpopProof
@@ -228,9 +312,16 @@ impl Error {
         &self.inner.description
     }
 
-    /// The `WWW-Authenticate` header value, for errors raised while authenticating a request.
+    /// The `WWW-Authenticate` header value, for errors raised while authenticating a request
+    /// (the [`challenges`](Self::challenges) rendered as text).
     pub fn www_authenticate(&self) -> Option<&str> {
-        self.inner.www_authenticate.as_deref()
+        let challenges = self.inner.challenges.as_ref()?;
+        Some(self.inner.rendered.get_or_init(|| challenges.to_string()))
+    }
+
+    /// The challenges to send with this error, as values.
+    pub fn challenges(&self) -> Option<&Challenges> {
+        self.inner.challenges.as_ref()
     }
 
     /// The fresh nonce to send in the `DPoP-Nonce` response header, if any.
@@ -240,10 +331,28 @@ impl Error {
 
     /// True when the request presented no usable credentials (the 401-without-details case).
     pub fn is_missing_credentials(&self) -> bool {
-        matches!(
-            self.inner.kind,
-            ErrorKind::MissingAuthorization | ErrorKind::InvalidAuthScheme
-        ) && self.inner.description.is_empty()
+        matches!(&self.inner.reason, Reason::Request(r) if r.is_missing_credentials())
+    }
+}
+
+impl From<TokenError> for Error {
+    fn from(e: TokenError) -> Self {
+        let description = e.to_string();
+        Self::with_reason(ErrorKind::InvalidToken, Reason::Token(e), description)
+    }
+}
+
+impl From<ProofError> for Error {
+    fn from(e: ProofError) -> Self {
+        let description = e.to_string();
+        Self::with_reason(e.kind(), Reason::Proof(e), description)
+    }
+}
+
+impl From<RequestError> for Error {
+    fn from(e: RequestError) -> Self {
+        let description = e.to_string();
+        Self::with_reason(e.kind(), Reason::Request(e), description)
     }
 }
 
@@ -253,7 +362,8 @@ impl fmt::Debug for Error {
             .field("kind", &self.inner.kind)
             .field("status", &self.status_code())
             .field("description", &self.inner.description)
-            .field("www_authenticate", &self.inner.www_authenticate)
+            .field("reason", &self.inner.reason)
+            .field("www_authenticate", &self.www_authenticate())
             .field("source", &self.inner.source)
             .finish()
     }
@@ -288,14 +398,12 @@ mod tests {
         let table: Vec<(Error, u16, &str)> = vec![
             (Error::missing_argument("x"), 400, "invalid_request"),
             (Error::missing_authorization(), 401, "invalid_request"),
-            (Error::invalid_auth_scheme(""), 401, "invalid_request"),
             (
-                Error::invalid_auth_scheme(
-                    "DPoP proof requires DPoP authentication scheme, not Bearer",
-                ),
-                400,
+                RequestError::MissingCredentials(NoCredentials::NoProof).into(),
+                401,
                 "invalid_request",
             ),
+            (RequestError::ProofWithBearer.into(), 400, "invalid_request"),
             (Error::invalid_token("x"), 401, "invalid_token"),
             (Error::invalid_dpop_proof("x"), 400, "invalid_dpop_proof"),
             (

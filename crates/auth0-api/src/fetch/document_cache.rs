@@ -9,18 +9,18 @@
 //! - **bounded**: at most `max_entries` documents, least recently used evicted;
 //! - **cheap to read**: a hit is a read lock and one hash lookup, no allocation; an entry that
 //!   leaves the map is marked retired, so that a reference kept elsewhere
-//!   ([`crate::resolved`]) knows to look again.
+//!   ([`crate::fetch::resolved`]) knows to look again.
 //!
-//! Documents come through [`DocumentLoader`](crate::discovery::DocumentLoader): the
-//! [`CacheAdapter`](crate::cache::CacheAdapter) first, then the network.
+//! Documents come through [`DocumentLoader`](crate::fetch::loader::DocumentLoader): the
+//! [`CacheAdapter`](crate::fetch::cache::CacheAdapter) first, then the network.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
-use crate::discovery::{DiscoveryError, DocumentLoader};
-use crate::jws::JsonObject;
+use crate::fetch::loader::{DocumentError, DocumentLoader};
+use crate::jose::jws::JsonObject;
 
 /// Fraction of the TTL after which a background refresh starts.
 const REFRESH_AHEAD_AT: f64 = 0.8;
@@ -37,7 +37,7 @@ pub(crate) struct Entry<T> {
     backoff: Duration,
     refreshing: AtomicBool,
     /// Set once the entry has left the map (replaced by a newer load, or evicted): holders of
-    /// a remembered reference (see [`crate::resolved`]) must look the URL up again.
+    /// a remembered reference (see [`crate::fetch::resolved`]) must look the URL up again.
     retired: AtomicBool,
     /// When the entry was last used, in milliseconds since the cache's creation (for LRU).
     last_used: AtomicU64,
@@ -84,10 +84,10 @@ impl<T> Entry<T> {
     }
 }
 
-type Parse<T> = Arc<dyn Fn(JsonObject) -> Result<T, DiscoveryError> + Send + Sync>;
+type Parse<T> = Arc<dyn Fn(JsonObject) -> Result<T, DocumentError> + Send + Sync>;
 
 /// Outcome of one shared load, handed to every request that waited for it.
-type LoadCell<T> = tokio::sync::OnceCell<Result<Arc<Entry<T>>, DiscoveryError>>;
+type LoadCell<T> = tokio::sync::OnceCell<Result<Arc<Entry<T>>, DocumentError>>;
 
 /// The maps behind a [`DocumentCache`], shared by its clones.
 struct Shared<T> {
@@ -129,7 +129,7 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
         loader: DocumentLoader,
         max_entries: usize,
         stale_window: Duration,
-        parse: impl Fn(JsonObject) -> Result<T, DiscoveryError> + Send + Sync + 'static,
+        parse: impl Fn(JsonObject) -> Result<T, DocumentError> + Send + Sync + 'static,
     ) -> Self {
         Self {
             kind,
@@ -146,7 +146,7 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
         }
     }
 
-    async fn load(&self, url: &str, force: bool) -> Result<Arc<Entry<T>>, DiscoveryError> {
+    async fn load(&self, url: &str, force: bool) -> Result<Arc<Entry<T>>, DocumentError> {
         let (doc, ttl) = self.loader.load(self.kind, url, force).await?;
         Ok(Arc::new(Entry::new(
             (self.parse)(doc)?,
@@ -218,7 +218,7 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
     }
 
     /// The document at `url`: fresh from the cache, refreshed when stale, loaded on a miss.
-    pub(crate) async fn get(&self, url: &str) -> Result<Arc<Entry<T>>, DiscoveryError> {
+    pub(crate) async fn get(&self, url: &str) -> Result<Arc<Entry<T>>, DocumentError> {
         let now = Instant::now();
         if let Some(entry) = self.lookup(url, now) {
             if now < entry.fresh_until {
@@ -233,7 +233,7 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
     }
 
     /// A miss: one load for all concurrent callers, its outcome (success or error) shared.
-    async fn load_once(&self, url: &str) -> Result<Arc<Entry<T>>, DiscoveryError> {
+    async fn load_once(&self, url: &str) -> Result<Arc<Entry<T>>, DocumentError> {
         let cell = {
             let mut inflight = self
                 .shared

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use aws_lc_rs::digest;
 
 use crate::claims::Claims;
-use crate::document_cache::Entry;
-use crate::jwks::KeySet;
+use crate::fetch::document_cache::Entry;
+use crate::fetch::jwks::KeySet;
 
 /// Longest time an entry is kept, whatever the token's `exp`.
 const MAX_ENTRY_LIFETIME: Duration = Duration::from_secs(24 * 3600);

@@ -8,7 +8,6 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::options::ApiClientOptions;
 
 /// Largest discovery, JWKS or token-endpoint body accepted (bytes).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -73,26 +72,27 @@ pub struct HttpClient {
 
 impl HttpClient {
     /// Builds the client from the options (or takes the caller's).
-    pub fn from_options(options: &ApiClientOptions) -> Result<Self> {
-        let client = match &options.http_client {
+    pub(crate) fn new(
+        custom: Option<&reqwest::Client>,
+        timeout: Duration,
+        root_certificates: &[reqwest::Certificate],
+    ) -> Result<Self> {
+        let client = match custom {
             Some(c) => c.clone(),
             None => {
                 let mut b = reqwest::Client::builder()
-                    .connect_timeout(options.http_timeout)
+                    .connect_timeout(timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .user_agent(concat!("auth0-api-rust/", env!("CARGO_PKG_VERSION")));
-                if !options.root_certificates.is_empty() {
-                    b = b.tls_certs_merge(options.root_certificates.iter().cloned());
+                if !root_certificates.is_empty() {
+                    b = b.tls_certs_merge(root_certificates.iter().cloned());
                 }
                 b.build().map_err(|e| {
                     Error::configuration(format!("Could not build the HTTP client: {e}"))
                 })?
             }
         };
-        Ok(Self {
-            client,
-            timeout: options.http_timeout,
-        })
+        Ok(Self { client, timeout })
     }
 
     /// The underlying reqwest client.

@@ -9,8 +9,8 @@ use std::fmt;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents, VerificationAlgorithm};
 use serde_json::Value;
 
-use crate::jws::{JsonObject, b64_decode};
-use crate::options::Algorithm;
+use crate::jose::jws::{JsonObject, b64_decode};
+use crate::settings::Algorithm;
 
 /// Smallest accepted RSA modulus (bits).
 pub const MIN_RSA_BITS: usize = 2048;

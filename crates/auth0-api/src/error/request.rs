@@ -1,0 +1,79 @@
+//! [`RequestError`]: what is wrong with the request itself, before or around its token.
+
+use std::fmt;
+
+use super::ErrorKind;
+
+/// Why a request presented no usable credentials (RFC 6750 section 3.1: answered 401 with a
+/// challenge that names no error).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NoCredentials {
+    /// No `Authorization` header, or an empty one.
+    NoAuthorization,
+    /// An `Authorization` value that is not a scheme followed by a token.
+    MalformedAuthorization,
+    /// A scheme that is neither `Bearer` nor `DPoP`.
+    UnsupportedScheme,
+    /// DPoP is required and the request did not use the `DPoP` scheme (or no header at all).
+    DpopRequired,
+    /// The `DPoP` scheme while DPoP is disabled.
+    DpopDisabled,
+    /// The `DPoP` scheme without a `DPoP` proof header.
+    NoProof,
+}
+
+/// What is wrong with the request: its `Authorization` scheme, missing credentials, or a
+/// missing argument. The `Display` text is the error's description, byte for byte the
+/// reference's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum RequestError {
+    /// No usable credentials (401, empty description).
+    MissingCredentials(NoCredentials),
+    /// More than one `Authorization` header.
+    MultipleAuthorization,
+    /// An `Authorization` header longer than any token this library accepts.
+    AuthorizationTooLarge,
+    /// A `DPoP` proof header with the `Bearer` scheme.
+    ProofWithBearer,
+    /// A required argument was empty or absent; the name as the reference words it.
+    MissingArgument(String),
+}
+
+impl RequestError {
+    /// The [`ErrorKind`] this failure is reported as.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Self::MissingCredentials(NoCredentials::DpopRequired | NoCredentials::NoProof)
+            | Self::MultipleAuthorization
+            | Self::AuthorizationTooLarge
+            | Self::ProofWithBearer => ErrorKind::InvalidAuthScheme,
+            Self::MissingCredentials(_) => ErrorKind::MissingAuthorization,
+            Self::MissingArgument(_) => ErrorKind::MissingRequiredArgument,
+        }
+    }
+
+    /// Whether the request presented no usable credentials.
+    pub fn is_missing_credentials(&self) -> bool {
+        matches!(self, Self::MissingCredentials(_))
+    }
+}
+
+impl fmt::Display for RequestError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::MissingCredentials(_) => Ok(()),
+            Self::MultipleAuthorization => {
+                f.write_str("Multiple Authorization headers are not allowed")
+            }
+            Self::AuthorizationTooLarge => f.write_str("Authorization header is too large"),
+            Self::ProofWithBearer => {
+                f.write_str("DPoP proof requires DPoP authentication scheme, not Bearer")
+            }
+            Self::MissingArgument(name) => {
+                write!(f, "The argument '{name}' is required but was not provided.")
+            }
+        }
+    }
+}
