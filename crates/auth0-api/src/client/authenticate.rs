@@ -8,7 +8,7 @@ use super::{ApiClient, DPOP_HEADER, VerifiedRequest};
 use crate::challenge::AuthScheme;
 use crate::claims::Confirmation;
 use crate::error::{Error, ErrorKind, NoCredentials, ProofError, RequestError, Result};
-use crate::jose::jws::{MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
+use crate::jose::jws::MAX_PROOF_BYTES;
 use crate::request::VerifyRequest;
 use crate::settings::DpopMode;
 use crate::verify::token_cache::TokenCache;
@@ -40,12 +40,8 @@ impl ApiClient {
             (Some(_), Some(_)) => {
                 return Err(refuse(RequestError::MultipleAuthorization, None));
             }
-            (Some(v), None) => {
-                if v.len() > MAX_TOKEN_BYTES + 64 {
-                    return Err(refuse(RequestError::AuthorizationTooLarge, None));
-                }
-                v.to_str().unwrap_or_default()
-            }
+            // A token over the size cap is refused as a token (401 invalid_token), below.
+            (Some(v), None) => v.to_str().unwrap_or_default(),
         };
         if authorization.is_empty() {
             return Err(no_credentials(

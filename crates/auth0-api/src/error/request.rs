@@ -33,8 +33,6 @@ pub enum RequestError {
     MissingCredentials(NoCredentials),
     /// More than one `Authorization` header.
     MultipleAuthorization,
-    /// An `Authorization` header longer than any token this library accepts.
-    AuthorizationTooLarge,
     /// A `DPoP` proof header with the `Bearer` scheme.
     ProofWithBearer,
     /// A required argument was empty or absent; the name as the reference words it.
@@ -47,7 +45,6 @@ impl RequestError {
         match self {
             Self::MissingCredentials(NoCredentials::DpopRequired | NoCredentials::NoProof)
             | Self::MultipleAuthorization
-            | Self::AuthorizationTooLarge
             | Self::ProofWithBearer => ErrorKind::InvalidAuthScheme,
             Self::MissingCredentials(_) => ErrorKind::MissingAuthorization,
             Self::MissingArgument(_) => ErrorKind::MissingRequiredArgument,
@@ -67,7 +64,6 @@ impl fmt::Display for RequestError {
             Self::MultipleAuthorization => {
                 f.write_str("Multiple Authorization headers are not allowed")
             }
-            Self::AuthorizationTooLarge => f.write_str("Authorization header is too large"),
             Self::ProofWithBearer => {
                 f.write_str("DPoP proof requires DPoP authentication scheme, not Bearer")
             }

@@ -7,6 +7,7 @@ mod access_token;
 mod attacks;
 mod caching;
 mod domains;
+mod exactness;
 mod exchange;
 mod misbehaving;
 mod properties;
