@@ -4,7 +4,7 @@
 #![no_main]
 
 use auth0_api::DpopMode;
-use auth0_api::challenge::{AuthScheme, append_param, www_authenticate};
+use auth0_api::challenge::{AuthScheme, Challenges};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 
@@ -100,10 +100,12 @@ fuzz_target!(|input: Input<'_>| {
         [DpopMode::Allowed, DpopMode::Required, DpopMode::Disabled][usize::from(input.mode % 3)];
     let scheme =
         [None, Some(AuthScheme::Bearer), Some(AuthScheme::Dpop)][usize::from(input.scheme % 3)];
-    let mut value = www_authenticate(mode, scheme, input.code, input.description, input.algs);
+    let mut challenges =
+        Challenges::for_code(mode, scheme, input.code, input.description, input.algs);
     if let Some(metadata) = input.metadata {
-        append_param(&mut value, "resource_metadata", metadata);
+        challenges.add_to_each("resource_metadata", metadata);
     }
+    let value = challenges.to_string();
     assert!(http::HeaderValue::from_str(&value).is_ok(), "{value:?}");
     let challenges = parse(&value).unwrap_or_else(|| panic!("unparsable: {value:?}"));
     assert!(!challenges.is_empty());

@@ -8,7 +8,7 @@
 use auth0_api::__fuzz;
 use auth0_api::act::{current_actor, delegation_chain};
 use auth0_api::domains::normalize_domain;
-use auth0_api::jws;
+use auth0_api::__fuzz::jws;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};

@@ -5,7 +5,7 @@
 
 use auth0_api::Algorithm;
 use auth0_api::dpop::thumbprint::jwk_thumbprint;
-use auth0_api::keys::{KeyError, MAX_RSA_BITS, MIN_RSA_BITS, VerifyingKey};
+use auth0_api::__fuzz::keys::{KeyError, MAX_RSA_BITS, MIN_RSA_BITS, VerifyingKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::arbitrary::{self, Arbitrary};

@@ -4,7 +4,7 @@
 //! only).
 #![no_main]
 
-use auth0_api::jws::{self, MAX_TOKEN_BYTES};
+use auth0_api::__fuzz::jws::{self, MAX_TOKEN_BYTES};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use libfuzzer_sys::fuzz_target;

@@ -229,8 +229,22 @@ pub(crate) fn is_without_details(code: &str, description: &str) -> bool {
         || (code == "invalid_request" && description.is_empty())
 }
 
-/// The `WWW-Authenticate` text for an error `code`/`description` under a DPoP `mode` (the
-/// reference's rule for "without details" applied to the texts).
+impl Challenges {
+    /// [`Challenges::for_error`] for an error given as its code and description, with the
+    /// reference's rule for "without details" applied to the texts.
+    pub fn for_code(
+        mode: DpopMode,
+        scheme: Option<AuthScheme>,
+        code: &str,
+        description: &str,
+        algs: &str,
+    ) -> Self {
+        let details = (!is_without_details(code, description)).then_some((code, description));
+        Self::for_error(mode, scheme, details, algs)
+    }
+}
+
+/// The `WWW-Authenticate` text of [`Challenges::for_code`].
 pub fn www_authenticate(
     mode: DpopMode,
     scheme: Option<AuthScheme>,
@@ -238,8 +252,7 @@ pub fn www_authenticate(
     description: &str,
     algs: &str,
 ) -> String {
-    let details = (!is_without_details(code, description)).then_some((code, description));
-    Challenges::for_error(mode, scheme, details, algs).to_string()
+    Challenges::for_code(mode, scheme, code, description, algs).to_string()
 }
 
 #[cfg(test)]

@@ -524,9 +524,7 @@ proptest! {
     ) {
         let value = match &metadata {
             Some(m) => {
-                let details = (!(code.is_empty() || code == "unauthorized" || (code == "invalid_request" && description.is_empty())))
-                    .then_some((code.as_str(), description.as_str()));
-                let mut challenges = Challenges::for_error(mode, scheme, details, &algs);
+                let mut challenges = Challenges::for_code(mode, scheme, &code, &description, &algs);
                 challenges.add_to_each("resource_metadata", m);
                 challenges.to_string()
             }
