@@ -1,0 +1,271 @@
+//! What a caller sends to a token exchange and what it gets back; secrets print as `[redacted]`.
+
+use std::fmt;
+
+/// A token (access, id or refresh) received from the token endpoint.
+///
+/// `Debug` prints `[redacted]`; read the value with [`expose`](Self::expose).
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretToken(pub(super) String);
+
+impl SecretToken {
+    /// The token itself, for example to send it as a Bearer token.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// Consumes the wrapper into the token.
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for SecretToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// An extra form parameter of an exchange-profile request: one value, or several sent as the
+/// same key repeated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExtraValue {
+    /// `key=value`.
+    One(String),
+    /// `key=v1&key=v2...`, at most [`MAX_EXTRA_VALUES`] values.
+    Many(Vec<String>),
+}
+
+impl From<&str> for ExtraValue {
+    fn from(value: &str) -> Self {
+        Self::One(value.to_owned())
+    }
+}
+
+impl From<String> for ExtraValue {
+    fn from(value: String) -> Self {
+        Self::One(value)
+    }
+}
+
+impl From<Vec<String>> for ExtraValue {
+    fn from(values: Vec<String>) -> Self {
+        Self::Many(values)
+    }
+}
+
+impl From<Vec<&str>> for ExtraValue {
+    fn from(values: Vec<&str>) -> Self {
+        Self::Many(values.into_iter().map(str::to_owned).collect())
+    }
+}
+
+impl<const N: usize> From<[&str; N]> for ExtraValue {
+    fn from(values: [&str; N]) -> Self {
+        Self::Many(values.into_iter().map(str::to_owned).collect())
+    }
+}
+
+/// A Custom Token Exchange request (RFC 8693 section 2.1) for
+/// [`ApiClient::get_token_by_exchange_profile`].
+///
+/// The Auth0 profile is selected by `subject_token_type`. Empty optional values are not sent.
+/// `Debug` never prints the subject token nor the extra values.
+///
+/// ```
+/// use auth0_api::exchange::ExchangeProfileRequest;
+/// let request = ExchangeProfileRequest::new("the-subject-token", "urn:example:external-token")
+///     .audience("https://api.example.com")
+///     .scope("openid profile")
+///     .extra("device_id", "dev123")
+///     .extra("roles", ["admin", "user"]);
+/// assert!(!format!("{request:?}").contains("the-subject-token"));
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct ExchangeProfileRequest {
+    pub(super) subject_token: String,
+    pub(super) subject_token_type: String,
+    pub(super) audience: Option<String>,
+    pub(super) scope: Option<String>,
+    pub(super) requested_token_type: Option<String>,
+    pub(super) extra: Vec<(String, ExtraValue)>,
+}
+
+impl ExchangeProfileRequest {
+    /// A request to exchange `subject_token`, of type `subject_token_type` (a URI matching a
+    /// Token Exchange Profile). Pass the raw token, without a `Bearer ` prefix.
+    pub fn new(subject_token: impl Into<String>, subject_token_type: impl Into<String>) -> Self {
+        Self {
+            subject_token: subject_token.into(),
+            subject_token_type: subject_token_type.into(),
+            audience: None,
+            scope: None,
+            requested_token_type: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// The API identifier the issued token is for (`audience`).
+    pub fn audience(mut self, audience: impl Into<String>) -> Self {
+        self.audience = Some(audience.into());
+        self
+    }
+
+    /// Space-separated scopes to request (`scope`).
+    pub fn scope(mut self, scope: impl Into<String>) -> Self {
+        self.scope = Some(scope.into());
+        self
+    }
+
+    /// The type of token to issue (`requested_token_type`; the server's default when unset).
+    pub fn requested_token_type(mut self, token_type: impl Into<String>) -> Self {
+        self.requested_token_type = Some(token_type.into());
+        self
+    }
+
+    /// An additional form parameter. Setting a key again replaces its value. Reserved OAuth
+    /// names ([`RESERVED_PARAMS`], any case) and lists of more than [`MAX_EXTRA_VALUES`] values
+    /// are refused when the request is made.
+    pub fn extra(mut self, key: impl Into<String>, value: impl Into<ExtraValue>) -> Self {
+        let key = key.into();
+        let value = value.into();
+        match self.extra.iter_mut().find(|(k, _)| *k == key) {
+            Some(slot) => slot.1 = value,
+            None => self.extra.push((key, value)),
+        }
+        self
+    }
+}
+
+impl fmt::Debug for ExchangeProfileRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let extra_keys: Vec<&str> = self.extra.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("ExchangeProfileRequest")
+            .field("subject_token", &"[redacted]")
+            .field("subject_token_type", &self.subject_token_type)
+            .field("audience", &self.audience)
+            .field("scope", &self.scope)
+            .field("requested_token_type", &self.requested_token_type)
+            .field("extra", &extra_keys)
+            .finish()
+    }
+}
+
+/// The answer to a Custom Token Exchange.
+///
+/// Optional fields are kept exactly as the token endpoint sent them (an empty `scope` stays
+/// `Some("")`); a member sent as `null` is `None`.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ExchangeProfileToken {
+    /// The issued access token.
+    pub access_token: SecretToken,
+    /// Its lifetime in seconds (3600 when the endpoint did not say).
+    pub expires_in: u64,
+    /// When it expires, in seconds since the epoch, computed here as now + `expires_in`.
+    pub expires_at: u64,
+    /// An OpenID Connect id token, if issued.
+    pub id_token: Option<SecretToken>,
+    /// A refresh token, if issued.
+    pub refresh_token: Option<SecretToken>,
+    /// The granted scopes, if returned.
+    pub scope: Option<String>,
+    /// The token type (usually `Bearer`), if returned.
+    pub token_type: Option<String>,
+    /// The RFC 8693 `issued_token_type`, if returned.
+    pub issued_token_type: Option<String>,
+}
+
+/// The answer to an on-behalf-of exchange: access-token fields only, never id or refresh
+/// tokens.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct OnBehalfOfToken {
+    /// The access token for the downstream API.
+    pub access_token: SecretToken,
+    /// Its lifetime in seconds (3600 when the endpoint did not say).
+    pub expires_in: u64,
+    /// When it expires, in seconds since the epoch, computed here as now + `expires_in`.
+    pub expires_at: u64,
+    /// The granted scopes, if returned.
+    pub scope: Option<String>,
+    /// The token type (usually `Bearer`), if returned.
+    pub token_type: Option<String>,
+    /// The RFC 8693 `issued_token_type`, if returned.
+    pub issued_token_type: Option<String>,
+}
+
+impl From<ExchangeProfileToken> for OnBehalfOfToken {
+    fn from(token: ExchangeProfileToken) -> Self {
+        Self {
+            access_token: token.access_token,
+            expires_in: token.expires_in,
+            expires_at: token.expires_at,
+            scope: token.scope,
+            token_type: token.token_type,
+            issued_token_type: token.issued_token_type,
+        }
+    }
+}
+
+/// A request for the user's access token at a federated connection (upstream identity
+/// provider), for [`ApiClient::get_access_token_for_connection`].
+///
+/// `Debug` never prints the access token.
+///
+/// ```
+/// use auth0_api::exchange::ConnectionTokenRequest;
+/// let request = ConnectionTokenRequest::new("google-oauth2", "user-access-token")
+///     .login_hint("user@example.com");
+/// assert!(!format!("{request:?}").contains("user-access-token"));
+/// ```
+#[derive(Clone)]
+#[non_exhaustive]
+#[must_use]
+pub struct ConnectionTokenRequest {
+    pub(super) connection: String,
+    pub(super) access_token: String,
+    pub(super) login_hint: Option<String>,
+}
+
+impl ConnectionTokenRequest {
+    /// A request for `connection`'s token, proving the user with their Auth0 `access_token`.
+    pub fn new(connection: impl Into<String>, access_token: impl Into<String>) -> Self {
+        Self {
+            connection: connection.into(),
+            access_token: access_token.into(),
+            login_hint: None,
+        }
+    }
+
+    /// Which of the user's accounts at the connection to use (`login_hint`; not sent when empty).
+    pub fn login_hint(mut self, login_hint: impl Into<String>) -> Self {
+        self.login_hint = Some(login_hint.into());
+        self
+    }
+}
+
+impl fmt::Debug for ConnectionTokenRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ConnectionTokenRequest")
+            .field("connection", &self.connection)
+            .field("access_token", &"[redacted]")
+            .field("login_hint", &self.login_hint)
+            .finish()
+    }
+}
+
+/// The user's access token at a federated connection.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct ConnectionToken {
+    /// The upstream access token.
+    pub access_token: SecretToken,
+    /// When it expires, in seconds since the epoch, computed here as now + `expires_in`
+    /// (3600 when the endpoint did not say).
+    pub expires_at: u64,
+    /// The granted scopes (empty when not returned).
+    pub scope: String,
+}
