@@ -53,6 +53,19 @@
 //!     err.www_authenticate(),
 //!     Some(r#"Bearer error="invalid_token", error_description="Failed to parse token header: Invalid token format: expected 3 segments, got 1", DPoP algs="ES256""#)
 //! );
+//!
+//! // Why, as a value to match on (never by comparing descriptions).
+//! use auth0_api::error::{Reason, TokenError};
+//! # let expired = tenant.mint().sub("user_123").aud(serde_json::json!("https://api.example.com")).expired().sign();
+//! let err = api_client.verify_access_token(&expired).await.unwrap_err();
+//! let advice = match err.reason() {
+//!     Reason::Token(TokenError::Expired) => "refresh the token",
+//!     Reason::Token(_) => "get a new token",
+//!     Reason::Proof(_) => "sign a new DPoP proof",
+//!     Reason::Request(r) if r.is_missing_credentials() => "send credentials",
+//!     _ => "see the description",
+//! };
+//! assert_eq!(advice, "refresh the token");
 //! # Ok(()) }
 //! ```
 //!
