@@ -73,3 +73,69 @@ impl fmt::Display for RequestError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::{Error, Reason};
+
+    /// Every request failure: its kind, status, code and description (the reference's words).
+    #[test]
+    fn every_request_error_maps_to_its_answer() {
+        use NoCredentials::*;
+        let none = |why| RequestError::MissingCredentials(why);
+        let table: Vec<(RequestError, ErrorKind, u16, &str)> = vec![
+            (
+                none(NoAuthorization),
+                ErrorKind::MissingAuthorization,
+                401,
+                "",
+            ),
+            (
+                none(MalformedAuthorization),
+                ErrorKind::MissingAuthorization,
+                401,
+                "",
+            ),
+            (
+                none(UnsupportedScheme),
+                ErrorKind::MissingAuthorization,
+                401,
+                "",
+            ),
+            (none(DpopDisabled), ErrorKind::MissingAuthorization, 401, ""),
+            (none(DpopRequired), ErrorKind::InvalidAuthScheme, 401, ""),
+            (none(NoProof), ErrorKind::InvalidAuthScheme, 401, ""),
+            (
+                RequestError::MultipleAuthorization,
+                ErrorKind::InvalidAuthScheme,
+                400,
+                "Multiple Authorization headers are not allowed",
+            ),
+            (
+                RequestError::ProofWithBearer,
+                ErrorKind::InvalidAuthScheme,
+                400,
+                "DPoP proof requires DPoP authentication scheme, not Bearer",
+            ),
+            (
+                RequestError::MissingArgument("http_method".into()),
+                ErrorKind::MissingRequiredArgument,
+                400,
+                "The argument 'http_method' is required but was not provided.",
+            ),
+        ];
+        for (reason, kind, status, description) in table {
+            let err = Error::from(reason.clone());
+            assert_eq!(err.kind(), &kind, "{reason:?}");
+            assert_eq!(err.status_code(), status, "{reason:?}");
+            assert_eq!(err.error_code(), "invalid_request", "{reason:?}");
+            assert_eq!(err.description(), description, "{reason:?}");
+            assert_eq!(err.reason(), &Reason::Request(reason.clone()));
+            assert_eq!(err.request_error(), Some(&reason));
+            assert_eq!(err.is_missing_credentials(), description.is_empty());
+            // A request without credentials is challenged without an error code.
+            assert_eq!(err.challenge_details().is_none(), description.is_empty());
+        }
+    }
+}

@@ -11,6 +11,7 @@ mod exactness;
 mod exchange;
 mod misbehaving;
 mod properties;
+mod reasons;
 #[cfg(feature = "redis")]
 mod redis;
 mod request;
