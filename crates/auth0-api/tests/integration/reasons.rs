@@ -6,6 +6,13 @@ use auth0_api::{DpopMode, VerifyRequest};
 
 use crate::{client, options, tenant};
 
+/// A client, the request's headers, and the reason it must be refused for.
+type Case<'a> = (
+    &'a auth0_api::ApiClient,
+    Vec<(&'a str, &'a str)>,
+    RequestError,
+);
+
 #[tokio::test]
 async fn verify_request_failures_carry_their_request_reason() {
     let t = tenant().await;
@@ -13,7 +20,7 @@ async fn verify_request_failures_carry_their_request_reason() {
     let required = client(options(&t).dpop_mode(DpopMode::Required));
     let disabled = client(options(&t).dpop_mode(DpopMode::Disabled));
     use NoCredentials::*;
-    let cases: Vec<(&auth0_api::ApiClient, Vec<(&str, &str)>, RequestError)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         (
             &allowed,
             vec![],
