@@ -360,6 +360,10 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
         {
             return Ok(current);
         }
+        if seen.in_backoff(Instant::now()) {
+            // A refresh of `seen` failed after this caller decided to try: no second fetch.
+            return Ok(seen.clone());
+        }
         match self.load(url, true, on_demand).await {
             Ok(fresh) => {
                 self.store(url, fresh.clone());
@@ -377,7 +381,8 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
         }
     }
 
-    /// One synchronous refresh of `seen` (single flight); `None` when it failed or backs off.
+    /// One synchronous refresh of `seen` (single flight): the entry that replaced it, or
+    /// `None` when the refresh failed or backs off.
     async fn refresh(&self, url: &str, seen: &Arc<Entry<T>>) -> Option<Arc<Entry<T>>> {
         if seen.in_backoff(Instant::now()) {
             return None;
@@ -386,7 +391,8 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
             seen,
             on_demand: None,
         };
-        self.single_flight(url, job).await.ok()
+        let fresh = self.single_flight(url, job).await.ok()?;
+        (!Arc::ptr_eq(&fresh, seen)).then_some(fresh)
     }
 
     fn refresh_in_background(&self, url: &str, seen: Arc<Entry<T>>) {
@@ -437,8 +443,9 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
                 on_demand: Some(cooldown),
             };
             match self.single_flight(url, job).await {
-                Ok(fresh) => current = fresh,
-                Err(_) => return current,
+                Ok(fresh) if !Arc::ptr_eq(&fresh, &current) => current = fresh,
+                // Failed, or backs off: nothing new was fetched.
+                _ => return current,
             }
             if has(&current.value) {
                 return current;

@@ -736,3 +736,24 @@ async fn a_slow_issuers_key_refetch_never_stalls_another_issuer() {
     );
     assert_eq!(slow.stats().jwks, 2);
 }
+
+/// A refetch on an unknown kid that fails is not retried per request, and the key set in use
+/// keeps serving its known keys.
+#[tokio::test]
+async fn a_failed_key_refetch_is_not_retried_per_request() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let t = crate::tenant().await;
+    let c = client(options(&t).verified_token_cache(false));
+    fresh_token_verifies(&c, &t).await;
+    t.set_fault(Endpoint::Jwks, Some(Fault::Status(503)));
+    for i in 0..20 {
+        let e = c
+            .verify_access_token(&token_with_kid(&t, &format!("random-{i}")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.description(), "No matching key found in JWKS");
+    }
+    assert_eq!(t.stats().jwks, 2, "one failed refetch");
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 2, "the key set in use keeps serving");
+}
