@@ -473,11 +473,13 @@ impl ApiClient {
             .map_err(|e| Error::invalid_token(format!("Failed to fetch JWKS: {e}")))?;
         let kid = verify::kid(&decoded.header)?;
         if keys.value.find(kid).is_none() {
-            // Key rotation: refetch once per cooldown, never per request.
+            // Key rotation: refetch at once after a regular load, then once per cooldown.
             keys = self
                 .inner
                 .jwks
-                .refresh_if_older(jwks_uri, &keys, opts.jwks_refresh_cooldown)
+                .refetch_for(jwks_uri, &keys, kid, opts.jwks_refresh_cooldown, |set| {
+                    set.find(kid).is_some()
+                })
                 .await;
         }
         Ok((discovery_entry, keys))

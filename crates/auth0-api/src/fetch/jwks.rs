@@ -1,7 +1,8 @@
 //! JSON Web Key Sets (RFC 7517 section 5): fetched through the document loader, parsed once
-//! into verifying keys, looked up by `kid`, refreshed on an unknown `kid` at most once per
-//! cooldown (key rotation without waiting for the TTL, and without letting random `kid`s force
-//! fetches). Caching, refresh-ahead and stale-if-error live in the client's document cache.
+//! into verifying keys, looked up by `kid`, refetched on an unknown `kid` at once after a
+//! regular load, then at most once per cooldown (key rotation without waiting for the TTL, and
+//! without letting random `kid`s force fetches; see `DocumentCache::refetch_for`).
+//! Caching, refresh-ahead and stale-if-error live in the client's document cache.
 
 use std::time::Duration;
 

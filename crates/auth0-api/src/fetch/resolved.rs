@@ -13,21 +13,34 @@
 //! as without this memory, and remembers the pair it ends with. So the answers, the errors and
 //! the refresh schedule are those of the full path; only its cost differs.
 //!
-//! Bounded: at most [`MAX_ISSUERS`] pairs (one per configured domain at most); a new issuer
-//! takes a free slot or one whose pair is no longer current, never evicts a live one, so many
-//! issuers cannot make the memory churn.
+//! Layout: a fixed table of slots, one atomic pointer each (`arc-swap`), written one slot at a
+//! time. One issuer (single domain): one slot, no hashing. A static list of `n` issuers: room
+//! for `n` of them (at most [`MAX_ISSUERS`]) in `2n` slots rounded up to a power of two (8
+//! bytes each: at most 64 KiB), an issuer living in one of the [`MAX_PROBES`] slots after its
+//! hash; a lookup is one hash and at most [`MAX_PROBES`] lock-free loads, whatever `n`.
+//!
+//! Bounded: at most `n` pairs; a new issuer takes a free slot or one whose pair is no longer
+//! current, never evicts a live one, so many issuers cannot make the memory churn. When it
+//! finds no such slot among its own (beyond the capacity, or, rarely in a long list, when its
+//! [`MAX_PROBES`] slots are all taken) nothing is written and nothing is allocated: its tokens
+//! take the full path, as they would without this memory.
 
+use std::hash::BuildHasher;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use arc_swap::ArcSwap;
+use arc_swap::ArcSwapOption;
 
 use crate::fetch::discovery::Discovery;
 use crate::fetch::document_cache::Entry;
 use crate::fetch::jwks::KeySet;
 
-/// Most issuers remembered.
-pub(crate) const MAX_ISSUERS: usize = 16;
+/// Most issuers remembered (a longer static list still verifies; the issuers beyond take the
+/// full path).
+pub(crate) const MAX_ISSUERS: usize = 4096;
+/// Slots an issuer may live in, from the one its hash names.
+pub(crate) const MAX_PROBES: usize = 16;
 
 /// An issuer's discovery document and key set, as the caches held them.
 pub(crate) struct Resolved {
@@ -46,19 +59,46 @@ impl Resolved {
     }
 }
 
-/// The remembered issuers of one client (copy on write: written once per issuer and refresh).
+/// The remembered issuers of one client: a fixed table of slots, each written on its own
+/// (once per issuer and refresh).
 pub(crate) struct ResolvedIssuers {
-    slots: ArcSwap<Vec<Arc<Resolved>>>,
+    /// Empty (remembers nothing), one slot, or a power of two of them.
+    slots: Box<[ArcSwapOption<Resolved>]>,
+    /// Most slots in use at once.
     capacity: usize,
+    /// Slots in use (they are never emptied again).
+    occupied: AtomicUsize,
+    hasher: std::collections::hash_map::RandomState,
 }
 
 impl ResolvedIssuers {
     /// Room for `capacity` issuers (at most [`MAX_ISSUERS`]; 0 remembers nothing).
     pub(crate) fn new(capacity: usize) -> Self {
+        let capacity = capacity.min(MAX_ISSUERS);
+        let len = if capacity <= 1 {
+            capacity
+        } else {
+            (capacity * 2).next_power_of_two()
+        };
         Self {
-            slots: ArcSwap::from_pointee(Vec::new()),
-            capacity: capacity.min(MAX_ISSUERS),
+            slots: (0..len).map(|_| ArcSwapOption::empty()).collect(),
+            capacity,
+            occupied: AtomicUsize::new(0),
+            hasher: std::collections::hash_map::RandomState::new(),
         }
+    }
+
+    /// The slots `issuer` may live in, in order (none when nothing is remembered).
+    fn probes(&self, issuer: &str) -> impl Iterator<Item = &ArcSwapOption<Resolved>> {
+        let len = self.slots.len();
+        let home = if len <= 1 {
+            0
+        } else {
+            // Truncation is fine: only the low bits select a slot.
+            self.hasher.hash_one(issuer) as usize & (len - 1)
+        };
+        (0..len.min(MAX_PROBES))
+            .filter_map(move |i| self.slots.get((home + i) & len.wrapping_sub(1)))
     }
 
     /// Runs `f` on the current pair of `issuer`, if one is remembered; `None` otherwise.
@@ -68,49 +108,90 @@ impl ResolvedIssuers {
         now: Instant,
         f: impl FnOnce(&Resolved) -> R,
     ) -> Option<R> {
-        if self.capacity == 0 {
-            return None;
+        for slot in self.probes(issuer) {
+            let guard = slot.load();
+            if let Some(found) = guard.as_ref().filter(|r| r.issuer() == issuer) {
+                return found.is_current(now).then(|| f(found));
+            }
         }
-        let slots = self.slots.load();
-        let found = slots
-            .iter()
-            .find(|r| r.issuer() == issuer)
-            .filter(|r| r.is_current(now))?;
-        Some(f(found))
+        None
     }
 
-    /// Remembers the pair a full resolution ended with (nothing is written when it is already
-    /// remembered, or when every slot holds another issuer's current pair).
+    /// Remembers the pair a full resolution ended with, in the issuer's own slot, else a free
+    /// one (while fewer than `capacity` are in use), else one whose pair is no longer current.
+    /// Nothing is written (or allocated) when it is already remembered, or when no such slot
+    /// is found (every slot it may use holds another issuer's current pair), or when another
+    /// thread wrote that slot meanwhile (a later verification remembers it).
     pub(crate) fn remember(
         &self,
         discovery: &Arc<Entry<Arc<Discovery>>>,
         keys: &Arc<Entry<KeySet>>,
     ) {
-        if self.capacity == 0 || discovery.value.issuer.is_empty() {
-            return;
-        }
-        let same =
-            |r: &Resolved| Arc::ptr_eq(&r.discovery, discovery) && Arc::ptr_eq(&r.keys, keys);
-        if self.slots.load().iter().any(|r| same(r)) {
+        let issuer = discovery.value.issuer.as_str();
+        if issuer.is_empty() {
             return;
         }
         let now = Instant::now();
+        let mut own = None;
+        let mut free = None;
+        let mut stale = None;
+        for slot in self.probes(issuer) {
+            let guard = slot.load();
+            match guard.as_ref() {
+                Some(r) if r.issuer() == issuer => {
+                    if Arc::ptr_eq(&r.discovery, discovery) && Arc::ptr_eq(&r.keys, keys) {
+                        return;
+                    }
+                    own = Some((slot, guard));
+                    break;
+                }
+                Some(r) => {
+                    if stale.is_none() && !r.is_current(now) {
+                        stale = Some((slot, guard));
+                    }
+                }
+                None => {
+                    if free.is_none() {
+                        free = Some((slot, guard));
+                    }
+                }
+            }
+        }
+        let claims_free = own.is_none()
+            && free.is_some()
+            && self
+                .occupied
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < self.capacity).then_some(n + 1)
+                })
+                .is_ok();
+        let target = match (own, claims_free) {
+            (Some(own), _) => own,
+            (None, true) => match free {
+                Some(free) => free,
+                None => return,
+            },
+            (None, false) => match stale {
+                Some(stale) => stale,
+                None => return,
+            },
+        };
+        let (slot, expected) = target;
         let pair = Arc::new(Resolved {
             discovery: discovery.clone(),
             keys: keys.clone(),
         });
-        self.slots.rcu(|slots| {
-            let mut next: Vec<Arc<Resolved>> = slots.as_ref().clone();
-            let issuer = pair.issuer();
-            if let Some(slot) = next.iter_mut().find(|r| r.issuer() == issuer) {
-                *slot = pair.clone();
-            } else if next.len() < self.capacity {
-                next.push(pair.clone());
-            } else if let Some(slot) = next.iter_mut().find(|r| !r.is_current(now)) {
-                *slot = pair.clone();
-            }
-            next
-        });
+        let was_free = expected.is_none();
+        let previous = slot.compare_and_swap(&expected, Some(pair));
+        let swapped = match (previous.as_ref(), expected.as_ref()) {
+            (Some(p), Some(e)) => Arc::ptr_eq(p, e),
+            (None, None) => true,
+            _ => false,
+        };
+        if was_free && !swapped {
+            // The free slot was taken meanwhile: it is counted by whoever took it.
+            self.occupied.fetch_sub(1, Ordering::AcqRel);
+        }
     }
 }
 
@@ -193,5 +274,89 @@ mod tests {
     #[test]
     fn the_guard_may_live_in_a_send_future() {
         assert_send_sync::<arc_swap::Guard<Arc<Vec<Arc<Resolved>>>>>();
+        assert_send_sync::<arc_swap::Guard<Option<Arc<Resolved>>>>();
+    }
+
+    /// The slots' contents, to tell whether anything was written.
+    fn snapshot(memory: &ResolvedIssuers) -> Vec<Option<Arc<Resolved>>> {
+        memory.slots.iter().map(|s| s.load_full()).collect()
+    }
+
+    fn same_slots(a: &[Option<Arc<Resolved>>], b: &[Option<Arc<Resolved>>]) -> bool {
+        a.len() == b.len()
+            && a.iter().zip(b).all(|(x, y)| match (x, y) {
+                (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+                (None, None) => true,
+                _ => false,
+            })
+    }
+
+    /// Beyond its capacity, with every slot holding a current pair, remembering another issuer
+    /// writes nothing and allocates nothing (no pair is built: the entries are not cloned),
+    /// however often it is asked.
+    #[test]
+    fn nothing_is_written_or_allocated_beyond_capacity() {
+        const HOUR: Duration = Duration::from_secs(3600);
+        for capacity in [1, 2, 16] {
+            let memory = ResolvedIssuers::new(capacity);
+            let kept: Vec<_> = (0..capacity)
+                .map(|i| pair(&format!("https://kept{i}.example/"), HOUR))
+                .collect();
+            for (d, k) in &kept {
+                memory.remember(d, k);
+            }
+            for i in 0..capacity {
+                assert!(found(&memory, &format!("https://kept{i}.example/")));
+            }
+            let before = snapshot(&memory);
+            let (d, k) = pair("https://one-too-many.example/", HOUR);
+            for _ in 0..100 {
+                memory.remember(&d, &k);
+            }
+            assert!(same_slots(&before, &snapshot(&memory)), "nothing written");
+            assert_eq!(
+                (Arc::strong_count(&d), Arc::strong_count(&k)),
+                (1, 1),
+                "no pair built"
+            );
+            assert!(!found(&memory, "https://one-too-many.example/"));
+            // Remembering a remembered pair writes nothing either.
+            let (d0, k0) = &kept[0];
+            memory.remember(d0, k0);
+            assert!(same_slots(&before, &snapshot(&memory)));
+        }
+    }
+
+    /// A static list of any length (here 1 000 issuers) is remembered (all but a rare issuer
+    /// whose slots are all taken), and looked up in a bounded number of lock-free loads; the
+    /// table stays within 2 slots (of 8 bytes) per issuer, and [`MAX_ISSUERS`] bounds it.
+    #[test]
+    fn a_long_list_is_remembered_lock_free() {
+        assert_eq!(std::mem::size_of::<ArcSwapOption<Resolved>>(), 8);
+        const HOUR: Duration = Duration::from_secs(3600);
+        let n = 1_000;
+        let memory = ResolvedIssuers::new(n);
+        assert_eq!(memory.slots.len(), 2048);
+        let pairs: Vec<_> = (0..n)
+            .map(|i| pair(&format!("https://tenant{i}.example/"), HOUR))
+            .collect();
+        for (d, k) in &pairs {
+            memory.remember(d, k);
+        }
+        let mut remembered = 0;
+        for (i, (d, k)) in pairs.iter().enumerate() {
+            let issuer = format!("https://tenant{i}.example/");
+            let hit = memory.with(&issuer, Instant::now(), |r| {
+                Arc::ptr_eq(&r.discovery, d) && Arc::ptr_eq(&r.keys, k)
+            });
+            assert_ne!(hit, Some(false), "never another issuer's pair");
+            remembered += usize::from(hit == Some(true));
+        }
+        assert!(remembered >= n - n / 100, "{remembered} of {n} remembered");
+        assert_eq!(memory.occupied.load(Ordering::Relaxed), remembered);
+        assert!(!found(&memory, "https://not-listed.example/"));
+        // The bound holds for any list.
+        assert_eq!(ResolvedIssuers::new(1_000_000).capacity, MAX_ISSUERS);
+        assert_eq!(ResolvedIssuers::new(1_000_000).slots.len(), 2 * MAX_ISSUERS);
     }
 }

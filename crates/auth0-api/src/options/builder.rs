@@ -215,7 +215,8 @@ impl ApiClientOptionsBuilder {
         self
     }
 
-    /// Least time between two JWKS refetches caused by unknown `kid`s (default 30 s).
+    /// Least time between two JWKS refetches caused by unknown `kid`s (default 30 s); the
+    /// first one after a regular load (start-up, TTL, refresh-ahead) is never delayed.
     pub fn jwks_refresh_cooldown(mut self, t: Duration) -> Self {
         self.jwks_refresh_cooldown = Some(t);
         self

@@ -435,3 +435,325 @@ async fn a_slow_tenant_sees_one_in_flight_fetch() {
         "no pile-up beyond the one in-flight fetch"
     );
 }
+
+/// A token with a `kid` the tenant never published, signed by its active key.
+fn token_with_kid(t: &DevTenant, kid: &str) -> String {
+    t.mint().aud(json!(AUD)).kid(kid).sign()
+}
+
+/// Publishes a new key and makes it the active one (the old one stays published).
+fn publish_and_activate(t: &DevTenant) {
+    let kid = t.add_key();
+    t.activate_key(&kid);
+}
+
+/// Key rotation one second after start-up: the key set was loaded a moment ago, yet a token
+/// signed by a key published since verifies on its first request (one refetch), with the
+/// default 30 s cooldown.
+#[tokio::test]
+async fn a_new_key_verifies_on_its_first_token_right_after_start_up() {
+    let t = crate::tenant().await;
+    let c = client(options(&t).verified_token_cache(false));
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 1);
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    publish_and_activate(&t);
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 2, "one refetch for the new key");
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 2, "a known key: no fetch");
+}
+
+/// Key rotation right after a regular load (here past the TTL of 1 s, then refresh-ahead),
+/// even though an unknown `kid` refetched the key set less than a cooldown (30 s) before: the
+/// cooldown applies only between refetches caused by unknown kids.
+#[tokio::test]
+async fn a_new_key_verifies_on_its_first_token_right_after_a_regular_refresh() {
+    let t = tenant_with_one_second_documents().await;
+    let c = client(options(&t).verified_token_cache(false));
+    fresh_token_verifies(&c, &t).await;
+    let e = c
+        .verify_access_token(&token_with_kid(&t, "never-published"))
+        .await
+        .unwrap_err();
+    assert_eq!(e.description(), "No matching key found in JWKS");
+    assert_eq!(t.stats().jwks, 2, "the unknown kid refetched the key set");
+
+    // Past the TTL: a regular (synchronous) refresh.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 3, "refreshed past the TTL");
+    publish_and_activate(&t);
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 4, "one refetch for the new key");
+
+    // Past 80% of the TTL: a regular refresh ahead, in the background.
+    tokio::time::sleep(Duration::from_millis(850)).await;
+    fresh_token_verifies(&c, &t).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(t.stats().jwks, 5, "refreshed ahead of expiry");
+    publish_and_activate(&t);
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 6, "one refetch for the new key");
+}
+
+/// Random kids, concurrent then one after the other, cost one fetch per cooldown (30 s by
+/// default): the first refetches, the others find the refetched set within its cooldown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flood_of_random_kids_costs_one_fetch_per_cooldown() {
+    let t = crate::tenant().await;
+    let c = client(options(&t).verified_token_cache(false));
+    fresh_token_verifies(&c, &t).await;
+    let tokens: Vec<String> = (0..200)
+        .map(|i| token_with_kid(&t, &format!("random-{i}")))
+        .collect();
+    let tasks: Vec<_> = tokens[..100]
+        .iter()
+        .map(|token| {
+            let (c, token) = (c.clone(), token.clone());
+            tokio::spawn(async move { c.verify_access_token(&token).await.is_err() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap());
+    }
+    for token in &tokens[100..] {
+        assert!(c.verify_access_token(token).await.is_err());
+    }
+    fresh_token_verifies(&c, &t).await;
+    let s = t.stats();
+    assert_eq!((s.discovery, s.jwks), (1, 2), "{s:?}");
+}
+
+/// A kid that a refetch showed missing is remembered for the cooldown: after a regular load
+/// it does not refetch again (a new random kid does, once).
+#[tokio::test]
+async fn a_missing_kid_is_remembered_across_regular_loads() {
+    let t = tenant_with_one_second_documents().await;
+    let c = client(options(&t).verified_token_cache(false));
+    let stuck = token_with_kid(&t, "retired-long-ago");
+    fresh_token_verifies(&c, &t).await;
+    assert!(c.verify_access_token(&stuck).await.is_err());
+    assert_eq!(t.stats().jwks, 2, "the first unknown kid refetched");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 3, "regular refresh past the TTL");
+    for _ in 0..10 {
+        assert!(c.verify_access_token(&stuck).await.is_err());
+    }
+    assert_eq!(t.stats().jwks, 3, "the remembered kid does not refetch");
+    assert!(
+        c.verify_access_token(&token_with_kid(&t, "another"))
+            .await
+            .is_err()
+    );
+    assert!(c.verify_access_token(&stuck).await.is_err());
+    assert_eq!(
+        t.stats().jwks,
+        4,
+        "a new kid refetches once after a regular load"
+    );
+}
+
+/// `max-age=0` (TTL clamped to 1 s): a new key verifies on its first token, right after
+/// start-up and right after a regular refresh; under a steady stream of random kids and a
+/// remembered one, the key set is fetched at most once more per regular load (never per
+/// request), and the remembered kid costs nothing.
+#[tokio::test]
+async fn max_age_zero_rotation_at_once_and_random_kids_bounded() {
+    let t = DevTenant::builder()
+        .client("cid", "s", [AUD])
+        .max_age(Some(0))
+        .start()
+        .await
+        .unwrap();
+    let c = client(options(&t).verified_token_cache(false));
+    fresh_token_verifies(&c, &t).await;
+    publish_and_activate(&t);
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 2, "one refetch for the new key");
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 3, "regular refresh past the TTL");
+    publish_and_activate(&t);
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 4, "one refetch for the new key");
+
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    t.reset_stats();
+    let stuck = token_with_kid(&t, "retired-long-ago");
+    let mut requests = 0u64;
+    let started = std::time::Instant::now();
+    let mut i = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        fresh_token_verifies(&c, &t).await;
+        assert!(
+            c.verify_access_token(&token_with_kid(&t, &format!("random-{i}")))
+                .await
+                .is_err()
+        );
+        assert!(c.verify_access_token(&stuck).await.is_err());
+        requests += 3;
+        i += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let s = t.stats();
+    assert!(s.discovery >= 2, "regular loads happened: {s:?}");
+    assert!(
+        s.jwks <= 2 * s.discovery + 2,
+        "at most one extra fetch per regular load: {s:?} over {requests} requests"
+    );
+    assert!(requests > 10 * s.jwks, "{s:?} over {requests} requests");
+}
+
+/// Several refreshes of one URL at once (past the TTL, on a slow tenant) share one fetch.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_refreshes_of_one_url_share_one_fetch() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let t = tenant_with_one_second_documents().await;
+    let c = client(options(&t).verified_token_cache(false));
+    let token: Arc<str> = Arc::from(t.mint().aud(json!(AUD)).sign());
+    c.verify_access_token(&token).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    for endpoint in [Endpoint::Discovery, Endpoint::Jwks] {
+        t.set_fault(endpoint, Some(Fault::Delay(Duration::from_millis(300))));
+    }
+    let tasks: Vec<_> = (0..100)
+        .map(|_| {
+            let (c, token) = (c.clone(), token.clone());
+            tokio::spawn(async move { c.verify_access_token(&token).await.is_ok() })
+        })
+        .collect();
+    for task in tasks {
+        assert!(task.await.unwrap());
+    }
+    let s = t.stats();
+    assert_eq!((s.discovery, s.jwks), (2, 2), "one refresh of each: {s:?}");
+}
+
+/// A multi-domain client of a slow tenant and a healthy one.
+async fn slow_and_healthy(max_age: Option<u64>) -> (DevTenant, DevTenant, auth0_api::ApiClient) {
+    let mut tenants = Vec::new();
+    for _ in 0..2 {
+        tenants.push(
+            DevTenant::builder()
+                .client("cid", "s", [AUD])
+                .max_age(max_age)
+                .start()
+                .await
+                .unwrap(),
+        );
+    }
+    let mut b = ApiClientOptions::builder()
+        .domains(tenants.iter().map(|t| t.domain().to_owned()))
+        .audience(AUD)
+        .verified_token_cache(false);
+    for t in &tenants {
+        b = b.root_ca_pem(t.ca_pem());
+    }
+    let c = client(b);
+    let healthy = tenants.pop().unwrap();
+    let slow = tenants.pop().unwrap();
+    (slow, healthy, c)
+}
+
+const SLOW: Duration = Duration::from_millis(1500);
+
+/// Starts verifying a token of the slow tenant, gives its fetch time to start, then times a
+/// verification of the healthy tenant's: it must not wait for the slow fetch.
+async fn healthy_does_not_wait(
+    c: &auth0_api::ApiClient,
+    slow_token: String,
+    healthy: &DevTenant,
+) -> tokio::task::JoinHandle<bool> {
+    let slow = {
+        let c = c.clone();
+        tokio::spawn(async move { c.verify_access_token(&slow_token).await.is_ok() })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let started = std::time::Instant::now();
+    fresh_token_verifies(c, healthy).await;
+    let took = started.elapsed();
+    assert!(
+        took < Duration::from_millis(700),
+        "the healthy issuer waited {took:?}"
+    );
+    assert!(!slow.is_finished(), "the slow fetch is still under way");
+    slow
+}
+
+/// First loads: a slow tenant's cold discovery does not delay another issuer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_issuers_first_load_never_stalls_another_issuer() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let (slow, healthy, c) = slow_and_healthy(None).await;
+    slow.set_fault(Endpoint::Discovery, Some(Fault::Delay(SLOW)));
+    let token = slow.mint().aud(json!(AUD)).sign();
+    let pending = healthy_does_not_wait(&c, token, &healthy).await;
+    assert!(
+        pending.await.unwrap(),
+        "the slow issuer verifies in the end"
+    );
+}
+
+/// Refreshes past the TTL: a slow tenant's synchronous refresh does not delay another
+/// issuer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_issuers_refresh_never_stalls_another_issuer() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let (slow, healthy, c) = slow_and_healthy(Some(1)).await;
+    fresh_token_verifies(&c, &slow).await;
+    fresh_token_verifies(&c, &healthy).await;
+    for endpoint in [Endpoint::Discovery, Endpoint::Jwks] {
+        slow.set_fault(endpoint, Some(Fault::Delay(SLOW)));
+    }
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let token = slow.mint().aud(json!(AUD)).sign();
+    let pending = healthy_does_not_wait(&c, token, &healthy).await;
+    assert!(
+        pending.await.unwrap(),
+        "the slow issuer verifies in the end"
+    );
+    assert_eq!(healthy.stats().discovery, 2, "the healthy issuer refreshed");
+}
+
+/// Key rotation: a slow tenant's refetch on an unknown kid does not delay another issuer's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_issuers_key_refetch_never_stalls_another_issuer() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let (slow, healthy, c) = slow_and_healthy(None).await;
+    fresh_token_verifies(&c, &slow).await;
+    fresh_token_verifies(&c, &healthy).await;
+    slow.set_fault(Endpoint::Jwks, Some(Fault::Delay(SLOW)));
+    publish_and_activate(&slow);
+    publish_and_activate(&healthy);
+    let token = slow.mint().aud(json!(AUD)).sign();
+    let pending = healthy_does_not_wait(&c, token, &healthy).await;
+    assert_eq!(healthy.stats().jwks, 2, "the healthy issuer refetched");
+    assert!(
+        pending.await.unwrap(),
+        "the slow issuer verifies in the end"
+    );
+    assert_eq!(slow.stats().jwks, 2);
+}
+
+/// A refetch on an unknown kid that fails is not retried per request, and the key set in use
+/// keeps serving its known keys.
+#[tokio::test]
+async fn a_failed_key_refetch_is_not_retried_per_request() {
+    use auth0_api_dev_tenant::{Endpoint, Fault};
+    let t = crate::tenant().await;
+    let c = client(options(&t).verified_token_cache(false));
+    fresh_token_verifies(&c, &t).await;
+    t.set_fault(Endpoint::Jwks, Some(Fault::Status(503)));
+    for i in 0..20 {
+        let e = c
+            .verify_access_token(&token_with_kid(&t, &format!("random-{i}")))
+            .await
+            .unwrap_err();
+        assert_eq!(e.description(), "No matching key found in JWKS");
+    }
+    assert_eq!(t.stats().jwks, 2, "one failed refetch");
+    fresh_token_verifies(&c, &t).await;
+    assert_eq!(t.stats().jwks, 2, "the key set in use keeps serving");
+}
