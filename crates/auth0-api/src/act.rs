@@ -48,12 +48,10 @@
 use serde_json::Value;
 
 use crate::claims::Claims;
-use crate::error::{Error, Result};
+use crate::error::{Result, TokenError};
 
 /// Most actors [`delegation_chain`] follows; a deeper chain is refused as `invalid_token`.
 pub const MAX_DELEGATION_DEPTH: usize = 32;
-
-const INVALID_ACT_CLAIM: &str = "Invalid act claim";
 
 /// The current actor: the outermost `act.sub`.
 ///
@@ -78,9 +76,7 @@ pub fn delegation_chain(claims: &Claims) -> Result<Vec<&str>> {
     let mut current = claims.act();
     while let Some(act) = current.filter(|v| !v.is_null()) {
         if chain.len() == MAX_DELEGATION_DEPTH {
-            return Err(Error::invalid_token(
-                "Invalid act claim: delegation chain too deep",
-            ));
+            return Err(TokenError::DelegationTooDeep.into());
         }
         chain.push(actor_subject(act)?);
         current = act.get("act");
@@ -94,7 +90,7 @@ fn actor_subject(act: &Value) -> Result<&str> {
         .and_then(|level| level.get("sub"))
         .and_then(Value::as_str)
         .filter(|sub| !sub.trim().is_empty())
-        .ok_or_else(|| Error::invalid_token(INVALID_ACT_CLAIM))
+        .ok_or_else(|| TokenError::InvalidActor.into())
 }
 
 #[cfg(test)]
@@ -103,6 +99,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::Error;
 
     fn claims(value: Value) -> Claims {
         Claims::from_object(value.as_object().cloned().expect("an object"))
