@@ -1,6 +1,5 @@
-//! Decoding an access token: the split, the header checks ([`check_header`], whose outcome
-//! [`KnownHeaders`] remembers), and one validating pass over the payload that keeps what the
-//! claim checks read.
+//! Decoding an access token: the split, the header checks ([`check_header`]), and one
+//! validating pass over the payload that keeps what the claim checks read.
 
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
@@ -8,7 +7,6 @@ use std::mem::MaybeUninit;
 use serde::de::MapAccess;
 use serde_json::Value;
 
-use super::known_headers::KnownHeaders;
 use crate::claims::{ClaimsIndex, CnfIndex, Slot};
 use crate::error::{Result, TokenError, TokenPart};
 use crate::jose::json_view::{
@@ -91,41 +89,11 @@ pub(crate) enum Kid<'a> {
 /// What the header checks concluded, read by the later checks in their turn: a header that
 /// decodes and names no symmetric algorithm, with its `alg`, `kid` and the refusal its `crit`
 /// member earns (reported where authlib reports it, at the signature check).
-///
-/// It is a function of the header text alone, which is why [`KnownHeaders`] can keep it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct CheckedHeader<'a> {
     pub(crate) alg: HeaderAlg,
     pub(crate) kid: Kid<'a>,
     pub(crate) crit: Option<TokenError>,
-}
-
-impl CheckedHeader<'_> {
-    /// The same outcome, owning its text (to be remembered).
-    pub(crate) fn into_owned(self) -> CheckedHeader<'static> {
-        CheckedHeader {
-            alg: self.alg,
-            kid: match self.kid {
-                Kid::Named(kid) => Kid::Named(Cow::Owned(kid.into_owned())),
-                Kid::Missing => Kid::Missing,
-                Kid::NotString => Kid::NotString,
-            },
-            crit: self.crit,
-        }
-    }
-
-    /// The same outcome, borrowing its text.
-    pub(crate) fn borrowed(&self) -> CheckedHeader<'_> {
-        CheckedHeader {
-            alg: self.alg,
-            kid: match &self.kid {
-                Kid::Named(kid) => Kid::Named(Cow::Borrowed(kid)),
-                Kid::Missing => Kid::Missing,
-                Kid::NotString => Kid::NotString,
-            },
-            crit: self.crit.clone(),
-        }
-    }
 }
 
 fn malformed(part: TokenPart) -> impl Fn(jws::DecodeError) -> TokenError {
@@ -240,8 +208,6 @@ impl<'de> MemberSink<'de> for Payload<'de> {
 pub(crate) struct Decoded<'a> {
     pub(crate) segments: Segments<'a>,
     pub(crate) header: CheckedHeader<'a>,
-    /// The header's outcome came from [`KnownHeaders`].
-    pub(crate) header_known: bool,
     pub(crate) payload: Payload<'a>,
     payload_text: &'a str,
 }
@@ -255,7 +221,6 @@ pub(crate) fn decode<'a>(
     token: &'a str,
     texts: &'a mut Texts,
     expected: Expected<'a>,
-    known: Option<&'a KnownHeaders>,
 ) -> Result<Decoded<'a>> {
     let segments = jws::split(token, MAX_TOKEN_BYTES).map_err(malformed(TokenPart::Header))?;
     let Texts {
@@ -263,23 +228,16 @@ pub(crate) fn decode<'a>(
         header: header_heap,
         payload: payload_text,
     } = texts;
-    let known_header = known.and_then(|k| k.find(segments.header));
-    let header_known = known_header.is_some();
-    let header = match known_header {
-        Some(checked) => checked,
-        None => {
-            let header_text: &'a str = match jws::decode_text_into(segments.header, header_buf) {
-                Ok(Some(text)) => text,
-                Ok(None) => {
-                    *header_heap =
-                        jws::decode_text(segments.header).map_err(malformed(TokenPart::Header))?;
-                    header_heap
-                }
-                Err(e) => Err(malformed(TokenPart::Header)(e))?,
-            };
-            check_header(header_text)?
+    let header_text: &'a str = match jws::decode_text_into(segments.header, header_buf) {
+        Ok(Some(text)) => text,
+        Ok(None) => {
+            *header_heap =
+                jws::decode_text(segments.header).map_err(malformed(TokenPart::Header))?;
+            header_heap
         }
+        Err(e) => Err(malformed(TokenPart::Header)(e))?,
     };
+    let header = check_header(header_text)?;
     let payload_err = malformed(TokenPart::Payload);
     *payload_text = jws::decode_text(segments.payload).map_err(&payload_err)?;
     let payload_text: &'a String = payload_text;
@@ -288,7 +246,6 @@ pub(crate) fn decode<'a>(
     Ok(Decoded {
         segments,
         header,
-        header_known,
         payload,
         payload_text,
     })

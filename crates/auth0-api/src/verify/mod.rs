@@ -4,7 +4,6 @@
 mod checks;
 mod decode;
 mod keys_in_use;
-mod known_headers;
 #[cfg(test)]
 mod tests;
 pub(crate) mod token_cache;
@@ -26,7 +25,6 @@ use crate::fetch::resolved::ResolvedIssuers;
 use crate::options::ApiClientOptions;
 use crate::settings::Algorithm;
 use keys_in_use::{KeysInUse, PendingEntry};
-use known_headers::KnownHeaders;
 use token_cache::{CachedToken, TokenCache};
 
 /// The request context a domains resolver may read.
@@ -37,7 +35,7 @@ pub(crate) struct RequestContext<'r> {
 }
 
 /// Verifies access tokens: owns the discovery and key-set caches it reads, the issuers resolved
-/// before, the outcomes of known headers and the verified-token cache.
+/// before and the verified-token cache.
 pub(crate) struct TokenVerifier {
     domains: DomainsMode,
     audiences: Vec<String>,
@@ -52,8 +50,6 @@ pub(crate) struct TokenVerifier {
     /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
     /// issuer is checked and its URL found with one hash lookup, however long the list.
     list_discovery_urls: HashMap<String, String>,
-    /// The header-check outcomes of tokens that verified, by header text.
-    known_headers: KnownHeaders,
     /// Issuers resolved before, with the discovery and JWKS entries they resolved to.
     resolved: ResolvedIssuers,
 }
@@ -88,7 +84,6 @@ impl TokenVerifier {
                     .collect(),
                 _ => HashMap::new(),
             },
-            known_headers: KnownHeaders::default(),
             resolved: ResolvedIssuers::new(match &options.domains {
                 DomainsMode::Single => 1,
                 DomainsMode::List(allowed) => allowed.len(),
@@ -129,7 +124,7 @@ impl TokenVerifier {
             audiences: &self.audiences,
             required,
         };
-        let decoded = decode(token, &mut texts, expected, Some(&self.known_headers))?;
+        let decoded = decode(token, &mut texts, expected)?;
         let kid = checks::kid(&decoded.header);
         let caching = cache.is_some();
 
@@ -151,11 +146,7 @@ impl TokenVerifier {
             }
         };
 
-        // 4. Verified: remember the header's outcome, keep the claims.
-        if !decoded.header_known {
-            self.known_headers
-                .remember(decoded.segments.header, &decoded.header);
-        }
+        // 4. Verified: keep the claims.
         let index = decoded.claims_index();
         drop(decoded);
         let claims = Claims::from_verified_text(texts.take_payload(), index);

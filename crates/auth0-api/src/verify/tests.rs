@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 
 use super::checks::*;
 use super::decode::*;
-use super::known_headers::{KNOWN_HEADERS, KnownHeaders};
 use crate::error::{Result, TokenError};
 use crate::jose::json_view;
 
@@ -109,14 +108,14 @@ fn decode_refuses_hs_and_reports_reference_texts() {
     };
     let t = format!("{}.{}.sig", h(json!({"alg":"HS256"})), h(json!({})));
     assert_eq!(
-        decode(&t, &mut Texts::default(), NONE, None)
+        decode(&t, &mut Texts::default(), NONE)
             .err()
             .unwrap()
             .description(),
         "Symmetric algorithm 'HS256' is not supported. Only asymmetric algorithms (e.g., RS256) are allowed."
     );
     assert_eq!(
-        decode("invalid-token", &mut Texts::default(), NONE, None)
+        decode("invalid-token", &mut Texts::default(), NONE)
             .err()
             .unwrap()
             .description(),
@@ -124,7 +123,7 @@ fn decode_refuses_hs_and_reports_reference_texts() {
     );
     let t = format!("{}.{}.sig", h(json!({"alg":"RS256"})), "bm90IGpzb24");
     assert!(
-        decode(&t, &mut Texts::default(), NONE, None)
+        decode(&t, &mut Texts::default(), NONE)
             .err()
             .unwrap()
             .description()
@@ -172,7 +171,7 @@ fn verified_claims_match_the_full_map() {
         let token = format!("{header}.{}.sig", b64(&payload));
         let payload: Value = serde_json::from_str(&payload).unwrap();
         let mut texts = Texts::default();
-        let decoded = decode(&token, &mut texts, NONE, None).unwrap();
+        let decoded = decode(&token, &mut texts, NONE).unwrap();
         let index = decoded.claims_index();
         let lazy = Claims::from_verified_text(texts.take_payload(), index);
         let eager = Claims::from_object(payload.as_object().cloned().unwrap());
@@ -197,56 +196,40 @@ fn verified_claims_match_the_full_map() {
     }
 }
 
-/// A remembered header answers as checking it does: the cache holds the checks' own
-/// outcome, at most eight of them, and only what the pipeline hands it (after a token
-/// verified).
+/// The header checks' outcome: `alg`, `kid` and `crit` resolved for the checks that read them.
 #[test]
-fn known_headers_answer_as_decoding() {
-    use base64::Engine as _;
-    let b64 = |v: &Value| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string());
-    let payload = b64(&json!({"iss":"https://t/"}));
-    let token = |header: Value| format!("{}.{payload}.sig", b64(&header));
-    let known = KnownHeaders::default();
-    for header in [
-        json!({"alg":"RS256","typ":"at+jwt","kid":"k1"}),
-        json!({"alg":"RS256","kid":"kx","crit":["x"]}),
-        json!({"alg":"RS256","kid":5}),
-        json!({"alg":"none"}),
-    ] {
-        let text = token(header);
-        let mut texts = Texts::default();
-        let first = decode(&text, &mut texts, NONE, Some(&known)).unwrap();
-        assert!(!first.header_known);
-        known.remember(first.segments.header, &first.header);
-        let mut again_texts = Texts::default();
-        let again = decode(&text, &mut again_texts, NONE, Some(&known)).unwrap();
-        assert!(again.header_known);
-        assert_eq!(again.header, first.header);
+fn header_checks_resolve_alg_kid_and_crit() {
+    fn checked(text: &str) -> CheckedHeader<'_> {
+        check_header(text).unwrap()
     }
-    let mut texts = Texts::default();
-    let plain = token(json!({"alg":"RS256","typ":"at+jwt","kid":"k1"}));
-    let decoded = decode(&plain, &mut texts, NONE, Some(&known)).unwrap();
-    assert_eq!(
-        decoded.header.alg,
-        HeaderAlg::Known(crate::Algorithm::RS256)
-    );
-    assert_eq!(decoded.header.kid, Kid::Named(Cow::Borrowed("k1")));
-    assert_eq!(decoded.header.crit, None);
-    for i in 0..20 {
-        let text = token(json!({"alg":"RS256","kid":format!("k{i}")}));
-        let mut texts = Texts::default();
-        let decoded = decode(&text, &mut texts, NONE, Some(&known)).unwrap();
-        known.remember(decoded.segments.header, &decoded.header);
+    let plain = checked(r#"{"alg":"RS256","typ":"at+jwt","kid":"k1"}"#);
+    assert_eq!(plain.alg, HeaderAlg::Known(crate::Algorithm::RS256));
+    assert_eq!(plain.kid, Kid::Named(Cow::Borrowed("k1")));
+    assert_eq!(plain.crit, None);
+    assert_eq!(checked(r#"{"kid":"k"}"#).alg, HeaderAlg::Missing);
+    assert_eq!(checked(r#"{"alg":"none"}"#).alg, HeaderAlg::Unknown);
+    assert_eq!(checked(r#"{"alg":5}"#).alg, HeaderAlg::Unknown);
+    assert_eq!(checked(r#"{"kid":5}"#).kid, Kid::NotString);
+    for falsy in [r#"{"kid":""}"#, r#"{"kid":0}"#, r#"{"kid":null}"#, "{}"] {
+        assert_eq!(checked(falsy).kid, Kid::Missing, "{falsy}");
     }
     assert_eq!(
-        known.slots.iter().filter(|s| s.get().is_some()).count(),
-        KNOWN_HEADERS
+        checked(r#"{"crit":["b64","x"]}"#).crit,
+        Some(TokenError::CriticalHeader("b64".to_owned()))
     );
-    assert!(known.find(plain.split('.').next().unwrap()).is_some());
     assert_eq!(
-        check_header(r#"{"alg":"RS256","kid":"k","crit":5}"#)
-            .unwrap()
-            .crit,
+        checked(r#"{"crit":5}"#).crit,
         Some(TokenError::InvalidCriticalHeader)
     );
+    assert_eq!(
+        check_header(r#"{"alg":"HS512"}"#),
+        Err(TokenError::SymmetricAlgorithm("HS512".to_owned()))
+    );
+    assert!(matches!(
+        check_header(r#"{"alg":"RS256","alg":"RS256"}"#),
+        Err(TokenError::Malformed {
+            part: crate::error::TokenPart::Header,
+            ..
+        })
+    ));
 }

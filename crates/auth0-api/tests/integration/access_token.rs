@@ -340,7 +340,7 @@ async fn typed_reasons() {
         }) => {}
         other => panic!("{other:?}"),
     }
-    // After a token verified, its header's outcome is remembered: the reasons stay the same.
+    // The same reasons after a token with the same header verified.
     c.verify_access_token(&good).await.unwrap();
     let e = fail(&c, &format!("{signed}.{other_sig}")).await;
     assert_eq!(e.token_error(), Some(&TokenError::BadSignature));
