@@ -48,7 +48,7 @@
 use serde_json::Value;
 
 use crate::claims::Claims;
-use crate::error::{Error, Result};
+use crate::error::{Result, TokenError};
 
 /// Most actors [`delegation_chain`] follows; a deeper chain is refused as `invalid_token`.
 ///
@@ -56,8 +56,6 @@ use crate::error::{Error, Result};
 /// of a verified token, so every token that verifies has its whole chain returned; the bound
 /// only matters for [`Claims`] built some other way.
 pub const MAX_DELEGATION_DEPTH: usize = 128;
-
-const INVALID_ACT_CLAIM: &str = "Invalid act claim";
 
 /// The current actor: the outermost `act.sub`.
 ///
@@ -82,9 +80,7 @@ pub fn delegation_chain(claims: &Claims) -> Result<Vec<&str>> {
     let mut current = claims.act();
     while let Some(act) = current.filter(|v| !v.is_null()) {
         if chain.len() == MAX_DELEGATION_DEPTH {
-            return Err(Error::invalid_token(
-                "Invalid act claim: delegation chain too deep",
-            ));
+            return Err(TokenError::DelegationTooDeep.into());
         }
         chain.push(actor_subject(act)?);
         current = act.get("act");
@@ -98,7 +94,7 @@ fn actor_subject(act: &Value) -> Result<&str> {
         .and_then(|level| level.get("sub"))
         .and_then(Value::as_str)
         .filter(|sub| !sub.trim().is_empty())
-        .ok_or_else(|| Error::invalid_token(INVALID_ACT_CLAIM))
+        .ok_or_else(|| TokenError::InvalidActor.into())
 }
 
 #[cfg(test)]
@@ -107,6 +103,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::Error;
 
     fn claims(value: Value) -> Claims {
         Claims::from_object(value.as_object().cloned().expect("an object"))

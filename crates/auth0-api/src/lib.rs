@@ -180,7 +180,7 @@ pub mod __fuzz {
             audiences,
             required,
         };
-        let decoded = verify::decode(token, &mut texts, expected, None)?;
+        let decoded = verify::decode(token, &mut texts, expected)?;
         verify::unverified_issuer(&decoded.payload)?;
         verify::kid(&decoded.header)?;
         verify::check_claims(

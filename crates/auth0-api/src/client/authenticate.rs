@@ -7,7 +7,7 @@ use aws_lc_rs::constant_time;
 use super::{ApiClient, DPOP_HEADER, VerifiedRequest};
 use crate::challenge::AuthScheme;
 use crate::claims::Confirmation;
-use crate::error::{Error, ErrorKind, NoCredentials, ProofError, RequestError, Result};
+use crate::error::{Error, ErrorKind, NoCredentials, ProofError, RequestError, Result, TokenError};
 use crate::jose::jws::MAX_PROOF_BYTES;
 use crate::request::VerifyRequest;
 use crate::settings::DpopMode;
@@ -128,18 +128,10 @@ impl ApiClient {
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let expected = match claims.confirmation() {
                     Confirmation::None => {
-                        return Err(prepare(
-                            Error::invalid_token("JWT Access Token has no jkt confirmation claim"),
-                            s,
-                        ));
+                        return Err(prepare(TokenError::NoConfirmation.into(), s));
                     }
                     Confirmation::NotObject => {
-                        return Err(prepare(
-                            Error::invalid_token(
-                                "JWT Access Token has invalid confirmation claim format",
-                            ),
-                            s,
-                        ));
+                        return Err(prepare(TokenError::InvalidConfirmation.into(), s));
                     }
                     Confirmation::Object { jkt } => jkt,
                 };
@@ -150,10 +142,7 @@ impl ApiClient {
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let Some(expected) = expected else {
-                    return Err(prepare(
-                        Error::invalid_token("Access token 'cnf' claim missing 'jkt'"),
-                        s,
-                    ));
+                    return Err(prepare(TokenError::MissingJkt.into(), s));
                 };
                 if constant_time::verify_slices_are_equal(
                     expected.as_bytes(),
@@ -161,10 +150,7 @@ impl ApiClient {
                 )
                 .is_err()
                 {
-                    return Err(prepare(
-                        Error::invalid_token("JWT Access Token confirmation mismatch"),
-                        s,
-                    ));
+                    return Err(prepare(TokenError::ConfirmationMismatch.into(), s));
                 }
                 Ok(VerifiedRequest {
                     claims,
@@ -180,12 +166,7 @@ impl ApiClient {
                     .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
                 if mode != DpopMode::Disabled {
                     if matches!(claims.confirmation(), Confirmation::Object { jkt: Some(_) }) {
-                        return Err(prepare(
-                            Error::invalid_token(
-                                "DPoP-bound token requires the DPoP authentication scheme, not Bearer",
-                            ),
-                            s,
-                        ));
+                        return Err(prepare(TokenError::BoundToDpop.into(), s));
                     }
                     if proof.is_some() {
                         return Err(refuse(RequestError::ProofWithBearer, s));

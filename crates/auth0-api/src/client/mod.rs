@@ -1,53 +1,27 @@
 //! [`ApiClient`]: the public entry points, thin, delegating to the modules that do the work.
 
-use std::borrow::Cow;
-use std::collections::HashMap;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::challenge::{AuthScheme, Challenges};
 use crate::claims::Claims;
-use crate::clock::unix_now;
-use crate::domains::{DomainsMode, ResolverContext};
 use crate::dpop::{DpopVerifier, VerifiedProof};
 use crate::error::{Error, Result};
 use crate::exchange::TokenExchange;
 use crate::fetch::cache::{CacheAdapter, InMemoryCache};
-use crate::fetch::discovery::DiscoveryCache;
-use crate::fetch::discovery::{Discovery, discovery_cache, discovery_url};
-use crate::fetch::document_cache::Entry;
+use crate::fetch::discovery::discovery_cache;
 use crate::fetch::http::HttpClient;
-use crate::fetch::jwks::{JwkEntry, JwksCache, KeySet, jwks_cache};
+use crate::fetch::jwks::jwks_cache;
 use crate::fetch::loader::DocumentLoader;
-use crate::fetch::resolved::ResolvedIssuers;
 use crate::options::{ApiClientOptions, DpopMode};
-use crate::verify::token_cache::{CachedToken, TokenCache};
-use crate::verify::{self, ClaimRules};
+use crate::verify::{RequestContext, TokenVerifier};
 
 mod authenticate;
 mod exchange;
 
 /// The `DPoP` request header's name, built once (a `&str` name is parsed on every lookup).
 pub(crate) const DPOP_HEADER: http::HeaderName = http::HeaderName::from_static("dpop");
-
-/// The key a token is checked with, and where it came from.
-struct KeysInUse<'a> {
-    discovery: &'a Discovery,
-    keys: &'a Arc<Entry<KeySet>>,
-    kid: &'a str,
-    key: &'a JwkEntry,
-}
-
-/// What a verified-token cache entry needs besides the claims.
-struct PendingEntry {
-    /// When the claims were checked, in seconds since the epoch.
-    now: f64,
-    jwks_uri: String,
-    kid: String,
-    keys: Arc<Entry<KeySet>>,
-}
 
 /// Per-call settings of [`ApiClient::verify_access_token_with`].
 #[derive(Debug, Clone, Default)]
@@ -136,18 +110,8 @@ pub struct ApiClient {
 
 struct Inner {
     options: ApiClientOptions,
-    discovery: DiscoveryCache,
-    jwks: JwksCache,
-    tokens: Option<TokenCache>,
-    /// Discovery URL of the configured domain (single-domain mode), computed once.
-    single_discovery_url: String,
-    /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
-    /// issuer is checked and its URL found with one hash lookup, however long the list.
-    list_discovery_urls: HashMap<String, String>,
-    /// Header texts of tokens that verified, decoded once.
-    known_headers: verify::KnownHeaders,
-    /// Issuers resolved before, with the discovery and JWKS entries they resolved to.
-    resolved: ResolvedIssuers,
+    /// The access-token checks and their caches.
+    tokens: TokenVerifier,
     dpop: DpopVerifier,
     exchange: TokenExchange,
     algs: String,
@@ -194,37 +158,16 @@ impl ApiClient {
             discovery: discovery.clone(),
             settings: options.exchange_settings(),
         };
+        let jwks = jwks_cache(
+            loader,
+            options.cache_max_entries,
+            options.stale_if_error,
+            options.algorithms.clone(),
+        );
         Ok(Self {
             inner: Arc::new(Inner {
-                discovery,
+                tokens: TokenVerifier::new(&options, discovery, jwks),
                 exchange,
-                jwks: jwks_cache(
-                    loader,
-                    options.cache_max_entries,
-                    options.stale_if_error,
-                    options.algorithms.clone(),
-                ),
-                single_discovery_url: options
-                    .domain
-                    .as_deref()
-                    .map(discovery_url)
-                    .unwrap_or_default(),
-                list_discovery_urls: match &options.domains {
-                    DomainsMode::List(allowed) => allowed
-                        .iter()
-                        .map(|issuer| (issuer.clone(), discovery_url(issuer)))
-                        .collect(),
-                    _ => HashMap::new(),
-                },
-                known_headers: verify::KnownHeaders::default(),
-                resolved: ResolvedIssuers::new(match &options.domains {
-                    DomainsMode::Single => 1,
-                    DomainsMode::List(allowed) => allowed.len(),
-                    DomainsMode::Resolver(_) => 0,
-                }),
-                tokens: options
-                    .verified_token_cache
-                    .then(|| TokenCache::new(options.verified_token_cache_size)),
                 dpop,
                 algs,
                 options,
@@ -310,221 +253,14 @@ impl ApiClient {
         request_headers: Option<&http::HeaderMap>,
         digest: Option<[u8; 32]>,
     ) -> Result<Claims> {
-        if token.is_empty() {
-            return Err(Error::missing_argument("access_token"));
-        }
-        let opts = &self.inner.options;
-        // A resolver may answer differently per request, so its tokens are never served from
-        // the verified-token cache.
-        let cache = match opts.domains {
-            DomainsMode::Resolver(_) => None,
-            _ => self.inner.tokens.as_ref(),
+        let request = RequestContext {
+            url: request_url,
+            headers: request_headers,
         };
-        let cache_key = cache.map(|_| digest.unwrap_or_else(|| TokenCache::key(token)));
-        if let (Some(cache), Some(key)) = (cache, &cache_key)
-            && let Some(hit) = cache.get(key)
-        {
-            if self.still_valid(&hit).await {
-                check_required(&hit.claims, required)?;
-                return Ok(hit.claims.clone());
-            }
-            cache.remove(key);
-        }
-
-        let mut texts = verify::Texts::default();
-        let expected = verify::Expected {
-            audiences: &opts.audiences,
-            required,
-        };
-        let decoded = verify::decode(token, &mut texts, expected, Some(&self.inner.known_headers))?;
-        let caching = cache.is_some();
-        // An issuer resolved before: its discovery document and key set, borrowed while both are
-        // current (see `resolved`); the full path below gives the same answers, slower.
-        let now = Instant::now();
-        let remembered = match (&opts.domains, verify::issuer_text(&decoded.payload)) {
-            (DomainsMode::Resolver(_), _) | (_, None) => None,
-            (_, Some(iss)) => self.inner.resolved.with(iss, now, |pair| {
-                let kid = verify::kid(&decoded.header).ok()?;
-                let key = pair.keys.value.find(kid)?;
-                self.inner.discovery.touch(&pair.discovery, now);
-                self.inner.jwks.touch(&pair.keys, now);
-                let keys = KeysInUse {
-                    discovery: &pair.discovery.value,
-                    keys: &pair.keys,
-                    kid,
-                    key,
-                };
-                Some(self.finish(&decoded, &keys, caching))
-            }),
-        };
-        let pending = match remembered.flatten() {
-            Some(done) => done?,
-            None => {
-                let (discovery, keys) = self
-                    .resolve_keys(&decoded, request_url, request_headers)
-                    .await?;
-                let kid = verify::kid(&decoded.header)?;
-                let key = keys
-                    .value
-                    .find(kid)
-                    .ok_or_else(|| Error::invalid_token("No matching key found in JWKS"))?;
-                if !matches!(opts.domains, DomainsMode::Resolver(_)) {
-                    self.inner.resolved.remember(&discovery, &keys);
-                }
-                let keys = KeysInUse {
-                    discovery: &discovery.value,
-                    keys: &keys,
-                    kid,
-                    key,
-                };
-                self.finish(&decoded, &keys, caching)?
-            }
-        };
-        self.inner.known_headers.remember(&decoded);
-        let index = decoded.claims_index();
-        drop(decoded);
-        let claims = Claims::from_verified_text(texts.take_payload(), index);
-        if let (Some(cache), Some(key), Some(pending)) = (cache, cache_key, pending)
-            && let Some(exp) = claims.exp()
-        {
-            let leeway = opts.clock_leeway.as_secs_f64();
-            cache.insert(
-                key,
-                CachedToken::new(
-                    claims.clone(),
-                    exp + leeway,
-                    pending.now,
-                    pending.jwks_uri,
-                    pending.kid,
-                    pending.keys,
-                ),
-            );
-        }
-        Ok(claims)
-    }
-
-    /// The discovery document and key set for a decoded token's issuer, through the caches
-    /// (loading, refreshing, and refetching the key set on an unknown `kid` once per cooldown).
-    async fn resolve_keys(
-        &self,
-        decoded: &verify::Decoded<'_>,
-        request_url: Option<&str>,
-        request_headers: Option<&http::HeaderMap>,
-    ) -> Result<(Arc<Entry<Arc<Discovery>>>, Arc<Entry<KeySet>>)> {
-        let opts = &self.inner.options;
-        let issuer = verify::unverified_issuer(&decoded.payload)?;
-        let discovery_url: Cow<'_, str> = match &opts.domains {
-            DomainsMode::Single => Cow::Borrowed(&self.inner.single_discovery_url),
-            DomainsMode::List(_) => match self.inner.list_discovery_urls.get(&*issuer) {
-                Some(url) => Cow::Borrowed(url),
-                None => return Err(not_allowed()),
-            },
-            DomainsMode::Resolver(resolver) => {
-                let allowed = resolver
-                    .resolve(ResolverContext {
-                        request_url: request_url.map(str::to_owned),
-                        request_headers: request_headers.cloned(),
-                        unverified_iss: issuer.to_string(),
-                    })
-                    .await?;
-                check_allowed(&allowed, &issuer)?;
-                Cow::Owned(discovery_url(&issuer))
-            }
-        };
-
-        let discovery_entry = self
-            .inner
-            .discovery
-            .get(&discovery_url)
+        self.inner
+            .tokens
+            .verify(token, required, request, digest)
             .await
-            .map_err(|e| {
-                Error::invalid_token(format!("Failed to fetch OIDC discovery metadata: {e}"))
-            })?;
-        let discovery = &discovery_entry.value;
-        if discovery.issuer.is_empty() {
-            return Err(Error::invalid_token(
-                "Discovery metadata missing 'issuer' field",
-            ));
-        }
-        let discovery_issuer = discovery
-            .normalized_issuer
-            .as_ref()
-            .map_err(|e| Error::invalid_token(format!("Invalid discovery issuer format: {e}")))?;
-        if discovery_issuer.as_str() != issuer {
-            return Err(Error::invalid_token(
-                "Token issuer does not match the discovery issuer",
-            ));
-        }
-        let Some(jwks_uri) = discovery.jwks_uri.as_deref() else {
-            return Err(Error::invalid_token(
-                "Discovery metadata missing 'jwks_uri' field",
-            ));
-        };
-        if !jwks_uri.starts_with("https://") {
-            return Err(Error::invalid_token(
-                "Failed to fetch JWKS: jwks_uri must use https",
-            ));
-        }
-        let mut keys = self
-            .inner
-            .jwks
-            .get(jwks_uri)
-            .await
-            .map_err(|e| Error::invalid_token(format!("Failed to fetch JWKS: {e}")))?;
-        let kid = verify::kid(&decoded.header)?;
-        if keys.value.find(kid).is_none() {
-            // Key rotation: refetch at once after a regular load, then once per cooldown.
-            keys = self
-                .inner
-                .jwks
-                .refetch_for(jwks_uri, &keys, kid, opts.jwks_refresh_cooldown, |set| {
-                    set.find(kid).is_some()
-                })
-                .await;
-        }
-        Ok((discovery_entry, keys))
-    }
-
-    /// The checks once the key is known: signature, then claims. Answers, when the
-    /// verified-token cache is on, what its entry needs (kept small: it is moved twice).
-    fn finish(
-        &self,
-        decoded: &verify::Decoded<'_>,
-        keys: &KeysInUse<'_>,
-        caching: bool,
-    ) -> Result<Option<PendingEntry>> {
-        let opts = &self.inner.options;
-        verify::check_signature(decoded, keys.key, &opts.algorithms)?;
-        let now = unix_now() as f64;
-        verify::check_claims(
-            &decoded.payload,
-            &ClaimRules {
-                discovery_issuer: &keys.discovery.issuer,
-                leeway_secs: opts.clock_leeway.as_secs_f64(),
-                now,
-            },
-        )?;
-        // Owned only when it is cached.
-        let pending = caching.then(|| PendingEntry {
-            now,
-            jwks_uri: keys.discovery.jwks_uri.clone().unwrap_or_default(),
-            kid: keys.kid.to_owned(),
-            keys: keys.keys.clone(),
-        });
-        Ok(pending)
-    }
-
-    /// Whether a cached verification still holds: not expired, and its key still published.
-    async fn still_valid(&self, hit: &CachedToken) -> bool {
-        if (unix_now() as f64) >= hit.valid_until {
-            return false;
-        }
-        match self.inner.jwks.get(&hit.jwks_uri).await {
-            Ok(current) => {
-                Arc::ptr_eq(&current, &hit.keys) || current.value.find(&hit.kid).is_some()
-            }
-            Err(_) => false,
-        }
     }
 
     /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.
@@ -540,25 +276,6 @@ impl ApiClient {
             .verify(access_token, proof, http_method, http_url)
             .await
     }
-}
-
-fn check_required(claims: &Claims, required: &[String]) -> Result<()> {
-    match required.iter().find(|c| claims.get(c).is_none()) {
-        Some(c) => Err(Error::invalid_token(format!("Missing required claim: {c}"))),
-        None => Ok(()),
-    }
-}
-
-fn check_allowed(allowed: &[String], issuer: &str) -> Result<()> {
-    if allowed.iter().any(|d| d == issuer) {
-        Ok(())
-    } else {
-        Err(not_allowed())
-    }
-}
-
-fn not_allowed() -> Error {
-    Error::invalid_token("Token issuer is not in the list of allowed domains")
 }
 
 #[cfg(test)]

@@ -32,7 +32,7 @@ mod token;
 
 pub use proof::ProofError;
 pub use request::{NoCredentials, RequestError};
-pub use token::TokenError;
+pub use token::{TokenError, TokenPart};
 
 /// Boxed error used as the `source` of an [`Error`] and as the error of pluggable policies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -1,7 +1,231 @@
-//! Access-token verification: decoding, the checks in the reference's order, and the cache of
-//! tokens that passed them.
+//! Access-token verification: decoding, the checks in the reference's order, and the caches
+//! of what passed them. [`TokenVerifier::verify`] is the list of checks, top to bottom.
 
 mod checks;
+mod decode;
+mod keys_in_use;
+#[cfg(test)]
+mod tests;
 pub(crate) mod token_cache;
 
-pub(crate) use checks::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+pub(crate) use checks::{ClaimRules, check_claims, kid, unverified_issuer};
+pub(crate) use decode::{Expected, Texts, decode};
+
+use crate::claims::Claims;
+use crate::clock::unix_now;
+use crate::domains::DomainsMode;
+use crate::error::{Error, Result};
+use crate::fetch::discovery::{DiscoveryCache, discovery_url};
+use crate::fetch::jwks::JwksCache;
+use crate::fetch::resolved::ResolvedIssuers;
+use crate::options::ApiClientOptions;
+use crate::settings::Algorithm;
+use keys_in_use::{KeysInUse, PendingEntry};
+use token_cache::{CachedToken, TokenCache};
+
+/// The request context a domains resolver may read.
+#[derive(Clone, Copy, Default)]
+pub(crate) struct RequestContext<'r> {
+    pub(crate) url: Option<&'r str>,
+    pub(crate) headers: Option<&'r http::HeaderMap>,
+}
+
+/// Verifies access tokens: owns the discovery and key-set caches it reads, the issuers resolved
+/// before and the verified-token cache.
+pub(crate) struct TokenVerifier {
+    domains: DomainsMode,
+    audiences: Vec<String>,
+    algorithms: Vec<Algorithm>,
+    leeway: Duration,
+    jwks_refresh_cooldown: Duration,
+    discovery: DiscoveryCache,
+    jwks: JwksCache,
+    tokens: Option<TokenCache>,
+    /// Discovery URL of the configured domain (single-domain mode), computed once.
+    single_discovery_url: String,
+    /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
+    /// issuer is checked and its URL found with one hash lookup, however long the list.
+    list_discovery_urls: HashMap<String, String>,
+    /// Issuers resolved before, with the discovery and JWKS entries they resolved to.
+    resolved: ResolvedIssuers,
+}
+
+impl TokenVerifier {
+    /// A verifier for `options`, reading documents through `discovery` and `jwks`.
+    pub(crate) fn new(
+        options: &ApiClientOptions,
+        discovery: DiscoveryCache,
+        jwks: JwksCache,
+    ) -> Self {
+        Self {
+            domains: options.domains.clone(),
+            audiences: options.audiences.clone(),
+            algorithms: options.algorithms.clone(),
+            leeway: options.clock_leeway,
+            jwks_refresh_cooldown: options.jwks_refresh_cooldown,
+            discovery,
+            jwks,
+            tokens: options
+                .verified_token_cache
+                .then(|| TokenCache::new(options.verified_token_cache_size)),
+            single_discovery_url: options
+                .domain
+                .as_deref()
+                .map(discovery_url)
+                .unwrap_or_default(),
+            list_discovery_urls: match &options.domains {
+                DomainsMode::List(allowed) => allowed
+                    .iter()
+                    .map(|issuer| (issuer.clone(), discovery_url(issuer)))
+                    .collect(),
+                _ => HashMap::new(),
+            },
+            resolved: ResolvedIssuers::new(match &options.domains {
+                DomainsMode::Single => 1,
+                DomainsMode::List(allowed) => allowed.len(),
+                DomainsMode::Resolver(_) => 0,
+            }),
+        }
+    }
+
+    /// Verifies `token`: every check, in the reference's order. `digest`: the token's SHA-256
+    /// when the caller has it already (DPoP needs it for `ath`).
+    pub(crate) async fn verify(
+        &self,
+        token: &str,
+        required: &[String],
+        request: RequestContext<'_>,
+        digest: Option<[u8; 32]>,
+    ) -> Result<Claims> {
+        if token.is_empty() {
+            return Err(Error::missing_argument("access_token"));
+        }
+        // 0. A token verified before, while it is unexpired and its key still published.
+        let cache = self.token_cache();
+        let cache_key = cache.map(|_| digest.unwrap_or_else(|| TokenCache::key(token)));
+        if let (Some(cache), Some(key)) = (cache, &cache_key)
+            && let Some(hit) = cache.get(key)
+        {
+            if self.still_valid(&hit).await {
+                checks::check_required(&hit.claims, required)?;
+                return Ok(hit.claims.clone());
+            }
+            cache.remove(key);
+        }
+
+        // 1. Split and decode; the header checks (malformed header, `HS*` refused); the
+        //    payload (malformed payload), with `aud` and the required claims settled.
+        let mut texts = Texts::default();
+        let expected = Expected {
+            audiences: &self.audiences,
+            required,
+        };
+        let decoded = decode(token, &mut texts, expected)?;
+        let kid = checks::kid(&decoded.header);
+        let caching = cache.is_some();
+
+        // 2. The key: the unverified issuer (allowed domains), its discovery document (issuer,
+        //    jwks_uri), the key set, the `kid` and its key. Read lock-free for an issuer
+        //    resolved before (same answers); otherwise through the caches.
+        // 3. Then the signature and the claims (`finish`).
+        let pending = match self
+            .with_remembered_keys(&decoded, &kid, |keys| self.finish(&decoded, keys, caching))
+        {
+            Some(done) => done?,
+            None => {
+                let (discovery, keys) = self.resolve_keys(&decoded, &kid, request).await?;
+                let keys = KeysInUse::find(&discovery, &keys, kid.clone()?)?;
+                if !matches!(self.domains, DomainsMode::Resolver(_)) {
+                    self.resolved.remember(keys.discovery_entry, keys.keys);
+                }
+                self.finish(&decoded, &keys, caching)?
+            }
+        };
+
+        // 4. Verified: keep the claims.
+        let index = decoded.claims_index();
+        drop(decoded);
+        let claims = Claims::from_verified_text(texts.take_payload(), index);
+        if let (Some(cache), Some(key), Some(pending)) = (cache, cache_key, pending)
+            && let Some(exp) = claims.exp()
+        {
+            cache.insert(
+                key,
+                pending.entry(claims.clone(), exp + self.leeway.as_secs_f64()),
+            );
+        }
+        Ok(claims)
+    }
+
+    /// The verified-token cache, unless a resolver may answer differently per request.
+    fn token_cache(&self) -> Option<&TokenCache> {
+        match self.domains {
+            DomainsMode::Resolver(_) => None,
+            _ => self.tokens.as_ref(),
+        }
+    }
+
+    /// The checks once the key is known: signature, then claims. Answers, when the
+    /// verified-token cache is on, what its entry needs (kept small: it is moved twice).
+    fn finish(
+        &self,
+        decoded: &decode::Decoded<'_>,
+        keys: &KeysInUse<'_>,
+        caching: bool,
+    ) -> Result<Option<PendingEntry>> {
+        checks::check_signature(decoded, keys.key, &self.algorithms)?;
+        let now = unix_now() as f64;
+        check_claims(
+            &decoded.payload,
+            &ClaimRules {
+                discovery_issuer: &keys.discovery().issuer,
+                leeway_secs: self.leeway.as_secs_f64(),
+                now,
+            },
+        )?;
+        // Owned only when it is cached.
+        Ok(caching.then(|| keys.pending(now)))
+    }
+
+    /// Whether a cached verification still holds: not expired, and its key still published.
+    async fn still_valid(&self, hit: &CachedToken) -> bool {
+        if (unix_now() as f64) >= hit.valid_until {
+            return false;
+        }
+        match self.jwks.get(&hit.jwks_uri).await {
+            Ok(current) => {
+                Arc::ptr_eq(&current, &hit.keys) || current.value.find(&hit.kid).is_some()
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// Runs `f` with the key of an issuer resolved before, while its discovery and JWKS entries
+    /// are current and its key set has the token's `kid`; `None` sends the token down the full
+    /// path (which gives the same answers, and the errors).
+    fn with_remembered_keys<R>(
+        &self,
+        decoded: &decode::Decoded<'_>,
+        kid: &Result<Option<&str>, crate::error::TokenError>,
+        f: impl FnOnce(&KeysInUse<'_>) -> R,
+    ) -> Option<R> {
+        if matches!(self.domains, DomainsMode::Resolver(_)) {
+            return None;
+        }
+        let iss = checks::issuer_text(&decoded.payload)?;
+        let kid = kid.as_ref().ok().copied().flatten()?;
+        let now = Instant::now();
+        self.resolved
+            .with(iss, now, |pair| {
+                let keys = KeysInUse::find(&pair.discovery, &pair.keys, Some(kid)).ok()?;
+                self.discovery.touch(&pair.discovery, now);
+                self.jwks.touch(&pair.keys, now);
+                Some(f(&keys))
+            })
+            .flatten()
+    }
+}

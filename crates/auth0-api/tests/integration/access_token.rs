@@ -283,6 +283,76 @@ async fn several_audiences() {
     );
 }
 
+/// The reasons as values: an application can `match` on why a token was refused.
+#[tokio::test]
+async fn typed_reasons() {
+    use auth0_api::error::{Reason, TokenError, TokenPart};
+    let t = tenant().await;
+    let c = client(options(&t));
+    let good = t.mint().aud(json!(AUD)).sign();
+    let other = t.mint().aud(json!(AUD)).sub("someone-else").sign();
+    let (signed, _) = good.rsplit_once('.').unwrap();
+    let (_, other_sig) = other.rsplit_once('.').unwrap();
+    let cases: Vec<(String, Reason)> = vec![
+        (
+            t.mint().aud(json!(AUD)).expired().sign(),
+            Reason::Token(TokenError::Expired),
+        ),
+        (
+            t.mint().aud(json!("wrong")).sign(),
+            Reason::Token(TokenError::AudienceMismatch { array: false }),
+        ),
+        (
+            t.mint().aud(json!(["a", "b"])).sign(),
+            Reason::Token(TokenError::AudienceMismatch { array: true }),
+        ),
+        (
+            t.mint().aud(json!(AUD)).kid("unknown-kid").sign(),
+            Reason::Token(TokenError::UnknownKey),
+        ),
+        (
+            t.mint().aud(json!(AUD)).remove_header("kid").sign(),
+            Reason::Token(TokenError::MissingKid),
+        ),
+        (
+            format!("{signed}.{other_sig}"),
+            Reason::Token(TokenError::BadSignature),
+        ),
+        (
+            t.mint().aud(json!(AUD)).remove_claim("iss").sign(),
+            Reason::Token(TokenError::MissingIssuer),
+        ),
+        (
+            t.mint().aud(json!(AUD)).sign_with_hs256(b"secret"),
+            Reason::Token(TokenError::SymmetricAlgorithm("HS256".to_owned())),
+        ),
+    ];
+    for (token, reason) in cases {
+        let e = fail(&c, &token).await;
+        assert_eq!(e.reason(), &reason, "{e}");
+        assert_eq!(e.description(), reason_text(&reason));
+    }
+    let e = fail(&c, "invalid-token").await;
+    match e.reason() {
+        Reason::Token(TokenError::Malformed {
+            part: TokenPart::Header,
+            ..
+        }) => {}
+        other => panic!("{other:?}"),
+    }
+    // The same reasons after a token with the same header verified.
+    c.verify_access_token(&good).await.unwrap();
+    let e = fail(&c, &format!("{signed}.{other_sig}")).await;
+    assert_eq!(e.token_error(), Some(&TokenError::BadSignature));
+}
+
+fn reason_text(reason: &auth0_api::error::Reason) -> String {
+    match reason {
+        auth0_api::error::Reason::Token(e) => e.to_string(),
+        _ => String::new(),
+    }
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)

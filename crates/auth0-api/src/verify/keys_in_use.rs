@@ -1,0 +1,153 @@
+//! The full path to a token's key: the unverified issuer, the allowed domains, the discovery
+//! document, the key set and the `kid` (through the caches, loading and refreshing).
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use super::decode::Decoded;
+use super::token_cache::CachedToken;
+use super::{RequestContext, TokenVerifier, checks};
+use crate::claims::Claims;
+use crate::domains::{DomainsMode, ResolverContext};
+use crate::error::{Result, TokenError};
+use crate::fetch::discovery::{Discovery, discovery_url};
+use crate::fetch::document_cache::Entry;
+use crate::fetch::jwks::{JwkEntry, KeySet};
+
+/// The key a token is checked with, and where it came from.
+pub(super) struct KeysInUse<'a> {
+    pub(super) discovery_entry: &'a Arc<Entry<Arc<Discovery>>>,
+    pub(super) keys: &'a Arc<Entry<KeySet>>,
+    kid: &'a str,
+    pub(super) key: &'a JwkEntry,
+}
+
+impl<'a> KeysInUse<'a> {
+    /// The key of `kid` (`None`: a `kid` that is not a string) in `keys`.
+    pub(super) fn find(
+        discovery_entry: &'a Arc<Entry<Arc<Discovery>>>,
+        keys: &'a Arc<Entry<KeySet>>,
+        kid: Option<&'a str>,
+    ) -> Result<Self, TokenError> {
+        let (kid, key) = kid
+            .and_then(|kid| Some((kid, keys.value.find(kid)?)))
+            .ok_or(TokenError::UnknownKey)?;
+        Ok(Self {
+            discovery_entry,
+            keys,
+            kid,
+            key,
+        })
+    }
+
+    /// The discovery document the key was found through.
+    pub(super) fn discovery(&self) -> &Discovery {
+        &self.discovery_entry.value
+    }
+
+    /// What a verified-token cache entry checked `now` with these keys needs.
+    pub(super) fn pending(&self, now: f64) -> PendingEntry {
+        PendingEntry {
+            now,
+            jwks_uri: self.discovery().jwks_uri.clone().unwrap_or_default(),
+            kid: self.kid.to_owned(),
+            keys: self.keys.clone(),
+        }
+    }
+}
+
+/// What a verified-token cache entry needs besides the claims.
+pub(super) struct PendingEntry {
+    /// When the claims were checked, in seconds since the epoch.
+    now: f64,
+    jwks_uri: String,
+    kid: String,
+    keys: Arc<Entry<KeySet>>,
+}
+
+impl PendingEntry {
+    /// The cache entry for `claims`, valid until `valid_until` (seconds since the epoch).
+    pub(super) fn entry(self, claims: Claims, valid_until: f64) -> CachedToken {
+        CachedToken::new(
+            claims,
+            valid_until,
+            self.now,
+            self.jwks_uri,
+            self.kid,
+            self.keys,
+        )
+    }
+}
+
+impl TokenVerifier {
+    /// The discovery document and key set for a decoded token's issuer, through the caches
+    /// (loading, refreshing, and refetching the key set on an unknown `kid` once per cooldown).
+    pub(super) async fn resolve_keys(
+        &self,
+        decoded: &Decoded<'_>,
+        kid: &Result<Option<&str>, TokenError>,
+        request: RequestContext<'_>,
+    ) -> Result<(Arc<Entry<Arc<Discovery>>>, Arc<Entry<KeySet>>)> {
+        let issuer = checks::unverified_issuer(&decoded.payload)?;
+        let discovery_url: Cow<'_, str> = match &self.domains {
+            DomainsMode::Single => Cow::Borrowed(&self.single_discovery_url),
+            DomainsMode::List(_) => match self.list_discovery_urls.get(&*issuer) {
+                Some(url) => Cow::Borrowed(url),
+                None => Err(TokenError::IssuerNotAllowed)?,
+            },
+            DomainsMode::Resolver(resolver) => {
+                let allowed = resolver
+                    .resolve(ResolverContext {
+                        request_url: request.url.map(str::to_owned),
+                        request_headers: request.headers.cloned(),
+                        unverified_iss: issuer.to_string(),
+                    })
+                    .await?;
+                checks::check_allowed(&allowed, &issuer)?;
+                Cow::Owned(discovery_url(&issuer))
+            }
+        };
+
+        let discovery_entry = self
+            .discovery
+            .get(&discovery_url)
+            .await
+            .map_err(|e| TokenError::Discovery(e.to_string()))?;
+        let discovery = &discovery_entry.value;
+        if discovery.issuer.is_empty() {
+            Err(TokenError::DiscoveryMissingIssuer)?;
+        }
+        let discovery_issuer = discovery
+            .normalized_issuer
+            .as_ref()
+            .map_err(|e| TokenError::InvalidDiscoveryIssuer(e.to_string()))?;
+        if discovery_issuer.as_str() != issuer {
+            Err(TokenError::DiscoveryIssuerMismatch)?;
+        }
+        let Some(jwks_uri) = discovery.jwks_uri.as_deref() else {
+            Err(TokenError::MissingJwksUri)?
+        };
+        if !jwks_uri.starts_with("https://") {
+            Err(TokenError::Jwks("jwks_uri must use https".to_owned()))?;
+        }
+        let mut keys = self
+            .jwks
+            .get(jwks_uri)
+            .await
+            .map_err(|e| TokenError::Jwks(e.to_string()))?;
+        let kid = kid.clone()?;
+        // Key rotation: an unknown kid refetches at once after a regular load, then once per
+        // cooldown (a kid that is not a string can match no key: nothing to fetch for).
+        if let Some(kid) = kid
+            && keys.value.find(kid).is_none()
+        {
+            keys = self
+                .jwks
+                .refetch_for(jwks_uri, &keys, kid, self.jwks_refresh_cooldown, |set| {
+                    set.find(kid).is_some()
+                })
+                .await;
+        }
+        Ok((discovery_entry, keys))
+    }
+}
