@@ -8,7 +8,7 @@ use super::{ApiClient, DPOP_HEADER, VerifiedRequest};
 use crate::challenge::AuthScheme;
 use crate::claims::Confirmation;
 use crate::error::{Error, ErrorKind, NoCredentials, ProofError, RequestError, Result, TokenError};
-use crate::jose::jws::MAX_PROOF_BYTES;
+use crate::jose::jws::{MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
 use crate::request::VerifyRequest;
 use crate::settings::DpopMode;
 use crate::verify::token_cache::TokenCache;
@@ -121,9 +121,11 @@ impl ApiClient {
                     ));
                 };
                 // Computed once: the verified-token cache's key and the proof's expected `ath`.
-                let digest = TokenCache::key(token);
+                // (A token over the size cap is refused below before its hash is read: it is
+                // not hashed at all.)
+                let digest = (token.len() <= MAX_TOKEN_BYTES).then(|| TokenCache::key(token));
                 let claims = self
-                    .verify_token(token, &[], Some(url), Some(&request.headers), Some(digest))
+                    .verify_token(token, &[], Some(url), Some(&request.headers), digest)
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let expected = match claims.confirmation() {
@@ -138,7 +140,7 @@ impl ApiClient {
                 let verified = self
                     .inner
                     .dpop
-                    .verify_prepared(token, proof, method, url, Some(&digest))
+                    .verify_prepared(token, proof, method, url, digest.as_ref())
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let Some(expected) = expected else {

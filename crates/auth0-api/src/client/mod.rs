@@ -166,7 +166,7 @@ impl ApiClient {
         );
         Ok(Self {
             inner: Arc::new(Inner {
-                tokens: TokenVerifier::new(&options, discovery, jwks),
+                tokens: TokenVerifier::new(options.verify_settings(), discovery, jwks),
                 exchange,
                 dpop,
                 algs,

@@ -32,6 +32,7 @@ pub use crate::settings::{Algorithm, DpopMode};
 mod builder;
 use crate::dpop::DpopSettings;
 use crate::exchange::{ClientAuth, ExchangeSettings};
+use crate::verify::VerifySettings;
 pub use builder::ApiClientOptionsBuilder;
 
 /// Validated settings of an [`ApiClient`](crate::ApiClient). Build with [`ApiClientOptions::builder`].
@@ -83,6 +84,21 @@ impl fmt::Debug for ApiClientOptions {
 }
 
 impl ApiClientOptions {
+    /// What the access-token verifier reads.
+    pub(crate) fn verify_settings(&self) -> VerifySettings {
+        VerifySettings {
+            domain: self.domain.clone(),
+            domains: self.domains.clone(),
+            audiences: self.audiences.clone(),
+            algorithms: self.algorithms.clone(),
+            leeway: self.clock_leeway,
+            jwks_refresh_cooldown: self.jwks_refresh_cooldown,
+            token_cache_size: self
+                .verified_token_cache
+                .then_some(self.verified_token_cache_size),
+        }
+    }
+
     /// What the DPoP verifier reads.
     pub(crate) fn dpop_settings(&self) -> DpopSettings {
         DpopSettings {

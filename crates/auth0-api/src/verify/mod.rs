@@ -22,7 +22,7 @@ use crate::error::{Error, Result};
 use crate::fetch::discovery::{DiscoveryCache, discovery_url};
 use crate::fetch::jwks::JwksCache;
 use crate::fetch::resolved::ResolvedIssuers;
-use crate::options::ApiClientOptions;
+use crate::jose::jws::MAX_TOKEN_BYTES;
 use crate::settings::Algorithm;
 use keys_in_use::{KeysInUse, PendingEntry};
 use token_cache::{CachedToken, TokenCache};
@@ -54,41 +54,54 @@ pub(crate) struct TokenVerifier {
     resolved: ResolvedIssuers,
 }
 
+/// The settings a [`TokenVerifier`] reads.
+pub(crate) struct VerifySettings {
+    /// The configured domain as an issuer URL (single-domain mode).
+    pub(crate) domain: Option<String>,
+    pub(crate) domains: DomainsMode,
+    pub(crate) audiences: Vec<String>,
+    pub(crate) algorithms: Vec<Algorithm>,
+    pub(crate) leeway: Duration,
+    pub(crate) jwks_refresh_cooldown: Duration,
+    /// The verified-token cache's size, when it is on.
+    pub(crate) token_cache_size: Option<usize>,
+}
+
 impl TokenVerifier {
-    /// A verifier for `options`, reading documents through `discovery` and `jwks`.
+    /// A verifier with `settings`, reading documents through `discovery` and `jwks`.
     pub(crate) fn new(
-        options: &ApiClientOptions,
+        settings: VerifySettings,
         discovery: DiscoveryCache,
         jwks: JwksCache,
     ) -> Self {
+        let list_discovery_urls = match &settings.domains {
+            DomainsMode::List(allowed) => allowed
+                .iter()
+                .map(|issuer| (issuer.clone(), discovery_url(issuer)))
+                .collect(),
+            _ => HashMap::new(),
+        };
+        let resolved = ResolvedIssuers::new(match &settings.domains {
+            DomainsMode::Single => 1,
+            DomainsMode::List(allowed) => allowed.len(),
+            DomainsMode::Resolver(_) => 0,
+        });
         Self {
-            domains: options.domains.clone(),
-            audiences: options.audiences.clone(),
-            algorithms: options.algorithms.clone(),
-            leeway: options.clock_leeway,
-            jwks_refresh_cooldown: options.jwks_refresh_cooldown,
-            discovery,
-            jwks,
-            tokens: options
-                .verified_token_cache
-                .then(|| TokenCache::new(options.verified_token_cache_size)),
-            single_discovery_url: options
+            single_discovery_url: settings
                 .domain
                 .as_deref()
                 .map(discovery_url)
                 .unwrap_or_default(),
-            list_discovery_urls: match &options.domains {
-                DomainsMode::List(allowed) => allowed
-                    .iter()
-                    .map(|issuer| (issuer.clone(), discovery_url(issuer)))
-                    .collect(),
-                _ => HashMap::new(),
-            },
-            resolved: ResolvedIssuers::new(match &options.domains {
-                DomainsMode::Single => 1,
-                DomainsMode::List(allowed) => allowed.len(),
-                DomainsMode::Resolver(_) => 0,
-            }),
+            list_discovery_urls,
+            resolved,
+            domains: settings.domains,
+            audiences: settings.audiences,
+            algorithms: settings.algorithms,
+            leeway: settings.leeway,
+            jwks_refresh_cooldown: settings.jwks_refresh_cooldown,
+            discovery,
+            jwks,
+            tokens: settings.token_cache_size.map(TokenCache::new),
         }
     }
 
@@ -104,8 +117,11 @@ impl TokenVerifier {
         if token.is_empty() {
             return Err(Error::missing_argument("access_token"));
         }
-        // 0. A token verified before, while it is unexpired and its key still published.
-        let cache = self.token_cache();
+        // 0. A token verified before, while it is unexpired and its key still published (a
+        //    token over the size cap was never verified: it is refused by `decode`, unhashed).
+        let cache = self
+            .token_cache()
+            .filter(|_| token.len() <= MAX_TOKEN_BYTES);
         let cache_key = cache.map(|_| digest.unwrap_or_else(|| TokenCache::key(token)));
         if let (Some(cache), Some(key)) = (cache, &cache_key)
             && let Some(hit) = cache.get(key)
