@@ -29,8 +29,10 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
+
+use aws_lc_rs::digest;
 
 /// Where proof identifiers are remembered until their proof window closes.
 ///
@@ -52,22 +54,6 @@ pub trait ReplayStore: Send + Sync + 'static {
         jkt: &str,
         ttl: Duration,
     ) -> Result<bool, ReplayStoreError>;
-
-    /// Records the proof `jti` of the key `jkt` at once, for a store that can answer without
-    /// waiting and without the SHA-256 key (an in-process store): `Some` outcome, as
-    /// [`check_and_insert`](Self::check_and_insert) would give it. `None` (the default) sends
-    /// the verifier to `check_and_insert`.
-    ///
-    /// A store that answers here must answer every proof here: the verifier never asks both.
-    fn check_and_insert_now(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-    ) -> Option<Result<bool, ReplayStoreError>> {
-        let _ = (jkt, jti, ttl);
-        None
-    }
 }
 
 /// Why a [`ReplayStore`] could not record a proof. The verifier fails closed on every one.
@@ -111,7 +97,8 @@ const PURGE_BATCH: usize = 128;
 ///
 /// Proofs and keys are remembered by 64-bit digests under a key drawn at random for each store
 /// (SipHash, as the standard hash maps use): small entries, no SHA-256 on the hot path
-/// ([`ReplayStore::check_and_insert_now`]), and no way for a client to choose colliding
+/// (the verifier gives the built-in store the proof's `jkt` and `jti` directly, without the
+/// trait), and no way for a client to choose colliding
 /// digests. A new proof whose digest met a live one by chance (probability about 5 x 10^-14
 /// with a million live proofs) would look like a replay: a refusal, never an acceptance.
 ///
@@ -244,7 +231,8 @@ impl InMemoryReplayStore {
         self.record(proof, self.key_digest(jkt), ttl, now)
     }
 
-    /// [`ReplayStore::check_and_insert_now`] at the instant `now`.
+    /// Records the proof `jti` of the key `jkt` at the instant `now`, without the SHA-256 key:
+    /// the verifier's direct path to the built-in store.
     fn check_proof_at(
         &self,
         jkt: &str,
@@ -321,22 +309,56 @@ impl ReplayStore for InMemoryReplayStore {
     ) -> Result<bool, ReplayStoreError> {
         self.check_and_insert_at(key, jkt, ttl, Instant::now())
     }
+}
 
-    fn check_and_insert_now(
+/// The replay store a verifier records proofs in: its own default store, called directly and
+/// synchronously with the proof's `jkt` and `jti`, or the configured one through
+/// [`ReplayStore`] with the SHA-256 key.
+pub(crate) enum Replay {
+    /// The default [`InMemoryReplayStore`], when no store was configured.
+    InProcess(InMemoryReplayStore),
+    /// The configured store.
+    Shared(Arc<dyn ReplayStore>),
+}
+
+impl Replay {
+    /// Records the proof `jti` of the key `jkt` for `ttl`: `Ok(true)` if it was new.
+    pub(crate) async fn record(
         &self,
         jkt: &str,
         jti: &str,
         ttl: Duration,
-    ) -> Option<Result<bool, ReplayStoreError>> {
-        Some(self.check_proof_at(jkt, jti, ttl, Instant::now()))
+    ) -> Result<bool, ReplayStoreError> {
+        match self {
+            Self::InProcess(store) => store.check_proof_at(jkt, jti, ttl, Instant::now()),
+            Self::Shared(store) => store.check_and_insert(replay_key(jkt, jti), jkt, ttl).await,
+        }
     }
+}
+
+impl Default for Replay {
+    fn default() -> Self {
+        Self::InProcess(InMemoryReplayStore::default())
+    }
+}
+
+/// `SHA-256(jkt || 0x00 || jti)`: the replay-store key of a proof.
+pub(crate) fn replay_key(jkt: &str, jti: &str) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(jkt.as_bytes());
+    ctx.update(&[0]);
+    ctx.update(jti.as_bytes());
+    let mut key = [0u8; 32];
+    for (out, byte) in key.iter_mut().zip(ctx.finish().as_ref()) {
+        *out = *byte;
+    }
+    key
 }
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
-    use std::sync::Arc;
 
     const TTL: Duration = Duration::from_secs(330);
 
@@ -492,13 +514,17 @@ mod tests {
             Err(ReplayStoreError::PerKeyLimit)
         );
         assert_eq!(store.check_proof_at("a", "3", TTL, t0 + TTL), Ok(true));
-        assert_eq!(
-            store
-                .check_and_insert_now("a", "3", TTL)
-                .map(|r| r.is_err()),
-            Some(false),
-            "the trait answers at once, as a replay here"
-        );
+    }
+
+    #[tokio::test]
+    async fn the_verifier_records_in_its_default_store_directly() {
+        let replay = Replay::default();
+        assert_eq!(replay.record("a", "1", TTL).await, Ok(true));
+        assert_eq!(replay.record("a", "1", TTL).await, Ok(false), "a replay");
+        let Replay::InProcess(store) = &replay else {
+            panic!("the default is the in-process store");
+        };
+        assert_eq!(store.len(), 1);
     }
 
     /// One client at a few requests per second must not run into the per-key bound within a

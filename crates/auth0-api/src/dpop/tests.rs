@@ -4,20 +4,27 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::UNIX_EPOCH;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use aws_lc_rs::digest;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _,
 };
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use serde_json::json;
+use serde_json::{Value, json};
 
+use super::payload::{SEGMENT_B64, decode_segment};
+use super::proof_header::{MAX_CACHED_HEADER_BYTES, ProofHeader};
+use super::replay::replay_key;
 use super::*;
+use crate::error::{ErrorKind, Result};
+use crate::jose::jws::{JsonObject, MAX_PROOF_BYTES};
 use crate::options::{ApiClientOptions, ApiClientOptionsBuilder};
+use crate::settings::Algorithm;
 
 const TOKEN: &str = "test_token";
 const URL: &str = "https://api.example.com/resource";
@@ -1305,7 +1312,7 @@ async fn a_prepared_proof_verifies_as_the_proof_does() {
         format!("{}.{rest}", b64(b"[1]")),
         format!("{header}.{}.s", "x".repeat(MAX_PROOF_BYTES)),
     ] {
-        let err = v.prepare_proof(&bad).err().unwrap();
+        let err = crate::Error::from(v.prepare_proof(&bad).err().unwrap());
         assert_eq!(err.kind(), &ErrorKind::InvalidDpopProof);
         assert_eq!(err.description(), "Failed to verify DPoP proof");
     }
@@ -1345,8 +1352,8 @@ proptest::proptest! {
     #[test]
     fn segment_decoding_matches_the_tolerant_decoder(text in "[A-Za-z0-9_+/=.-]{0,12}") {
         proptest::prop_assert_eq!(
-            super::decode_segment(&text).ok(),
-            super::SEGMENT_B64.decode(&text).ok()
+            decode_segment(&text).ok(),
+            SEGMENT_B64.decode(&text).ok()
         );
     }
 }
