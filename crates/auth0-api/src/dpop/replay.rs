@@ -96,10 +96,10 @@ const PURGE_BATCH: usize = 128;
 /// purged a few at a time on each call (and all at once before refusing for lack of room).
 ///
 /// Proofs and keys are remembered by 64-bit digests under a key drawn at random for each store
-/// (SipHash, as the standard hash maps use): small entries, no SHA-256 on the hot path
-/// (the verifier gives the built-in store the proof's `jkt` and `jti` directly, without the
-/// trait), and no way for a client to choose colliding
-/// digests. A new proof whose digest met a live one by chance (probability about 5 x 10^-14
+/// (SipHash, as the standard hash maps use): small entries, and no way for a client to choose
+/// colliding digests. The verifier's own default store (no store configured) is given the
+/// proof's `jkt` and `jti` directly, without the SHA-256 key or the trait; a store passed to
+/// the builder is used through [`ReplayStore`] like any other. A new proof whose digest met a live one by chance (probability about 5 x 10^-14
 /// with a million live proofs) would look like a replay: a refusal, never an acceptance.
 ///
 /// It protects one process only; servers that share traffic need a shared store.
