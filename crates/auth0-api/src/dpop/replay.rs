@@ -29,7 +29,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest;
@@ -97,10 +97,9 @@ const PURGE_BATCH: usize = 128;
 ///
 /// Proofs and keys are remembered by 64-bit digests under a key drawn at random for each store
 /// (SipHash, as the standard hash maps use): small entries, and no way for a client to choose
-/// colliding digests. The verifier's own default store (no store configured) is given the
-/// proof's `jkt` and `jti` directly, without the SHA-256 key or the trait; a store passed to
-/// the builder is used through [`ReplayStore`] like any other. A new proof whose digest met a live one by chance (probability about 5 x 10^-14
-/// with a million live proofs) would look like a replay: a refusal, never an acceptance.
+/// colliding digests. A new proof whose digest met a live one by chance (probability about
+/// 5 x 10^-14 with a million live proofs) would look like a replay: a refusal, never an
+/// acceptance.
 ///
 /// It protects one process only; servers that share traffic need a shared store.
 pub struct InMemoryReplayStore {
@@ -231,20 +230,6 @@ impl InMemoryReplayStore {
         self.record(proof, self.key_digest(jkt), ttl, now)
     }
 
-    /// Records the proof `jti` of the key `jkt` at the instant `now`, without the SHA-256 key:
-    /// the verifier's direct path to the built-in store.
-    fn check_proof_at(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-        now: Instant,
-    ) -> Result<bool, ReplayStoreError> {
-        // `str` hashes with a terminator, so (jkt, jti) pairs cannot run into each other.
-        let proof = self.digests.hash_one((jkt, jti));
-        self.record(proof, self.key_digest(jkt), ttl, now)
-    }
-
     /// Records the proof digest `proof` of the key digest `key` until `now + ttl`.
     fn record(
         &self,
@@ -311,37 +296,6 @@ impl ReplayStore for InMemoryReplayStore {
     }
 }
 
-/// The replay store a verifier records proofs in: its own default store, called directly and
-/// synchronously with the proof's `jkt` and `jti`, or the configured one through
-/// [`ReplayStore`] with the SHA-256 key.
-pub(crate) enum Replay {
-    /// The default [`InMemoryReplayStore`], when no store was configured.
-    InProcess(InMemoryReplayStore),
-    /// The configured store.
-    Shared(Arc<dyn ReplayStore>),
-}
-
-impl Replay {
-    /// Records the proof `jti` of the key `jkt` for `ttl`: `Ok(true)` if it was new.
-    pub(crate) async fn record(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-    ) -> Result<bool, ReplayStoreError> {
-        match self {
-            Self::InProcess(store) => store.check_proof_at(jkt, jti, ttl, Instant::now()),
-            Self::Shared(store) => store.check_and_insert(replay_key(jkt, jti), jkt, ttl).await,
-        }
-    }
-}
-
-impl Default for Replay {
-    fn default() -> Self {
-        Self::InProcess(InMemoryReplayStore::default())
-    }
-}
-
 /// `SHA-256(jkt || 0x00 || jti)`: the replay-store key of a proof.
 pub(crate) fn replay_key(jkt: &str, jti: &str) -> [u8; 32] {
     let mut ctx = digest::Context::new(&digest::SHA256);
@@ -359,6 +313,7 @@ pub(crate) fn replay_key(jkt: &str, jti: &str) -> [u8; 32] {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use std::sync::Arc;
 
     const TTL: Duration = Duration::from_secs(330);
 
@@ -492,39 +447,37 @@ mod tests {
     fn proofs_by_jkt_and_jti() {
         let store = InMemoryReplayStore::new(100, 2);
         let t0 = Instant::now();
-        assert_eq!(store.check_proof_at("a", "1", TTL, t0), Ok(true));
         assert_eq!(
-            store.check_proof_at("a", "1", TTL, t0),
+            store.check_and_insert_at(replay_key("a", "1"), "a", TTL, t0),
+            Ok(true)
+        );
+        assert_eq!(
+            store.check_and_insert_at(replay_key("a", "1"), "a", TTL, t0),
             Ok(false),
             "a replay"
         );
         assert_eq!(
-            store.check_proof_at("b", "1", TTL, t0),
+            store.check_and_insert_at(replay_key("b", "1"), "b", TTL, t0),
             Ok(true),
             "another key's jti is its own"
         );
         assert_eq!(
-            store.check_proof_at("a1", "", TTL, t0),
+            store.check_and_insert_at(replay_key("a1", ""), "a1", TTL, t0),
             Ok(true),
             "the pair is not the concatenation"
         );
-        assert_eq!(store.check_proof_at("a", "2", TTL, t0), Ok(true));
         assert_eq!(
-            store.check_proof_at("a", "3", TTL, t0),
+            store.check_and_insert_at(replay_key("a", "2"), "a", TTL, t0),
+            Ok(true)
+        );
+        assert_eq!(
+            store.check_and_insert_at(replay_key("a", "3"), "a", TTL, t0),
             Err(ReplayStoreError::PerKeyLimit)
         );
-        assert_eq!(store.check_proof_at("a", "3", TTL, t0 + TTL), Ok(true));
-    }
-
-    #[tokio::test]
-    async fn the_verifier_records_in_its_default_store_directly() {
-        let replay = Replay::default();
-        assert_eq!(replay.record("a", "1", TTL).await, Ok(true));
-        assert_eq!(replay.record("a", "1", TTL).await, Ok(false), "a replay");
-        let Replay::InProcess(store) = &replay else {
-            panic!("the default is the in-process store");
-        };
-        assert_eq!(store.len(), 1);
+        assert_eq!(
+            store.check_and_insert_at(replay_key("a", "3"), "a", TTL, t0 + TTL),
+            Ok(true)
+        );
     }
 
     /// One client at a few requests per second must not run into the per-key bound within a
@@ -535,7 +488,7 @@ mod tests {
         let t0 = Instant::now();
         for n in 0..5_000 {
             assert_eq!(
-                store.check_proof_at("busy", &n.to_string(), TTL, t0),
+                store.check_and_insert_at(replay_key("busy", &n.to_string()), "busy", TTL, t0),
                 Ok(true)
             );
         }

@@ -10,7 +10,7 @@ use super::nonce::{self, NonceConfig};
 use super::payload::{Expected, ProofPayload};
 use super::proof_header::HeaderChecks;
 pub(crate) use super::proof_header::PreparedProof;
-use super::replay::{Replay, ReplayStore, ReplayStoreError};
+use super::replay::{InMemoryReplayStore, ReplayStore, ReplayStoreError, replay_key};
 use crate::claims::Claims;
 use crate::error::{Error, ProofError, RequestError, Result};
 use crate::settings::Algorithm;
@@ -30,7 +30,7 @@ pub(crate) struct DpopVerifier {
     algs: String,
     iat_leeway: f64,
     iat_offset: f64,
-    replay: Option<Replay>,
+    replay: Option<Arc<dyn ReplayStore>>,
     replay_ttl: Duration,
     nonce: Option<NonceConfig>,
     /// The header checks, and the headers that passed them.
@@ -51,14 +51,12 @@ impl fmt::Debug for DpopVerifier {
 
 impl DpopVerifier {
     /// Builds the verifier: proof algorithms, `iat` window, replay store (the configured one, or
-    /// a default [`InMemoryReplayStore`](super::InMemoryReplayStore) when replay protection is
-    /// on) and nonces.
+    /// a default [`InMemoryReplayStore`] when replay protection is on) and nonces.
     pub(crate) fn new(settings: DpopSettings) -> Self {
         let replay = settings.replay_protection.then(|| {
             settings
                 .replay_store
-                .map(Replay::Shared)
-                .unwrap_or_default()
+                .unwrap_or_else(|| Arc::new(InMemoryReplayStore::default()) as Arc<dyn ReplayStore>)
         });
         let algs = settings
             .algorithms
@@ -198,9 +196,10 @@ impl DpopVerifier {
             None => None,
         };
 
-        if let Some(replay) = &self.replay {
-            match replay
-                .record(&header.jkt, claims.jti(), self.replay_ttl)
+        if let Some(store) = &self.replay {
+            let (jkt, ttl) = (header.jkt.as_str(), self.replay_ttl);
+            match store
+                .check_and_insert(replay_key(jkt, claims.jti()), jkt, ttl)
                 .await
             {
                 Ok(true) => {}
