@@ -110,11 +110,35 @@ pub(crate) enum Confirmation<'a> {
     None,
     /// `cnf` truthy but not an object.
     NotObject,
-    /// `cnf` an object; its `jkt` when truthy (`""` for a truthy non-string).
+    /// `cnf` an object; its `jkt` when truthy.
     Object {
-        /// The thumbprint the token is bound to.
-        jkt: Option<&'a str>,
+        /// The key the token is bound to.
+        jkt: Option<BoundKey<'a>>,
     },
+}
+
+/// A truthy `cnf.jkt`: the thumbprint of the key a token is bound to, or a value that names no
+/// key (and so matches none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BoundKey<'a> {
+    /// A string: the RFC 7638 thumbprint.
+    Thumbprint(&'a str),
+    /// A truthy value that is not a string.
+    NotString,
+}
+
+impl BoundKey<'_> {
+    /// Whether this is the thumbprint `jkt` (compared in constant time).
+    pub(crate) fn is(&self, jkt: &str) -> bool {
+        match self {
+            Self::Thumbprint(expected) => aws_lc_rs::constant_time::verify_slices_are_equal(
+                expected.as_bytes(),
+                jkt.as_bytes(),
+            )
+            .is_ok(),
+            Self::NotString => false,
+        }
+    }
 }
 
 impl ClaimsIndex {
@@ -341,10 +365,16 @@ impl Claims {
                 _ if !cnf.jkt_truthy => return Confirmation::Object { jkt: None },
                 Slot::At(start, end) => {
                     return Confirmation::Object {
-                        jkt: text.get(start as usize..end as usize),
+                        jkt: text
+                            .get(start as usize..end as usize)
+                            .map(BoundKey::Thumbprint),
                     };
                 }
-                Slot::None => return Confirmation::Object { jkt: Some("") },
+                Slot::None => {
+                    return Confirmation::Object {
+                        jkt: Some(BoundKey::NotString),
+                    };
+                }
                 // An escaped `jkt`: read from the map.
                 Slot::Map => {}
             }
@@ -358,8 +388,10 @@ impl Claims {
         };
         let jkt = cnf.get("jkt");
         Confirmation::Object {
-            jkt: crate::jose::json_view::value_truthy(jkt)
-                .then(|| jkt.and_then(Value::as_str).unwrap_or_default()),
+            jkt: crate::jose::json_view::value_truthy(jkt).then(|| {
+                jkt.and_then(Value::as_str)
+                    .map_or(BoundKey::NotString, BoundKey::Thumbprint)
+            }),
         }
     }
 

@@ -2,8 +2,6 @@
 //! (Bearer or DPoP) in the reference's order, verifies the token, and for DPoP the proof and its
 //! `cnf.jkt` binding; every failure carries the challenges of this client's DPoP mode.
 
-use aws_lc_rs::constant_time;
-
 use super::{ApiClient, DPOP_HEADER, VerifiedRequest};
 use crate::challenge::AuthScheme;
 use crate::claims::Confirmation;
@@ -97,10 +95,7 @@ impl ApiClient {
                     .filter(|p| p.len() <= MAX_PROOF_BYTES)
                     .and_then(|p| self.inner.dpop.prepare_proof(p).ok());
                 let Some(proof) = prepared else {
-                    return Err(prepare(
-                        Error::invalid_dpop_proof("Failed to verify DPoP proof"),
-                        s,
-                    ));
+                    return Err(prepare(ProofError::Malformed.into(), s));
                 };
                 let (Some(method), Some(url)) = (method, url) else {
                     let missing: Vec<&str> = [
@@ -146,12 +141,7 @@ impl ApiClient {
                 let Some(expected) = expected else {
                     return Err(prepare(TokenError::MissingJkt.into(), s));
                 };
-                if constant_time::verify_slices_are_equal(
-                    expected.as_bytes(),
-                    verified.jkt.as_bytes(),
-                )
-                .is_err()
-                {
+                if !expected.is(&verified.jkt) {
                     return Err(prepare(TokenError::ConfirmationMismatch.into(), s));
                 }
                 Ok(VerifiedRequest {

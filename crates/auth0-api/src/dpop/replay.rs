@@ -32,6 +32,8 @@ use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use aws_lc_rs::digest;
+
 /// Where proof identifiers are remembered until their proof window closes.
 ///
 /// Implementations must make [`check_and_insert`](Self::check_and_insert) atomic: when several
@@ -52,22 +54,6 @@ pub trait ReplayStore: Send + Sync + 'static {
         jkt: &str,
         ttl: Duration,
     ) -> Result<bool, ReplayStoreError>;
-
-    /// Records the proof `jti` of the key `jkt` at once, for a store that can answer without
-    /// waiting and without the SHA-256 key (an in-process store): `Some` outcome, as
-    /// [`check_and_insert`](Self::check_and_insert) would give it. `None` (the default) sends
-    /// the verifier to `check_and_insert`.
-    ///
-    /// A store that answers here must answer every proof here: the verifier never asks both.
-    fn check_and_insert_now(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-    ) -> Option<Result<bool, ReplayStoreError>> {
-        let _ = (jkt, jti, ttl);
-        None
-    }
 }
 
 /// Why a [`ReplayStore`] could not record a proof. The verifier fails closed on every one.
@@ -110,10 +96,10 @@ const PURGE_BATCH: usize = 128;
 /// purged a few at a time on each call (and all at once before refusing for lack of room).
 ///
 /// Proofs and keys are remembered by 64-bit digests under a key drawn at random for each store
-/// (SipHash, as the standard hash maps use): small entries, no SHA-256 on the hot path
-/// ([`ReplayStore::check_and_insert_now`]), and no way for a client to choose colliding
-/// digests. A new proof whose digest met a live one by chance (probability about 5 x 10^-14
-/// with a million live proofs) would look like a replay: a refusal, never an acceptance.
+/// (SipHash, as the standard hash maps use): small entries, and no way for a client to choose
+/// colliding digests. A new proof whose digest met a live one by chance (probability about
+/// 5 x 10^-14 with a million live proofs) would look like a replay: a refusal, never an
+/// acceptance.
 ///
 /// It protects one process only; servers that share traffic need a shared store.
 pub struct InMemoryReplayStore {
@@ -244,19 +230,6 @@ impl InMemoryReplayStore {
         self.record(proof, self.key_digest(jkt), ttl, now)
     }
 
-    /// [`ReplayStore::check_and_insert_now`] at the instant `now`.
-    fn check_proof_at(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-        now: Instant,
-    ) -> Result<bool, ReplayStoreError> {
-        // `str` hashes with a terminator, so (jkt, jti) pairs cannot run into each other.
-        let proof = self.digests.hash_one((jkt, jti));
-        self.record(proof, self.key_digest(jkt), ttl, now)
-    }
-
     /// Records the proof digest `proof` of the key digest `key` until `now + ttl`.
     fn record(
         &self,
@@ -321,15 +294,19 @@ impl ReplayStore for InMemoryReplayStore {
     ) -> Result<bool, ReplayStoreError> {
         self.check_and_insert_at(key, jkt, ttl, Instant::now())
     }
+}
 
-    fn check_and_insert_now(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-    ) -> Option<Result<bool, ReplayStoreError>> {
-        Some(self.check_proof_at(jkt, jti, ttl, Instant::now()))
+/// `SHA-256(jkt || 0x00 || jti)`: the replay-store key of a proof.
+pub(crate) fn replay_key(jkt: &str, jti: &str) -> [u8; 32] {
+    let mut ctx = digest::Context::new(&digest::SHA256);
+    ctx.update(jkt.as_bytes());
+    ctx.update(&[0]);
+    ctx.update(jti.as_bytes());
+    let mut key = [0u8; 32];
+    for (out, byte) in key.iter_mut().zip(ctx.finish().as_ref()) {
+        *out = *byte;
     }
+    key
 }
 
 #[cfg(test)]
@@ -470,34 +447,36 @@ mod tests {
     fn proofs_by_jkt_and_jti() {
         let store = InMemoryReplayStore::new(100, 2);
         let t0 = Instant::now();
-        assert_eq!(store.check_proof_at("a", "1", TTL, t0), Ok(true));
         assert_eq!(
-            store.check_proof_at("a", "1", TTL, t0),
+            store.check_and_insert_at(replay_key("a", "1"), "a", TTL, t0),
+            Ok(true)
+        );
+        assert_eq!(
+            store.check_and_insert_at(replay_key("a", "1"), "a", TTL, t0),
             Ok(false),
             "a replay"
         );
         assert_eq!(
-            store.check_proof_at("b", "1", TTL, t0),
+            store.check_and_insert_at(replay_key("b", "1"), "b", TTL, t0),
             Ok(true),
             "another key's jti is its own"
         );
         assert_eq!(
-            store.check_proof_at("a1", "", TTL, t0),
+            store.check_and_insert_at(replay_key("a1", ""), "a1", TTL, t0),
             Ok(true),
             "the pair is not the concatenation"
         );
-        assert_eq!(store.check_proof_at("a", "2", TTL, t0), Ok(true));
         assert_eq!(
-            store.check_proof_at("a", "3", TTL, t0),
+            store.check_and_insert_at(replay_key("a", "2"), "a", TTL, t0),
+            Ok(true)
+        );
+        assert_eq!(
+            store.check_and_insert_at(replay_key("a", "3"), "a", TTL, t0),
             Err(ReplayStoreError::PerKeyLimit)
         );
-        assert_eq!(store.check_proof_at("a", "3", TTL, t0 + TTL), Ok(true));
         assert_eq!(
-            store
-                .check_and_insert_now("a", "3", TTL)
-                .map(|r| r.is_err()),
-            Some(false),
-            "the trait answers at once, as a replay here"
+            store.check_and_insert_at(replay_key("a", "3"), "a", TTL, t0 + TTL),
+            Ok(true)
         );
     }
 
@@ -509,7 +488,7 @@ mod tests {
         let t0 = Instant::now();
         for n in 0..5_000 {
             assert_eq!(
-                store.check_proof_at("busy", &n.to_string(), TTL, t0),
+                store.check_and_insert_at(replay_key("busy", &n.to_string()), "busy", TTL, t0),
                 Ok(true)
             );
         }

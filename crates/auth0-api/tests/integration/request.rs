@@ -1858,3 +1858,54 @@ async fn a_kept_proof_header_changes_no_answer() {
         );
     }
 }
+
+/// What an application matches on: the typed reason of a refused proof, not its text.
+#[tokio::test]
+async fn refused_proofs_carry_typed_reasons() {
+    use auth0_api::error::{ProofError, Reason};
+
+    fn answer(e: &Error) -> &'static str {
+        match e.reason() {
+            Reason::Proof(ProofError::Replayed) => "replayed",
+            Reason::Proof(ProofError::UrlMismatch) => "wrong htu",
+            Reason::Proof(ProofError::IatTooOld) => "expired iat",
+            Reason::Proof(ProofError::Malformed) => "malformed",
+            Reason::Proof(_) => "another proof failure",
+            _ => "not a proof failure",
+        }
+    }
+
+    let t = tenant().await;
+    let c = client(options(&t));
+    let key = DpopKey::generate();
+    let token = bound_token(&t, &key);
+
+    let proof = get_proof(&key, &token);
+    c.verify_request(dpop(&token, &proof)).await.unwrap();
+    let replayed = refused(&c, dpop(&token, &proof)).await;
+    assert_eq!(answer(&replayed), "replayed");
+    assert_eq!(replayed.proof_error(), Some(&ProofError::Replayed));
+
+    let elsewhere = key
+        .proof("GET", "https://api.example.com/other", Some(&token))
+        .sign();
+    assert_eq!(
+        answer(&refused(&c, dpop(&token, &elsewhere)).await),
+        "wrong htu"
+    );
+
+    let old = key.proof("GET", URL, Some(&token)).iat(now() - 301).sign();
+    assert_eq!(
+        answer(&refused(&c, dpop(&token, &old)).await),
+        "expired iat"
+    );
+
+    assert_eq!(
+        answer(&refused(&c, dpop(&token, "not.a-proof")).await),
+        "malformed"
+    );
+    assert_eq!(
+        answer(&refused(&c, dpop("not-a-jwt", &get_proof(&key, &token))).await),
+        "not a proof failure"
+    );
+}
