@@ -176,12 +176,15 @@ impl Error {
         }
     }
 
-    /// `invalid_token` (401).
+    /// `invalid_token` (401) with an application's own description (its reason is
+    /// [`Reason::Other`]; the library's own refusals carry a [`TokenError`]), for example for a
+    /// claim an application requires after verification.
     pub fn invalid_token(description: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidToken, description)
     }
 
-    /// `invalid_dpop_proof` (400).
+    /// `invalid_dpop_proof` (400) with an application's own description (its reason is
+    /// [`Reason::Other`]; the library's own refusals carry a [`ProofError`]).
     pub fn invalid_dpop_proof(description: impl Into<String>) -> Self {
         Self::new(ErrorKind::InvalidDpopProof, description)
     }

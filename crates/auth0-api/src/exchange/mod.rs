@@ -3,12 +3,12 @@
 //!
 //! An API that received an Auth0 access token for itself can trade it for another one:
 //!
-//! - [`ApiClient::get_token_on_behalf_of`]: an Auth0 access token for a downstream API, for the
+//! - [`ApiClient::get_token_on_behalf_of`](crate::ApiClient::get_token_on_behalf_of): an Auth0 access token for a downstream API, for the
 //!   same user (both token types fixed to [`TOKEN_TYPE_ACCESS_TOKEN`]); id and refresh tokens are
 //!   never exposed.
-//! - [`ApiClient::get_token_by_exchange_profile`]: any subject token through a Custom Token
+//! - [`ApiClient::get_token_by_exchange_profile`](crate::ApiClient::get_token_by_exchange_profile): any subject token through a Custom Token
 //!   Exchange profile selected by its `subject_token_type`.
-//! - [`ApiClient::get_access_token_for_connection`]: the user's access token at an upstream
+//! - [`ApiClient::get_access_token_for_connection`](crate::ApiClient::get_access_token_for_connection): the user's access token at an upstream
 //!   identity provider (Auth0 Token Vault, federated connection access token grant).
 //!
 //! Each needs a confidential client: [`client_id`] plus [`client_secret`] (sent with HTTP Basic)

@@ -32,7 +32,7 @@ impl fmt::Debug for SecretToken {
 pub enum ExtraValue {
     /// `key=value`.
     One(String),
-    /// `key=v1&key=v2...`, at most [`MAX_EXTRA_VALUES`] values.
+    /// `key=v1&key=v2...`, at most [`MAX_EXTRA_VALUES`](super::MAX_EXTRA_VALUES) values.
     Many(Vec<String>),
 }
 
@@ -67,7 +67,7 @@ impl<const N: usize> From<[&str; N]> for ExtraValue {
 }
 
 /// A Custom Token Exchange request (RFC 8693 section 2.1) for
-/// [`ApiClient::get_token_by_exchange_profile`].
+/// [`ApiClient::get_token_by_exchange_profile`](crate::ApiClient::get_token_by_exchange_profile).
 ///
 /// The Auth0 profile is selected by `subject_token_type`. Empty optional values are not sent.
 /// `Debug` never prints the subject token nor the extra values.
@@ -126,7 +126,7 @@ impl ExchangeProfileRequest {
     }
 
     /// An additional form parameter. Setting a key again replaces its value. Reserved OAuth
-    /// names ([`RESERVED_PARAMS`], any case) and lists of more than [`MAX_EXTRA_VALUES`] values
+    /// names ([`RESERVED_PARAMS`](super::RESERVED_PARAMS), any case) and lists of more than [`MAX_EXTRA_VALUES`](super::MAX_EXTRA_VALUES) values
     /// are refused when the request is made.
     pub fn extra(mut self, key: impl Into<String>, value: impl Into<ExtraValue>) -> Self {
         let key = key.into();
@@ -211,7 +211,7 @@ impl From<ExchangeProfileToken> for OnBehalfOfToken {
 }
 
 /// A request for the user's access token at a federated connection (upstream identity
-/// provider), for [`ApiClient::get_access_token_for_connection`].
+/// provider), for [`ApiClient::get_access_token_for_connection`](crate::ApiClient::get_access_token_for_connection).
 ///
 /// `Debug` never prints the access token.
 ///
