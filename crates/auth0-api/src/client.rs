@@ -294,7 +294,7 @@ impl ApiClient {
     /// # Ok(()) }
     /// ```
     pub async fn verify_access_token(&self, token: &str) -> Result<Claims> {
-        self.verify_token(token, &[], None, None, None).await
+        self.verify_token(token, &[], None, None).await
     }
 
     /// [`verify_access_token`](Self::verify_access_token) with required claims and the request
@@ -309,19 +309,16 @@ impl ApiClient {
             &options.required_claims,
             options.request_url.as_deref(),
             options.request_headers.as_ref(),
-            None,
         )
         .await
     }
 
-    /// `digest`: the token's SHA-256 when the caller has it already (DPoP needs it for `ath`).
     async fn verify_token(
         &self,
         token: &str,
         required: &[String],
         request_url: Option<&str>,
         request_headers: Option<&http::HeaderMap>,
-        digest: Option<[u8; 32]>,
     ) -> Result<Claims> {
         if token.is_empty() {
             return Err(Error::missing_argument("access_token"));
@@ -333,9 +330,9 @@ impl ApiClient {
             DomainsMode::Resolver(_) => None,
             _ => self.inner.tokens.as_ref(),
         };
-        let cache_key = cache.map(|_| digest.unwrap_or_else(|| TokenCache::key(token)));
+        let cache_key = cache.map(|c| c.key(token));
         if let (Some(cache), Some(key)) = (cache, &cache_key)
-            && let Some(hit) = cache.get(key)
+            && let Some(hit) = cache.get(key, token)
         {
             if self.still_valid(&hit).await {
                 check_required(&hit.claims, required)?;
@@ -350,7 +347,7 @@ impl ApiClient {
             required,
         };
         let decoded = verify::decode(token, &mut texts, expected, Some(&self.inner.known_headers))?;
-        let caching = cache.is_some();
+        let caching = matches!((cache, &cache_key), (Some(c), Some(k)) if c.admits(k));
         // An issuer resolved before: its discovery document and key set, borrowed while both are
         // current (see `resolved`); the full path below gives the same answers, slower.
         let now = Instant::now();
@@ -403,6 +400,7 @@ impl ApiClient {
             let leeway = opts.clock_leeway.as_secs_f64();
             cache.insert(
                 key,
+                token,
                 CachedToken::new(
                     claims.clone(),
                     exp + leeway,
@@ -665,10 +663,10 @@ impl ApiClient {
                         s,
                     ));
                 };
-                // Computed once: the verified-token cache's key and the proof's expected `ath`.
-                let digest = TokenCache::key(token);
+                // The proof's expected `ath`.
+                let digest = TokenCache::sha256(token);
                 let claims = self
-                    .verify_token(token, &[], Some(url), Some(&request.headers), Some(digest))
+                    .verify_token(token, &[], Some(url), Some(&request.headers))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let expected = match claims.confirmation() {
@@ -720,7 +718,7 @@ impl ApiClient {
             Some(AuthScheme::Bearer) => {
                 let s = Some(AuthScheme::Bearer);
                 let claims = self
-                    .verify_token(token, &[], url, Some(&request.headers), None)
+                    .verify_token(token, &[], url, Some(&request.headers))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
                 if mode != DpopMode::Disabled {
