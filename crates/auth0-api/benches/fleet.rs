@@ -10,7 +10,8 @@
 //!   and 200 dev tenants with the **default options** (verified-token cache on), distinct tokens
 //!   (16 per issuer, each its own `jti`, made up front) round-robin over the issuers; a new
 //!   client, its 50 or 200 issuers loaded untimed, whenever a client has seen every token. The
-//!   bare check round-robins over the same tokens and keys.
+//!   bare check round-robins over the same tokens and keys. (The 200-issuer client does not check
+//!   the tenants' certificates: see the comment in the code.)
 //! - `scaling/{raw_rs256,verify_access_token}/{1_thread,2_threads}`: the same fresh-token
 //!   verification (token cache off) on one OS thread, then on two, each thread with its own
 //!   current-thread Tokio runtime and a clone of one shared `ApiClient`. Reported per
@@ -248,8 +249,21 @@ fn fleet(c: &mut Criterion) {
             let mut options = ApiClientOptions::builder()
                 .domains(fleet.iter().map(|t| t.domain().to_owned()))
                 .audience(AUD);
-            for t in fleet {
-                options = options.root_ca_pem(t.ca_pem());
+            if issuers <= ISSUERS {
+                for t in fleet {
+                    options = options.root_ca_pem(t.ca_pem());
+                }
+            } else {
+                // Every dev tenant's CA has the same name, and with 200 of them rustls's path
+                // building exceeds its budget of signature checks (`MaximumSignatureChecksExceeded`).
+                // Deviation, for this bench only: certificates are not checked. TLS is used only
+                // by the untimed loads of the documents.
+                options = options.http_client(
+                    reqwest::Client::builder()
+                        .danger_accept_invalid_certs(true)
+                        .build()
+                        .unwrap(),
+                );
             }
             let client = ApiClient::new(options.build().unwrap()).unwrap();
             rt.block_on(async {
