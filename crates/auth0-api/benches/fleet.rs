@@ -6,6 +6,12 @@
 //!   round-robin over the issuers, warm caches, verified-token cache off. The bare check
 //!   round-robins over the same 50 pre-parsed keys. `mcd/verify_access_token_1_issuer` is the
 //!   single-domain client on the first tenant, for the cost of the list itself.
+//! - `mcd_default/{raw_rs256,verify}_{50,200}_issuers` (issue #18): static `domains` lists of 50
+//!   and 200 dev tenants with the **default options** (verified-token cache on), distinct tokens
+//!   (16 per issuer, each its own `jti`, made up front) round-robin over the issuers; a new
+//!   client, its 50 or 200 issuers loaded untimed, whenever a client has seen every token. The
+//!   bare check round-robins over the same tokens and keys. (The 200-issuer client does not check
+//!   the tenants' certificates: see the comment in the code.)
 //! - `scaling/{raw_rs256,verify_access_token}/{1_thread,2_threads}`: the same fresh-token
 //!   verification (token cache off) on one OS thread, then on two, each thread with its own
 //!   current-thread Tokio runtime and a clone of one shared `ApiClient`. Reported per
@@ -16,7 +22,7 @@
 //!   tenant saw exactly one discovery and one JWKS request. A summary of separate cold starts is
 //!   also printed before the criterion run.
 //!
-//! Run: `cargo bench -p auth0-api --bench fleet` (setting up 50 tenants takes a few seconds).
+//! Run: `cargo bench -p auth0-api --bench fleet` (setting up 200 tenants takes a while).
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -33,10 +39,14 @@ use tokio::runtime::Runtime;
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{AUD, auth0_shaped, current_thread, rsa_key, split};
+use common::{AUD, Split, Stream, auth0_shaped, current_thread, distinct_tokens, rsa_key, split};
 
 /// Issuers in the multiple-custom-domains bench.
 const ISSUERS: usize = 50;
+/// Issuers in the largest static list of the `mcd_default` group (tenants started).
+const MAX_ISSUERS: usize = 200;
+/// Distinct tokens per issuer in the `mcd_default` group.
+const TOKENS_PER_ISSUER: usize = 16;
 /// Concurrent verifications in the cold-start bench.
 const COLD: usize = 1_000;
 /// Separate cold starts timed for the printed summary.
@@ -125,8 +135,8 @@ fn fleet(c: &mut Criterion) {
         .unwrap();
     let setup = Instant::now();
     let tenants: Vec<DevTenant> = tenant_rt.block_on(async {
-        let mut v = Vec::with_capacity(ISSUERS);
-        for _ in 0..ISSUERS {
+        let mut v = Vec::with_capacity(MAX_ISSUERS);
+        for _ in 0..MAX_ISSUERS {
             v.push(
                 DevTenant::builder()
                     .client("cid", "s", [AUD])
@@ -138,21 +148,21 @@ fn fleet(c: &mut Criterion) {
         v
     });
     eprintln!(
-        "{ISSUERS} dev tenants up in {:.1} s",
+        "{MAX_ISSUERS} dev tenants up in {:.1} s",
         setup.elapsed().as_secs_f64()
     );
     let rt = current_thread();
 
     // Multiple custom domains: 50 issuers, tokens round-robin.
     let mut mcd_options = ApiClientOptions::builder()
-        .domains(tenants.iter().map(|t| t.domain().to_owned()))
+        .domains(tenants[..ISSUERS].iter().map(|t| t.domain().to_owned()))
         .audience(AUD);
-    for t in &tenants {
+    for t in &tenants[..ISSUERS] {
         mcd_options = mcd_options.root_ca_pem(t.ca_pem());
     }
     let mcd = fresh_client(mcd_options);
     let one = fresh_client(single(&tenants[0]));
-    let tokens: Vec<String> = tenants.iter().map(shaped_token).collect();
+    let tokens: Vec<String> = tenants[..ISSUERS].iter().map(shaped_token).collect();
     let raw: Vec<(ParsedPublicKey, Vec<u8>, Vec<u8>)> = tenants
         .iter()
         .zip(&tokens)
@@ -215,6 +225,89 @@ fn fleet(c: &mut Criterion) {
         stats.0, stats.1
     );
     drop((mcd, one));
+
+    // The same lists with the default options and tokens the client has not seen.
+    let mut g = c.benchmark_group("mcd_default");
+    for issuers in [ISSUERS, MAX_ISSUERS] {
+        let fleet = &tenants[..issuers];
+        let per_issuer: Vec<Vec<String>> = fleet
+            .iter()
+            .map(|t| distinct_tokens(t, TOKENS_PER_ISSUER, "m"))
+            .collect();
+        // Round-robin: token j of every issuer, then token j + 1 of every issuer...
+        let items: Vec<(String, usize, Split)> = (0..TOKENS_PER_ISSUER)
+            .flat_map(|j| (0..issuers).map(move |i| (i, j)))
+            .map(|(i, j)| {
+                let t = per_issuer[i][j].clone();
+                let s = split(&t);
+                (t, i, s)
+            })
+            .collect();
+        let keys: Vec<ParsedPublicKey> = fleet.iter().map(rsa_key).collect();
+        let warm: Vec<String> = fleet.iter().map(shaped_token).collect();
+        let make = || {
+            let mut options = ApiClientOptions::builder()
+                .domains(fleet.iter().map(|t| t.domain().to_owned()))
+                .audience(AUD);
+            if issuers <= ISSUERS {
+                for t in fleet {
+                    options = options.root_ca_pem(t.ca_pem());
+                }
+            } else {
+                // Every dev tenant's CA has the same name, and with 200 of them rustls's path
+                // building exceeds its budget of signature checks (`MaximumSignatureChecksExceeded`).
+                // Deviation, for this bench only: certificates are not checked. TLS is used only
+                // by the untimed loads of the documents.
+                options = options.http_client(
+                    reqwest::Client::builder()
+                        .danger_accept_invalid_certs(true)
+                        .build()
+                        .unwrap(),
+                );
+            }
+            let client = ApiClient::new(options.build().unwrap()).unwrap();
+            rt.block_on(async {
+                for t in &warm {
+                    client.verify_access_token(t).await.unwrap();
+                }
+            });
+            client
+        };
+        g.bench_function(format!("raw_rs256_{issuers}_issuers"), |b| {
+            let mut next = 0;
+            b.iter_custom(|iters| {
+                let start = Instant::now();
+                for _ in 0..iters {
+                    let (_, i, (input, sig)) = &items[next % items.len()];
+                    next += 1;
+                    keys[*i]
+                        .verify_sig(black_box(input), black_box(sig))
+                        .unwrap();
+                }
+                start.elapsed()
+            })
+        });
+        let mut stream = Stream::new(&items, make);
+        g.bench_function(format!("verify_{issuers}_issuers"), |b| {
+            b.iter_custom(|iters| {
+                let mut elapsed = Duration::ZERO;
+                let mut left = iters as usize;
+                while left > 0 {
+                    let (client, batch) = stream.take(left.min(256));
+                    left -= batch.len();
+                    elapsed += rt.block_on(async {
+                        let start = Instant::now();
+                        for (token, _, _) in batch {
+                            black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                        }
+                        start.elapsed()
+                    });
+                }
+                elapsed
+            })
+        });
+    }
+    g.finish();
 
     // Scaling: one shared client, 1 vs 2 OS threads, each with its own current-thread runtime.
     let shared = fresh_client(single(&tenants[0]));

@@ -17,6 +17,22 @@
 //!   reported as a "time" of `ratio` microseconds; the ratio of two separate benches carries the
 //!   machine's drift between them, these do not.
 //!
+//! - `default/*` (issue #18): the **default options** (verified-token cache on, 10,000 entries;
+//!   default replay store) with tokens the client has never seen, each `jti` distinct (made up
+//!   front, 4,096 of them; a new client is made, untimed, whenever a client has seen them all):
+//!   `raw_rs256` is the bare check over the same tokens; `bearer_cache_off` the same tokens with
+//!   the cache off; `bearer_cache_filling` a default client; `bearer_cache_full` a default
+//!   client first filled with 10,000 other tokens (each verified twice, so that a cache
+//!   admitting tokens on their second sighting holds them too): every insert evicts.
+//!   `raw_rs256_es256` vs `dpop_one_key` (distinct tokens bound to one key, a fresh proof each)
+//!   and `dpop_new_key` (a new DPoP key and its token per request; the bare pair gets each
+//!   key parsed), 1,024 bound tokens each, proofs made per chunk of 32.
+//!
+//! The `bearer` and `dpop` groups predate these and deviate from the defaults: their `fresh`
+//! client has the verified-token cache off and a replay store of 50,000,000 proofs (the default
+//! keeps 1,000,000, at most 100,000 per key, which one key's proofs would exceed within a run),
+//! and they verify the same token over and over.
+//!
 //! Run: `cargo bench -p auth0-api --bench verify`.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used)]
@@ -32,8 +48,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 mod common;
 
 use common::{
-    Clients, URL, auth0_shaped, clients, current_thread, ec_key, in_turn, rsa_key, split,
-    start_tenant,
+    Clients, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
+    default_options, distinct_bound_tokens, distinct_tokens, ec_key, fill, in_turn, rsa_key, split,
+    start_tenant, with_splits,
 };
 
 fn benches(c: &mut Criterion) {
@@ -241,6 +258,161 @@ fn benches(c: &mut Criterion) {
             }
             as_ratio(iters, lib, bare)
         })
+    });
+    g.finish();
+
+    defaults(c, &rt, &tenant, &rsa);
+}
+
+/// The `default` group: see the module comment.
+fn defaults(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    tenant: &auth0_api_dev_tenant::DevTenant,
+    rsa: &aws_lc_rs::signature::ParsedPublicKey,
+) {
+    eprintln!("making 15,000 distinct tokens...");
+    let items: Vec<Signed> = with_splits(distinct_tokens(tenant, 4_096, "p"));
+    let prefill = distinct_tokens(tenant, 10_000, "fill");
+    let warm = distinct_tokens(tenant, 1, "warm").remove(0);
+    let mut g = c.benchmark_group("default");
+    g.bench_function("raw_rs256", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (_, (input, sig)) = &items[i % items.len()];
+            i += 1;
+            rsa.verify_sig(black_box(input), black_box(sig)).unwrap()
+        })
+    });
+    let bearer = |stream: &mut Stream<'_, Signed>, iters: u64| {
+        let mut elapsed = Duration::ZERO;
+        for chunk in chunks(iters) {
+            let (client, batch) = stream.take(chunk as usize);
+            elapsed += rt.block_on(async {
+                let start = Instant::now();
+                for (token, _) in batch {
+                    black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                }
+                start.elapsed()
+            });
+        }
+        elapsed
+    };
+    let no_cache = || {
+        let c = ApiClient::new(
+            default_options(tenant)
+                .verified_token_cache(false)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        rt.block_on(c.verify_access_token(&warm)).unwrap();
+        c
+    };
+    let mut off = Stream::new(&items, no_cache);
+    g.bench_function("bearer_cache_off", |b| {
+        b.iter_custom(|iters| bearer(&mut off, iters))
+    });
+    let mut filling = Stream::new(&items, || default_client(rt, tenant, &warm));
+    g.bench_function("bearer_cache_filling", |b| {
+        b.iter_custom(|iters| bearer(&mut filling, iters))
+    });
+    let mut full = Stream::new(&items, || {
+        let c = default_client(rt, tenant, &warm);
+        fill(rt, &c, &prefill);
+        c
+    });
+    g.sample_size(20);
+    g.bench_function("bearer_cache_full", |b| {
+        b.iter_custom(|iters| bearer(&mut full, iters))
+    });
+    g.sample_size(100);
+
+    // DPoP, default options: 1,024 distinct bound tokens on one key, and 1,024 keys each with
+    // its own token; a fresh proof per request, made per chunk before the clock starts.
+    let key = DpopKey::generate();
+    let ec = ec_key(&key.public_jwk());
+    let keys: Vec<DpopKey> = (0..1_024).map(|_| DpopKey::generate()).collect();
+    let parsed: Vec<_> = keys.iter().map(|k| ec_key(&k.public_jwk())).collect();
+    let one_key: Vec<(usize, String)> =
+        distinct_bound_tokens(tenant, &key.thumbprint(), 1_024, "d")
+            .into_iter()
+            .map(|t| (usize::MAX, t))
+            .collect();
+    let new_keys: Vec<(usize, String)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let t = distinct_bound_tokens(tenant, &k.thumbprint(), 1, &format!("k{i}")).remove(0);
+            (i, t)
+        })
+        .collect();
+    let key_of = |k: usize| {
+        if k == usize::MAX {
+            (&key, &ec)
+        } else {
+            (&keys[k], &parsed[k])
+        }
+    };
+    let made = |batch: &[(usize, String)]| -> Vec<_> {
+        batch
+            .iter()
+            .map(|(k, t)| {
+                let proof = key_of(*k).0.proof("GET", URL, Some(t)).sign();
+                let request = VerifyRequest::from_pairs([
+                    ("authorization", format!("DPoP {t}")),
+                    ("dpop", proof.clone()),
+                ])
+                .method("GET")
+                .url(URL);
+                (*k, split(t), split(&proof), request)
+            })
+            .collect()
+    };
+    g.bench_function("raw_rs256_es256", |b| {
+        let mut next = 0;
+        b.iter_custom(|iters| {
+            let mut elapsed = Duration::ZERO;
+            for chunk in chunks(iters) {
+                let start_at = next % (new_keys.len() - CHUNK as usize);
+                next += chunk as usize;
+                let batch = made(&new_keys[start_at..start_at + chunk as usize]);
+                let start = Instant::now();
+                for (k, (t_input, t_sig), (p_input, p_sig), _) in &batch {
+                    rsa.verify_sig(black_box(t_input), black_box(t_sig))
+                        .unwrap();
+                    key_of(*k)
+                        .1
+                        .verify_sig(black_box(p_input), black_box(p_sig))
+                        .unwrap();
+                }
+                elapsed += start.elapsed();
+            }
+            elapsed
+        })
+    });
+    let dpop = |stream: &mut Stream<'_, (usize, String)>, iters: u64| {
+        let mut elapsed = Duration::ZERO;
+        for chunk in chunks(iters) {
+            let (client, batch) = stream.take(chunk as usize);
+            let requests: Vec<_> = made(batch).into_iter().map(|m| m.3).collect();
+            elapsed += rt.block_on(async {
+                let start = Instant::now();
+                for req in requests {
+                    black_box(client.verify_request(req).await.unwrap());
+                }
+                start.elapsed()
+            });
+        }
+        elapsed
+    };
+    let mut one = Stream::new(&one_key, || default_client(rt, tenant, &warm));
+    g.bench_function("dpop_one_key", |b| {
+        b.iter_custom(|iters| dpop(&mut one, iters))
+    });
+    let mut each = Stream::new(&new_keys, || default_client(rt, tenant, &warm));
+    g.bench_function("dpop_new_key", |b| {
+        b.iter_custom(|iters| dpop(&mut each, iters))
     });
     g.finish();
 }

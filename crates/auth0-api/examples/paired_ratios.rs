@@ -38,9 +38,17 @@ use auth0_api_dev_tenant::dpop::DpopKey;
 mod common;
 
 use common::{
-    Clients, URL, auth0_shaped, clients, current_thread, ec_key, in_turn, rsa_key, split,
-    start_tenant,
+    Clients, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
+    default_options, distinct_bound_tokens, distinct_tokens, ec_key, fill, in_turn, rsa_key, split,
+    start_tenant, with_splits,
 };
+
+/// Distinct tokens made up front for the fresh-token paths (each used once per client).
+const POOL: usize = 4_096;
+/// Distinct DPoP-bound tokens (and keys) made up front.
+const DPOP_POOL: usize = 1_024;
+/// The verified-token cache's default size: a full default cache holds this many tokens.
+const DEFAULT_CACHE: usize = 10_000;
 
 /// Calls per batch (Bearer); DPoP batches are a fifth of it.
 const BATCH: usize = 200;
@@ -107,6 +115,16 @@ fn scaling(calls: usize, run: &(dyn Fn(usize, usize) + Sync)) -> f64 {
     one / two
 }
 
+/// A DPoP request for `token` with `proof`.
+fn request_for(token: &str, proof: &str) -> VerifyRequest<'static> {
+    VerifyRequest::from_pairs([
+        ("authorization", format!("DPoP {token}")),
+        ("dpop", proof.to_owned()),
+    ])
+    .method("GET")
+    .url(URL)
+}
+
 fn main() {
     let pairs: usize = std::env::args()
         .nth(1)
@@ -156,6 +174,72 @@ fn main() {
         "bearer: verify_access_token (cached)",
         &summarise(&cached_pairs),
     );
+
+    // Bearer, default options, tokens the client has not seen (issue #18), each against the
+    // bare check of the same tokens: cache off (for comparison), the cache filling (a new
+    // client for every pass over the pool), the cache full (a new client filled with 10,000
+    // other tokens, each verified twice, before each pass: every insert evicts).
+    eprintln!("making {} distinct tokens...", POOL + DEFAULT_CACHE + 1);
+    let items: Vec<Signed> = with_splits(distinct_tokens(&tenant, POOL, "p"));
+    let prefill = distinct_tokens(&tenant, DEFAULT_CACHE, "fill");
+    let warm = distinct_tokens(&tenant, 1, "warm").remove(0);
+    let no_cache = || {
+        let c = ApiClient::new(
+            default_options(&tenant)
+                .verified_token_cache(false)
+                .build()
+                .unwrap(),
+        )
+        .unwrap();
+        rt.block_on(c.verify_access_token(&warm)).unwrap();
+        c
+    };
+    let mut streams = [
+        (
+            "bearer: distinct tokens, cache off",
+            Stream::new(&items, no_cache),
+        ),
+        (
+            "bearer: distinct tokens, default (filling)",
+            Stream::new(&items, || default_client(&rt, &tenant, &warm)),
+        ),
+        (
+            "bearer: distinct tokens, default (full)",
+            Stream::new(&items, || {
+                let c = default_client(&rt, &tenant, &warm);
+                fill(&rt, &c, &prefill);
+                c
+            }),
+        ),
+    ];
+    let mut results: Vec<Vec<(f64, f64)>> = vec![vec![]; streams.len()];
+    for i in 0..pairs {
+        for (s, (_, stream)) in streams.iter_mut().enumerate() {
+            let (client, batch) = stream.take(BATCH);
+            let bare = || {
+                let start = Instant::now();
+                for (_, (input, sig)) in batch {
+                    rsa.verify_sig(black_box(input), black_box(sig)).unwrap();
+                }
+                start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
+            };
+            let lib = || {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for (token, _) in batch {
+                        black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                    }
+                    start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
+                })
+            };
+            results[s].push(in_turn(i, bare, lib));
+        }
+    }
+    for ((name, stream), pairs) in streams.iter().zip(&results) {
+        print(name, &summarise(pairs));
+        eprintln!("  ({} clients)", stream.clients);
+    }
+    drop(streams);
 
     // DPoP: a bound token and a fresh proof per call, against the bare pair on the same proofs.
     let key = DpopKey::generate();
@@ -207,6 +291,85 @@ fn main() {
         "dpop: verify_request (no replay store)",
         &summarise(&without),
     );
+
+    // DPoP with the default options (verified-token cache on, default replay store), a token
+    // the client has not seen and a fresh proof per request: every token bound to one key, or
+    // a new key (and its token) per request. The bare pair gets each proof's key parsed.
+    eprintln!("making {} DPoP-bound tokens...", 2 * DPOP_POOL);
+    let keys: Vec<DpopKey> = (0..DPOP_POOL).map(|_| DpopKey::generate()).collect();
+    let parsed: Vec<_> = keys.iter().map(|k| ec_key(&k.public_jwk())).collect();
+    let one_key: Vec<(usize, String)> =
+        distinct_bound_tokens(&tenant, &key.thumbprint(), DPOP_POOL, "d")
+            .into_iter()
+            .map(|t| (usize::MAX, t))
+            .collect();
+    let new_keys: Vec<(usize, String)> = keys
+        .iter()
+        .enumerate()
+        .map(|(i, k)| {
+            let t = distinct_bound_tokens(&tenant, &k.thumbprint(), 1, &format!("k{i}")).remove(0);
+            (i, t)
+        })
+        .collect();
+    let mut streams = [
+        (
+            "dpop: default, distinct tokens, one key",
+            Stream::new(&one_key, || default_client(&rt, &tenant, &warm)),
+        ),
+        (
+            "dpop: default, distinct tokens, new key each",
+            Stream::new(&new_keys, || default_client(&rt, &tenant, &warm)),
+        ),
+    ];
+    let mut results: Vec<Vec<(f64, f64)>> = vec![vec![]; streams.len()];
+    for i in 0..pairs {
+        for (s, (_, stream)) in streams.iter_mut().enumerate() {
+            let (client, batch) = stream.take(dpop_batch);
+            let key_of = |k: usize| {
+                if k == usize::MAX {
+                    (&key, &ec)
+                } else {
+                    (&keys[k], &parsed[k])
+                }
+            };
+            let made: Vec<_> = batch
+                .iter()
+                .map(|(k, t)| {
+                    let proof = key_of(*k).0.proof("GET", URL, Some(t)).sign();
+                    (*k, split(t), split(&proof), request_for(t, &proof))
+                })
+                .collect();
+            let bare = || {
+                let start = Instant::now();
+                for (k, (t_input, t_sig), (p_input, p_sig), _) in &made {
+                    rsa.verify_sig(black_box(t_input), black_box(t_sig))
+                        .unwrap();
+                    key_of(*k)
+                        .1
+                        .verify_sig(black_box(p_input), black_box(p_sig))
+                        .unwrap();
+                }
+                start.elapsed().as_secs_f64() * 1e6 / made.len() as f64
+            };
+            let n = made.len();
+            let requests: Vec<_> = made.iter().map(|m| m.3.clone()).collect();
+            let lib = || {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for req in requests {
+                        black_box(client.verify_request(req).await.unwrap());
+                    }
+                    start.elapsed().as_secs_f64() * 1e6 / n as f64
+                })
+            };
+            results[s].push(in_turn(i, bare, lib));
+        }
+    }
+    for ((name, stream), pairs) in streams.iter().zip(&results) {
+        print(name, &summarise(pairs));
+        eprintln!("  ({} clients)", stream.clients);
+    }
+    drop(streams);
 
     // 2-thread scaling, bare and library, in alternating batches.
     let runtimes = [current_thread(), current_thread()];

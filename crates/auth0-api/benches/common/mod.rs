@@ -22,8 +22,25 @@ pub fn b64(s: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(s).unwrap()
 }
 
+/// A compact JWS's signing input and decoded signature.
+pub type Split = (Vec<u8>, Vec<u8>);
+
+/// A token with its [`Split`].
+pub type Signed = (String, Split);
+
+/// Tokens with their splits.
+pub fn with_splits(tokens: Vec<String>) -> Vec<Signed> {
+    tokens
+        .into_iter()
+        .map(|t| {
+            let s = split(&t);
+            (t, s)
+        })
+        .collect()
+}
+
 /// A compact JWS as (signing input, decoded signature): what a bare check gets for free.
-pub fn split(jws: &str) -> (Vec<u8>, Vec<u8>) {
+pub fn split(jws: &str) -> Split {
     let (input, sig) = jws.rsplit_once('.').unwrap();
     (input.as_bytes().to_vec(), b64(sig))
 }
@@ -65,6 +82,98 @@ pub fn auth0_shaped(tenant: &DevTenant) -> auth0_api_dev_tenant::TokenBuilder {
         .aud(json!([AUD, format!("{}userinfo", tenant.issuer())]))
         .scope("openid profile email read:calendar write:calendar offline_access")
         .claim("azp", json!("x4Yq2LmN8pQ3rS5tU7vW9xZ1aB3cD5eF"))
+}
+
+/// `n` distinct Auth0-shaped tokens (each its own `jti`, `tag-i`), as a stream of new clients'
+/// requests presents them: a token the API has not seen before.
+pub fn distinct_tokens(tenant: &DevTenant, n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            auth0_shaped(tenant)
+                .claim("jti", json!(format!("{tag}-{i}")))
+                .sign()
+        })
+        .collect()
+}
+
+/// `n` distinct Auth0-shaped tokens bound to the DPoP key thumbprint `jkt`.
+pub fn distinct_bound_tokens(tenant: &DevTenant, jkt: &str, n: usize, tag: &str) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            auth0_shaped(tenant)
+                .cnf_jkt(jkt)
+                .claim("jti", json!(format!("{tag}-{i}")))
+                .sign()
+        })
+        .collect()
+}
+
+/// The default options for `tenant` (verified-token cache on, 10,000 entries; default replay
+/// store): what an API gets without tuning.
+pub fn default_options(tenant: &DevTenant) -> auth0_api::ApiClientOptionsBuilder {
+    ApiClientOptions::builder()
+        .domain(tenant.domain())
+        .audience(AUD)
+        .root_ca_pem(tenant.ca_pem())
+}
+
+/// A client with the default options, its discovery and key set loaded (by verifying `warm`).
+pub fn default_client(rt: &tokio::runtime::Runtime, tenant: &DevTenant, warm: &str) -> ApiClient {
+    let client = ApiClient::new(default_options(tenant).build().unwrap()).unwrap();
+    rt.block_on(client.verify_access_token(warm)).unwrap();
+    client
+}
+
+/// Verifies every token of `fill` twice, so that a verified-token cache of `fill.len()`
+/// entries holds them all (a cache may admit a token on its second sighting only).
+pub fn fill(rt: &tokio::runtime::Runtime, client: &ApiClient, fill: &[String]) {
+    rt.block_on(async {
+        for _ in 0..2 {
+            for t in fill {
+                client.verify_access_token(t).await.unwrap();
+            }
+        }
+    });
+}
+
+/// Distinct inputs handed out in order, each at most once per client: when they run out, the
+/// client is replaced by a new one made by `make` (untimed: its documents loaded, its cache
+/// filled if `make` fills it), so that every input is one that client has not seen. Tokens
+/// cost an RSA signature each to make, far more than a verification; this is how a bench keeps
+/// presenting tokens its client has never seen without minting one per call.
+pub struct Stream<'a, T> {
+    items: &'a [T],
+    next: usize,
+    make: Box<dyn Fn() -> ApiClient + 'a>,
+    client: ApiClient,
+    /// Clients made so far.
+    pub clients: usize,
+}
+
+impl<'a, T> Stream<'a, T> {
+    pub fn new(items: &'a [T], make: impl Fn() -> ApiClient + 'a) -> Self {
+        let client = make();
+        Self {
+            items,
+            next: 0,
+            make: Box::new(make),
+            client,
+            clients: 1,
+        }
+    }
+
+    /// The next `n` inputs (at most all of them) and the client that has seen none of them.
+    pub fn take(&mut self, n: usize) -> (ApiClient, &'a [T]) {
+        let n = n.min(self.items.len());
+        if self.next + n > self.items.len() {
+            self.client = (self.make)();
+            self.clients += 1;
+            self.next = 0;
+        }
+        let items = &self.items[self.next..self.next + n];
+        self.next += n;
+        (self.client.clone(), items)
+    }
 }
 
 /// A current-thread Tokio runtime with timers and I/O.

@@ -6,7 +6,7 @@ use super::{ApiClient, DPOP_HEADER, VerifiedRequest};
 use crate::challenge::AuthScheme;
 use crate::claims::Confirmation;
 use crate::error::{Error, ErrorKind, NoCredentials, ProofError, RequestError, Result, TokenError};
-use crate::jose::jws::{MAX_PROOF_BYTES, MAX_TOKEN_BYTES};
+use crate::jose::jws::MAX_PROOF_BYTES;
 use crate::request::VerifyRequest;
 use crate::settings::DpopMode;
 use crate::verify::token_cache::TokenCache;
@@ -115,14 +115,12 @@ impl ApiClient {
                         s,
                     ));
                 };
-                // Computed once: the verified-token cache's key and the proof's expected `ath`.
-                // (A token over the size cap is refused below before its hash is read: it is
-                // not hashed at all.)
-                let digest = (token.len() <= MAX_TOKEN_BYTES).then(|| TokenCache::key(token));
                 let claims = self
-                    .verify_token(token, &[], Some(url), Some(&request.headers), digest)
+                    .verify_token(token, &[], Some(url), Some(&request.headers))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
+                // The proof's expected `ath` (hashed once the token verified: within the cap).
+                let digest = TokenCache::sha256(token);
                 let expected = match claims.confirmation() {
                     Confirmation::None => {
                         return Err(prepare(TokenError::NoConfirmation.into(), s));
@@ -135,7 +133,7 @@ impl ApiClient {
                 let verified = self
                     .inner
                     .dpop
-                    .verify_prepared(token, proof, method, url, digest.as_ref())
+                    .verify_prepared(token, proof, method, url, Some(&digest))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let Some(expected) = expected else {
@@ -153,7 +151,7 @@ impl ApiClient {
             Some(AuthScheme::Bearer) => {
                 let s = Some(AuthScheme::Bearer);
                 let claims = self
-                    .verify_token(token, &[], url, Some(&request.headers), None)
+                    .verify_token(token, &[], url, Some(&request.headers))
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
                 if mode != DpopMode::Disabled {

@@ -224,7 +224,7 @@ impl ApiClient {
     /// # Ok(()) }
     /// ```
     pub async fn verify_access_token(&self, token: &str) -> Result<Claims> {
-        self.verify_token(token, &[], None, None, None).await
+        self.verify_token(token, &[], None, None).await
     }
 
     /// [`verify_access_token`](Self::verify_access_token) with required claims and the request
@@ -239,28 +239,22 @@ impl ApiClient {
             &options.required_claims,
             options.request_url.as_deref(),
             options.request_headers.as_ref(),
-            None,
         )
         .await
     }
 
-    /// `digest`: the token's SHA-256 when the caller has it already (DPoP needs it for `ath`).
     async fn verify_token(
         &self,
         token: &str,
         required: &[String],
         request_url: Option<&str>,
         request_headers: Option<&http::HeaderMap>,
-        digest: Option<[u8; 32]>,
     ) -> Result<Claims> {
         let request = RequestContext {
             url: request_url,
             headers: request_headers,
         };
-        self.inner
-            .tokens
-            .verify(token, required, request, digest)
-            .await
+        self.inner.tokens.verify(token, required, request).await
     }
 
     /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.

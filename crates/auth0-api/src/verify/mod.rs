@@ -105,14 +105,12 @@ impl TokenVerifier {
         }
     }
 
-    /// Verifies `token`: every check, in the reference's order. `digest`: the token's SHA-256
-    /// when the caller has it already (DPoP needs it for `ath`).
+    /// Verifies `token`: every check, in the reference's order.
     pub(crate) async fn verify(
         &self,
         token: &str,
         required: &[String],
         request: RequestContext<'_>,
-        digest: Option<[u8; 32]>,
     ) -> Result<Claims> {
         if token.is_empty() {
             return Err(Error::missing_argument("access_token"));
@@ -122,9 +120,9 @@ impl TokenVerifier {
         let cache = self
             .token_cache()
             .filter(|_| token.len() <= MAX_TOKEN_BYTES);
-        let cache_key = cache.map(|_| digest.unwrap_or_else(|| TokenCache::key(token)));
+        let cache_key = cache.map(|c| c.key(token));
         if let (Some(cache), Some(key)) = (cache, &cache_key)
-            && let Some(hit) = cache.get(key)
+            && let Some(hit) = cache.get(key, token)
         {
             if self.still_valid(&hit).await {
                 checks::check_required(&hit.claims, required)?;
@@ -142,7 +140,8 @@ impl TokenVerifier {
         };
         let decoded = decode(token, &mut texts, expected)?;
         let kid = checks::kid(&decoded.header);
-        let caching = cache.is_some();
+        // Kept only from a token's second sighting (its first costs no insert).
+        let caching = matches!((cache, &cache_key), (Some(c), Some(k)) if c.admits(k));
 
         // 2. The key: the unverified issuer (allowed domains), its discovery document (issuer,
         //    jwks_uri), the key set, the `kid` and its key. Read lock-free for an issuer
@@ -171,6 +170,7 @@ impl TokenVerifier {
         {
             cache.insert(
                 key,
+                token,
                 pending.entry(claims.clone(), exp + self.leeway.as_secs_f64()),
             );
         }

@@ -1,16 +1,36 @@
-//! The verified-token cache: SHA-256 of a token -> its verified claims, until the token's `exp`
-//! or until its signing key leaves the JWKS, whichever comes first.
+//! The verified-token cache: a token -> its verified claims, until the token's `exp` (plus the
+//! leeway, and at most 24 hours) or until its signing key leaves the JWKS, whichever comes
+//! first.
 //!
-//! A hit costs a hash and two map lookups instead of a signature check, so an API seeing the
-//! same token many times (the common case: a client reuses its token until it expires) pays the
-//! RSA price once. Entries are keyed by a cryptographic hash, so two tokens can never share an
-//! entry; the cache is bounded (LRU). DPoP requests still check their proof every time; only
-//! the access-token part is cached.
+//! A hit costs a short keyed hash, one read-locked probe and a comparison of the token's bytes
+//! instead of a signature check, so an API seeing the same token many times (the common case: a
+//! client reuses its token until it expires) pays the RSA price once.
+//!
+//! - **Lookup**: entries are found by a keyed 64-bit hash (SipHash-1-3 with a per-cache random
+//!   key) of the token's last 32 bytes (the end of its signature) and its length, and a hit is
+//!   only a hit when the stored token is byte for byte the presented one (compared in constant
+//!   time), so two tokens can never share an entry; a collision only costs a miss.
+//! - **Admission on the second sighting**: most tokens an API sees only once are not worth an
+//!   insert (and an eviction). A token is cached when it verifies and was seen before: each shard
+//!   keeps a small bitset of the keys of tokens that reached verification (a doorkeeper; 16 bits
+//!   per entry of capacity, at most 2 MiB) and starts it afresh once an eighth of its bits are
+//!   set. A first sighting costs one bit; a repeated token is cached on its second use. A false
+//!   positive of the bitset (at most 1 in 8) only admits a token early.
+//! - **Bound**: at most `max_entries` tokens (the option `verified_token_cache_size`), split
+//!   over 16 shards (one when `max_entries` < 64) and evicted by CLOCK (second chance): a token
+//!   used since the hand last passed stays. Each entry holds the token's text (at most
+//!   [`MAX_TOKEN_BYTES`](crate::jws::MAX_TOKEN_BYTES)), its payload text and claims index, `kid`
+//!   and `jwks_uri`: about 1.6 KB for an 800-byte Auth0 token, 16 MB for the default 10,000.
+//!
+//! DPoP requests still check their proof every time; only the access-token part is cached.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::Duration;
 
-use aws_lc_rs::digest;
+use aws_lc_rs::{constant_time, digest};
 
 use crate::claims::Claims;
 use crate::fetch::document_cache::Entry;
@@ -19,16 +39,29 @@ use crate::fetch::jwks::KeySet;
 /// Longest time an entry is kept, whatever the token's `exp`.
 const MAX_ENTRY_LIFETIME: Duration = Duration::from_secs(24 * 3600);
 
+/// Shards of a cache of at least [`SHARDED_FROM`] entries.
+const SHARDS: usize = 16;
+const SHARDED_FROM: usize = 64;
+
+/// Doorkeeper bits per entry of capacity, and their bounds for the whole cache.
+const DOOR_BITS_PER_ENTRY: usize = 16;
+const DOOR_MIN_BITS: usize = 1 << 12;
+const DOOR_MAX_BITS: usize = 1 << 24;
+
+/// Bytes at the end of a token that its lookup key hashes.
+const KEYED_TAIL: usize = 32;
+
 /// What a hit needs to be trusted again.
 pub(crate) struct CachedToken {
     pub(crate) claims: Claims,
-    /// `exp` + leeway, in seconds since the epoch.
+    /// `exp` + leeway (at most 24 hours from when it was checked), in seconds since the epoch.
     pub(crate) valid_until: f64,
     pub(crate) jwks_uri: String,
     pub(crate) kid: String,
     /// The key set the token was verified with.
     pub(crate) keys: Arc<Entry<KeySet>>,
-    lifetime: Duration,
+    /// Not yet expired when checked (an expired entry is not stored).
+    live: bool,
 }
 
 impl CachedToken {
@@ -40,65 +73,322 @@ impl CachedToken {
         kid: String,
         keys: Arc<Entry<KeySet>>,
     ) -> Self {
-        let secs = (valid_until - now).clamp(0.0, MAX_ENTRY_LIFETIME.as_secs_f64());
+        let valid_until = valid_until.min(now + MAX_ENTRY_LIFETIME.as_secs_f64());
         Self {
             claims,
             valid_until,
             jwks_uri,
             kid,
             keys,
-            lifetime: Duration::from_secs_f64(secs),
+            live: valid_until > now,
         }
-    }
-}
-
-struct TokenExpiry;
-
-impl moka::Expiry<[u8; 32], Arc<CachedToken>> for TokenExpiry {
-    fn expire_after_create(
-        &self,
-        _k: &[u8; 32],
-        v: &Arc<CachedToken>,
-        _at: Instant,
-    ) -> Option<Duration> {
-        Some(v.lifetime)
     }
 }
 
 /// Bounded map of verified tokens.
 pub(crate) struct TokenCache {
-    cache: moka::sync::Cache<[u8; 32], Arc<CachedToken>>,
+    hasher: RandomState,
+    shards: Box<[Shard]>,
+}
+
+struct Shard {
+    table: RwLock<Table<Arc<CachedToken>>>,
+    door: Doorkeeper,
+}
+
+/// One shard's entries: an index from lookup key to slot, and the slots the CLOCK hand sweeps.
+struct Table<V> {
+    index: HashMap<u64, usize, BuildHasherDefault<KeyHasher>>,
+    slots: Vec<Option<Slot<V>>>,
+    capacity: usize,
+    hand: usize,
+}
+
+struct Slot<V> {
+    key: u64,
+    token: Box<str>,
+    entry: V,
+    /// Used since the hand last passed (set by hits under the read lock).
+    referenced: AtomicBool,
+}
+
+/// The lookup keys are keyed hashes already: the index uses them as they are.
+#[derive(Default)]
+struct KeyHasher(u64);
+
+impl Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
+}
+
+/// Keys of tokens seen (probably) since the last reset.
+struct Doorkeeper {
+    words: Box<[AtomicU64]>,
+    set: AtomicUsize,
+    reset_at: usize,
+}
+
+impl Doorkeeper {
+    fn new(bits: usize) -> Self {
+        let words = bits.next_power_of_two().div_ceil(64).max(1);
+        Self {
+            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            set: AtomicUsize::new(0),
+            reset_at: (words * 64 / 8).max(1),
+        }
+    }
+
+    /// Whether `key` was seen before; marks it seen.
+    fn seen_before(&self, key: u64) -> bool {
+        // A power of two: `words` has `bits / 64` entries.
+        let bit = key as usize & (self.words.len() * 64 - 1);
+        let (word, mask) = (&self.words[bit / 64], 1u64 << (bit % 64));
+        if word.load(Relaxed) & mask != 0 || word.fetch_or(mask, Relaxed) & mask != 0 {
+            return true;
+        }
+        if self.set.fetch_add(1, Relaxed) + 1 >= self.reset_at {
+            // Forget everything: a racing mark may be lost, which only delays an admission.
+            self.set.store(0, Relaxed);
+            for w in self.words.iter() {
+                w.store(0, Relaxed);
+            }
+        }
+        false
+    }
 }
 
 impl TokenCache {
     pub(crate) fn new(max_entries: usize) -> Self {
+        let shards = if max_entries >= SHARDED_FROM {
+            SHARDS
+        } else {
+            1
+        };
+        let door_bits = max_entries
+            .saturating_mul(DOOR_BITS_PER_ENTRY)
+            .clamp(DOOR_MIN_BITS, DOOR_MAX_BITS)
+            .next_power_of_two()
+            / shards;
         Self {
-            cache: moka::sync::Cache::builder()
-                .max_capacity(max_entries as u64)
-                .eviction_policy(moka::policy::EvictionPolicy::lru())
-                .expire_after(TokenExpiry)
-                .build(),
+            hasher: RandomState::new(),
+            shards: (0..shards)
+                .map(|i| Shard {
+                    table: RwLock::new(Table::new(
+                        max_entries / shards + usize::from(i < max_entries % shards),
+                    )),
+                    door: Doorkeeper::new(door_bits),
+                })
+                .collect(),
         }
     }
 
-    /// The cache key of a token.
-    pub(crate) fn key(token: &str) -> [u8; 32] {
+    /// SHA-256 of a token (DPoP's `ath`).
+    pub(crate) fn sha256(token: &str) -> [u8; 32] {
         let mut out = [0u8; 32];
         out.copy_from_slice(digest::digest(&digest::SHA256, token.as_bytes()).as_ref());
         out
     }
 
-    pub(crate) fn get(&self, key: &[u8; 32]) -> Option<Arc<CachedToken>> {
-        self.cache.get(key)
+    /// The lookup key of a token: a keyed hash of its length and last bytes.
+    pub(crate) fn key(&self, token: &str) -> u64 {
+        let bytes = token.as_bytes();
+        let mut h = self.hasher.build_hasher();
+        h.write_usize(bytes.len());
+        h.write(&bytes[bytes.len().saturating_sub(KEYED_TAIL)..]);
+        h.finish()
     }
 
-    pub(crate) fn insert(&self, key: [u8; 32], entry: CachedToken) {
-        if !entry.lifetime.is_zero() {
-            self.cache.insert(key, Arc::new(entry));
+    fn shard(&self, key: u64) -> &Shard {
+        // Bits the index's probing (low bits) and tags (top bits) leave alone.
+        &self.shards[(key >> 32) as usize % self.shards.len()]
+    }
+
+    /// The entry of exactly this token, if cached.
+    pub(crate) fn get(&self, key: &u64, token: &str) -> Option<Arc<CachedToken>> {
+        let table = self
+            .shard(*key)
+            .table
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let slot = table.slots.get(*table.index.get(key)?)?.as_ref()?;
+        constant_time::verify_slices_are_equal(slot.token.as_bytes(), token.as_bytes()).ok()?;
+        if !slot.referenced.load(Relaxed) {
+            slot.referenced.store(true, Relaxed);
+        }
+        Some(Arc::clone(&slot.entry))
+    }
+
+    /// Whether a token about to be verified should be cached if it verifies: it was seen before.
+    pub(crate) fn admits(&self, key: &u64) -> bool {
+        self.shard(*key).door.seen_before(*key)
+    }
+
+    pub(crate) fn insert(&self, key: u64, token: &str, entry: CachedToken) {
+        if !entry.live {
+            return;
+        }
+        let slot = Slot {
+            key,
+            token: token.into(),
+            entry: Arc::new(entry),
+            referenced: AtomicBool::new(false),
+        };
+        let evicted = self
+            .shard(key)
+            .table
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(slot);
+        drop(evicted);
+    }
+
+    pub(crate) fn remove(&self, key: &u64) {
+        let removed = {
+            let mut table = self
+                .shard(*key)
+                .table
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            match table.index.remove(key) {
+                Some(i) => table.slots.get_mut(i).and_then(Option::take),
+                None => None,
+            }
+        };
+        drop(removed);
+    }
+}
+
+impl<V> Table<V> {
+    fn new(capacity: usize) -> Self {
+        Self {
+            index: HashMap::default(),
+            slots: Vec::new(),
+            capacity,
+            hand: 0,
         }
     }
 
-    pub(crate) fn remove(&self, key: &[u8; 32]) {
-        self.cache.invalidate(key);
+    /// Stores `slot`, answering what it displaced (dropped by the caller, outside the lock).
+    fn insert(&mut self, slot: Slot<V>) -> Option<Slot<V>> {
+        if self.capacity == 0 {
+            return Some(slot);
+        }
+        if let Some(&i) = self.index.get(&slot.key) {
+            return self.slots.get_mut(i).and_then(|s| s.replace(slot));
+        }
+        if self.slots.len() < self.capacity {
+            self.index.insert(slot.key, self.slots.len());
+            self.slots.push(Some(slot));
+            return None;
+        }
+        // CLOCK: the first slot that is empty or was not used since the hand last passed (at
+        // most one full turn clearing marks, then the next slot is taken).
+        let len = self.slots.len();
+        let mut victim = self.hand % len;
+        for _ in 0..=len {
+            victim = self.hand % len;
+            self.hand = (victim + 1) % len;
+            match &self.slots[victim] {
+                Some(s) if s.referenced.swap(false, Relaxed) => {}
+                _ => break,
+            }
+        }
+        let key = slot.key;
+        let old = self.slots[victim].replace(slot);
+        if let Some(o) = &old {
+            self.index.remove(&o.key);
+        }
+        self.index.insert(key, victim);
+        old
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(t: &Table<()>) -> Vec<u64> {
+        let mut k: Vec<u64> = t.slots.iter().flatten().map(|s| s.key).collect();
+        k.sort_unstable();
+        k
+    }
+
+    #[test]
+    fn doorkeeper_admits_the_second_sighting_and_forgets() {
+        let d = Doorkeeper::new(64);
+        assert!(!d.seen_before(3));
+        assert!(d.seen_before(3));
+        assert!(!d.seen_before(5));
+        // 64 bits: the eighth new bit resets the set (3 and 5 were two of them).
+        for k in 10..16 {
+            assert!(!d.seen_before(k));
+        }
+        assert!(!d.seen_before(3), "forgotten after the reset");
+    }
+
+    #[test]
+    fn lookup_keys_depend_on_the_tail_and_length() {
+        let c = TokenCache::new(100);
+        let a = "x".repeat(100);
+        assert_eq!(c.key(&a), c.key(&a.clone()));
+        assert_ne!(c.key(&a), c.key(&"x".repeat(101)));
+        assert_ne!(c.key(&a), c.key(&format!("{}y", "x".repeat(99))));
+        assert_eq!(c.key(""), c.key(""));
+    }
+
+    #[test]
+    fn shards_split_the_capacity_exactly() {
+        for n in [0, 1, 63, 64, 100, 10_000] {
+            let c = TokenCache::new(n);
+            let total: usize = c
+                .shards
+                .iter()
+                .map(|s| s.table.read().unwrap().capacity)
+                .sum();
+            assert_eq!(total, n);
+        }
+    }
+
+    fn make(key: u64) -> Slot<()> {
+        Slot {
+            key,
+            token: key.to_string().into(),
+            entry: (),
+            referenced: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn clock_keeps_the_bound_and_gives_used_entries_a_second_chance() {
+        {
+            let t = &mut Table::new(3);
+            for k in 1..=3 {
+                assert!(t.insert(make(k)).is_none());
+            }
+            // 1 used: 2 goes first.
+            t.slots[0].as_ref().unwrap().referenced.store(true, Relaxed);
+            assert_eq!(t.insert(make(4)).unwrap().key, 2);
+            assert_eq!(keys(t), [1, 3, 4]);
+            assert_eq!(t.insert(make(5)).unwrap().key, 3);
+            // 1's mark was cleared on the way: it goes next.
+            assert_eq!(t.insert(make(6)).unwrap().key, 1);
+            assert_eq!(keys(t), [4, 5, 6]);
+            assert_eq!(t.index.len(), 3);
+            // The same key again replaces its entry.
+            assert_eq!(t.insert(make(5)).unwrap().key, 5);
+            assert_eq!(keys(t), [4, 5, 6]);
+        }
+        let mut t = Table::new(0);
+        assert!(t.insert(make(1)).is_some());
+        assert!(t.slots.is_empty());
     }
 }

@@ -1,0 +1,173 @@
+//! One hot path at a time, for instruction counts under callgrind (stable on a loaded machine,
+//! where wall-clock timings are not).
+//!
+//! ```text
+//! cargo build --release -p auth0-api --example instructions
+//! valgrind --tool=callgrind --toggle-collect='*measured_*' \
+//!     target/release/examples/instructions PATH [N]
+//! ```
+//!
+//! Only the `measured_*` functions are counted: `N` verifications (default 200) of what `PATH`
+//! names, every input made before. Divide callgrind's total by `N`; subtract the matching bare
+//! path (`bare` for Bearer paths, `bare_dpop` for DPoP ones) for the cost above the signature
+//! check(s). Paths (default options unless said otherwise):
+//!
+//! - `bare`, `bare_dpop`: the bare RS256 check, and RS256 + ES256, on the same kind of inputs;
+//! - `off`: distinct fresh tokens, verified-token cache off;
+//! - `filling`: distinct fresh tokens, default options (the cache fills);
+//! - `full_small`: distinct fresh tokens, a cache of 256 entries filled first (deviation: a
+//!   small cache, so that filling it under valgrind takes seconds);
+//! - `evicting_small`: as `full_small`, each token verified twice in a row (the second sighting
+//!   is admitted: every insert evicts);
+//! - `repeated`: one token seen before;
+//! - `dpop`: `verify_request`, distinct tokens bound to one key, a fresh proof each;
+//! - `dpop_new_key`: the same with a new DPoP key (and its token) per request.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::print_stdout,
+    clippy::panic
+)]
+
+use std::hint::black_box;
+
+use auth0_api::{ApiClient, VerifyRequest};
+use auth0_api_dev_tenant::dpop::DpopKey;
+use aws_lc_rs::signature::ParsedPublicKey;
+use tokio::runtime::Runtime;
+
+#[path = "../benches/common/mod.rs"]
+mod common;
+
+use common::{
+    URL, current_thread, default_client, default_options, distinct_bound_tokens, distinct_tokens,
+    ec_key, fill, rsa_key, split, start_tenant,
+};
+
+#[inline(never)]
+fn measured_bare(rsa: &ParsedPublicKey, splits: &[(Vec<u8>, Vec<u8>)]) {
+    for (input, sig) in splits {
+        rsa.verify_sig(black_box(input), black_box(sig)).unwrap();
+    }
+}
+
+#[inline(never)]
+fn measured_bare_dpop(
+    rsa: &ParsedPublicKey,
+    each: &[(ParsedPublicKey, Vec<u8>, Vec<u8>)],
+    tokens: &[(Vec<u8>, Vec<u8>)],
+) {
+    for ((ec, p_input, p_sig), (t_input, t_sig)) in each.iter().zip(tokens) {
+        rsa.verify_sig(black_box(t_input), black_box(t_sig))
+            .unwrap();
+        ec.verify_sig(black_box(p_input), black_box(p_sig)).unwrap();
+    }
+}
+
+#[inline(never)]
+fn measured_lib(rt: &Runtime, client: &ApiClient, tokens: &[String]) {
+    rt.block_on(async {
+        for t in tokens {
+            black_box(client.verify_access_token(black_box(t)).await.unwrap());
+        }
+    });
+}
+
+#[inline(never)]
+fn measured_requests(rt: &Runtime, client: &ApiClient, requests: Vec<VerifyRequest<'static>>) {
+    rt.block_on(async {
+        for r in requests {
+            black_box(client.verify_request(r).await.unwrap());
+        }
+    });
+}
+
+fn request(token: &str, proof: String) -> VerifyRequest<'static> {
+    VerifyRequest::from_pairs([("authorization", format!("DPoP {token}")), ("dpop", proof)])
+        .method("GET")
+        .url(URL)
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let path = args.next().unwrap_or_else(|| "filling".into());
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(200);
+    let rt = current_thread();
+    let tenant = start_tenant(&rt);
+    let rsa = rsa_key(&tenant);
+    let warm = distinct_tokens(&tenant, 1, "warm").remove(0);
+    match path.as_str() {
+        "bare" => {
+            let splits: Vec<_> = distinct_tokens(&tenant, n, "t")
+                .iter()
+                .map(|t| split(t))
+                .collect();
+            measured_bare(&rsa, &splits);
+        }
+        "off" | "filling" | "full_small" | "evicting_small" | "repeated" => {
+            let options = match path.as_str() {
+                "off" => default_options(&tenant).verified_token_cache(false),
+                "full_small" | "evicting_small" => {
+                    default_options(&tenant).verified_token_cache_size(256)
+                }
+                _ => default_options(&tenant),
+            };
+            let client = ApiClient::new(options.build().unwrap()).unwrap();
+            rt.block_on(client.verify_access_token(&warm)).unwrap();
+            if path.ends_with("_small") {
+                fill(&rt, &client, &distinct_tokens(&tenant, 256, "fill"));
+            }
+            let tokens = match path.as_str() {
+                "repeated" => {
+                    fill(&rt, &client, std::slice::from_ref(&warm));
+                    vec![warm.clone(); n]
+                }
+                "evicting_small" => distinct_tokens(&tenant, n / 2, "t")
+                    .into_iter()
+                    .flat_map(|t| [t.clone(), t])
+                    .collect(),
+                _ => distinct_tokens(&tenant, n, "t"),
+            };
+            measured_lib(&rt, &client, &tokens);
+        }
+        "bare_dpop" | "dpop" | "dpop_new_key" => {
+            let new_key = path == "dpop_new_key";
+            let one = DpopKey::generate();
+            let keys: Vec<DpopKey> = (0..if new_key { n } else { 0 })
+                .map(|_| DpopKey::generate())
+                .collect();
+            let key_of = |i: usize| if new_key { &keys[i] } else { &one };
+            let tokens: Vec<String> = (0..n)
+                .map(|i| {
+                    distinct_bound_tokens(&tenant, &key_of(i).thumbprint(), 1, &format!("b{i}"))
+                        .remove(0)
+                })
+                .collect();
+            let proofs: Vec<String> = (0..n)
+                .map(|i| key_of(i).proof("GET", URL, Some(&tokens[i])).sign())
+                .collect();
+            if path == "bare_dpop" {
+                let each: Vec<_> = proofs
+                    .iter()
+                    .map(|p| {
+                        let (input, sig) = split(p);
+                        (ec_key(&one.public_jwk()), input, sig)
+                    })
+                    .collect();
+                let splits: Vec<_> = tokens.iter().map(|t| split(t)).collect();
+                measured_bare_dpop(&rsa, &each, &splits);
+            } else {
+                let client = default_client(&rt, &tenant, &warm);
+                let requests: Vec<_> = tokens
+                    .iter()
+                    .zip(proofs)
+                    .map(|(t, p)| request(t, p))
+                    .collect();
+                measured_requests(&rt, &client, requests);
+            }
+        }
+        other => panic!("unknown path {other}"),
+    }
+    println!("{path}: {n} verifications measured");
+}
