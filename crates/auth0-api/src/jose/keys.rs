@@ -47,30 +47,40 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
+/// The aws-lc algorithm behind `alg`: RSA parameters (an RSA key is built from `n` and `e` with
+/// them), or the verifier of an elliptic-curve or Ed25519 point.
+enum Verifier {
+    Rsa(&'static signature::RsaParameters),
+    Point(&'static dyn VerificationAlgorithm),
+}
+
+fn verifier(alg: Algorithm) -> Verifier {
+    use Verifier::{Point, Rsa};
     match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::RS256 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
+        Algorithm::RS384 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA384),
+        Algorithm::RS512 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA512),
+        Algorithm::PS256 => Rsa(&signature::RSA_PSS_2048_8192_SHA256),
+        Algorithm::PS384 => Rsa(&signature::RSA_PSS_2048_8192_SHA384),
+        Algorithm::PS512 => Rsa(&signature::RSA_PSS_2048_8192_SHA512),
+        Algorithm::ES256 => Point(&signature::ECDSA_P256_SHA256_FIXED),
+        Algorithm::ES384 => Point(&signature::ECDSA_P384_SHA384_FIXED),
+        Algorithm::EdDSA => Point(&signature::ED25519),
+    }
+}
+
+fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
+    match verifier(alg) {
+        Verifier::Rsa(params) => params,
+        Verifier::Point(algorithm) => algorithm,
     }
 }
 
 fn rsa_params(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
-    Some(match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        _ => return None,
-    })
+    match verifier(alg) {
+        Verifier::Rsa(params) => Some(params),
+        Verifier::Point(_) => None,
+    }
 }
 
 fn member<'a>(jwk: &'a JsonObject, name: &'static str) -> Result<&'a str, KeyError> {
