@@ -21,6 +21,32 @@ use serde::de::{
 
 use crate::jose::jws::{DecodeError, classify_json_error};
 
+/// The three string methods of a `Visitor<'de>` whose value wraps a `Cow<'de, str>`: `$wrap`
+/// receives the string, borrowed from the text unless it had escapes.
+macro_rules! visit_cow_str {
+    ($wrap:expr) => {
+        fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+            Ok($wrap(Cow::Borrowed(s)))
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok($wrap(Cow::Owned(s.to_owned())))
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok($wrap(Cow::Owned(s)))
+        }
+    };
+}
+
+/// `Visitor` methods for values read only for their [`Kind`]: each checks its value with
+/// [`Shape`] and turns the kind into the visitor's value with `$map`.
+macro_rules! visit_via_shape {
+    ($map:expr; $($visit:ident($arg:ty)),* $(,)?) => {$(
+        fn $visit<E: serde::de::Error>(self, v: $arg) -> Result<Self::Value, E> {
+            Shape.$visit(v).map($map)
+        }
+    )*};
+}
+
 /// Up to this many members, duplicates are found by a linear scan behind a one-word filter;
 /// beyond, with a hash set.
 const LINEAR_SCAN_MEMBERS: usize = 16;
@@ -186,15 +212,7 @@ impl<'de> Deserialize<'de> for Name<'de> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a string")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(s)))
-            }
+            visit_cow_str!(Name);
         }
         d.deserialize_str(V)
     }

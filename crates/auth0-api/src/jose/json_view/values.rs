@@ -62,27 +62,8 @@ impl<'de> Deserialize<'de> for Lite<'de> {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("any JSON value")
             }
-            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Lite<'de>, E> {
-                Ok(Lite::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Lite<'de>, E> {
-                Ok(Lite::Str(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Lite<'de>, E> {
-                Ok(Lite::Str(Cow::Owned(s)))
-            }
-            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Lite<'de>, E> {
-                Shape.visit_bool(b).map(other)
-            }
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Lite<'de>, E> {
-                Shape.visit_i64(n).map(other)
-            }
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Lite<'de>, E> {
-                Shape.visit_u64(n).map(other)
-            }
-            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Lite<'de>, E> {
-                Shape.visit_f64(n).map(other)
-            }
+            visit_cow_str!(Lite::Str);
+            visit_via_shape!(other; visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64));
             fn visit_unit<E: serde::de::Error>(self) -> Result<Lite<'de>, E> {
                 Ok(Lite::Other(false))
             }
@@ -146,21 +127,8 @@ impl<'de> Visitor<'de> for PickSeed {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Picked<'de>, A::Error> {
         Shape.visit_seq(seq).map(not_object)
     }
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Picked<'de>, E> {
-        Shape.visit_str(s).map(not_object)
-    }
-    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Picked<'de>, E> {
-        Shape.visit_bool(b).map(not_object)
-    }
-    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Picked<'de>, E> {
-        Shape.visit_i64(n).map(not_object)
-    }
-    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Picked<'de>, E> {
-        Shape.visit_u64(n).map(not_object)
-    }
-    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Picked<'de>, E> {
-        Shape.visit_f64(n).map(not_object)
-    }
+    visit_via_shape!(not_object;
+        visit_str(&str), visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64));
     fn visit_unit<E: serde::de::Error>(self) -> Result<Picked<'de>, E> {
         Ok(not_object(Kind::Falsy))
     }
