@@ -362,13 +362,7 @@ where
     P: ClaimsPolicy,
     ResBody: BoxableBody,
 {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = GuardFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    middleware_service_items!(GuardFuture<S::Future>);
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match authorize(request.extensions(), self.policy.as_ref()) {

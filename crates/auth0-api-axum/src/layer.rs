@@ -207,13 +207,7 @@ where
     ReqBody: Send + 'static,
     ResBody: BoxableBody,
 {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    middleware_service_items!(ResponseFuture<S::Error>);
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The service that was polled ready handles this request; a clone waits for the next.
