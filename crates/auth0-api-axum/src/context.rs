@@ -111,16 +111,25 @@ pub(crate) fn unauthenticated(extensions: &http::Extensions) -> AuthRejection {
     }
 }
 
+/// A clone of the request's `T` extension (one the layer adds), or the rejection `missing` makes
+/// from the extensions when it is absent.
+pub(crate) fn cloned_extension<T: Clone + Send + Sync + 'static>(
+    parts: &Parts,
+    missing: impl FnOnce(&http::Extensions) -> AuthRejection,
+) -> Result<T, AuthRejection> {
+    parts
+        .extensions
+        .get::<T>()
+        .cloned()
+        .ok_or_else(|| missing(&parts.extensions))
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for AuthContext {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<AuthContext>()
-            .cloned()
-            .ok_or_else(|| {
-                Error::configuration("Auth0Layer is not installed for this route").into()
-            })
+        cloned_extension(parts, |_| {
+            Error::configuration("Auth0Layer is not installed for this route").into()
+        })
     }
 }

@@ -47,13 +47,12 @@ use auth0_api::challenge::Challenges;
 use auth0_api::{AuthScheme, Error, ErrorKind, VerifiedRequest};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::Request;
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::context::{AuthContext, unauthenticated};
-use crate::response::AuthRejection;
+use crate::response::{AuthRejection, BoxableBody};
 
 /// An authorization decision over a verified request.
 ///
@@ -198,92 +197,75 @@ impl Requirement {
     }
 }
 
-/// Requires scopes in the token's `scope` claim: a [`ClaimsPolicy`] and a tower layer.
-///
-/// ```
-/// use auth0_api_axum::RequireScopes;
-/// let read = RequireScopes::all(["read:messages"]);
-/// let read_or_admin = RequireScopes::any(["read:messages", "admin"]);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequireScopes(Requirement);
+/// A [`ClaimsPolicy`] that is also a tower layer, over one list of strings in the token: the
+/// struct, its `all` and `any` constructors (taking `$values`, named `$what` in the
+/// descriptions), and its impls; `$granted` reads the token's list from the [`VerifiedRequest`].
+macro_rules! requirement_policy {
+    ($(#[$doc:meta])* $name:ident($values:ident, $what:literal, $granted:ident)) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq)]
+        pub struct $name(Requirement);
 
-impl RequireScopes {
-    /// Every one of `scopes` is required.
-    pub fn all<I, T>(scopes: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        Self(Requirement::new(Match::All, scopes, "scope"))
-    }
+        impl $name {
+            #[doc = concat!("Every one of `", stringify!($values), "` is required.")]
+            pub fn all<I, T>($values: I) -> Self
+            where
+                I: IntoIterator<Item = T>,
+                T: Into<String>,
+            {
+                Self(Requirement::new(Match::All, $values, $what))
+            }
 
-    /// One of `scopes` suffices (an empty list lets every authenticated request through).
-    pub fn any<I, T>(scopes: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        Self(Requirement::new(Match::Any, scopes, "scope"))
-    }
+            #[doc = concat!(
+                "One of `",
+                stringify!($values),
+                "` suffices (an empty list lets every authenticated request through)."
+            )]
+            pub fn any<I, T>($values: I) -> Self
+            where
+                I: IntoIterator<Item = T>,
+                T: Into<String>,
+            {
+                Self(Requirement::new(Match::Any, $values, $what))
+            }
+        }
+
+        impl ClaimsPolicy for $name {
+            fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
+                self.0.check(request.$granted())
+            }
+        }
+
+        impl<S> Layer<S> for $name {
+            type Service = Guard<S, $name>;
+
+            fn layer(&self, inner: S) -> Self::Service {
+                Guard::new(inner, Arc::new(self.clone()))
+            }
+        }
+    };
 }
 
-impl ClaimsPolicy for RequireScopes {
-    fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
-        self.0.check(request.scopes())
-    }
+requirement_policy! {
+    /// Requires scopes in the token's `scope` claim: a [`ClaimsPolicy`] and a tower layer.
+    ///
+    /// ```
+    /// use auth0_api_axum::RequireScopes;
+    /// let read = RequireScopes::all(["read:messages"]);
+    /// let read_or_admin = RequireScopes::any(["read:messages", "admin"]);
+    /// ```
+    RequireScopes(scopes, "scope", scopes)
 }
 
-/// Requires Auth0 RBAC permissions (the token's `permissions` array): a [`ClaimsPolicy`] and a
-/// tower layer. The challenge names them in its `scope` parameter.
-///
-/// ```
-/// use auth0_api_axum::RequirePermissions;
-/// let delete = RequirePermissions::all(["delete:messages"]);
-/// ```
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RequirePermissions(Requirement);
-
-impl RequirePermissions {
-    /// Every one of `permissions` is required.
-    pub fn all<I, T>(permissions: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        Self(Requirement::new(Match::All, permissions, "permissions"))
-    }
-
-    /// One of `permissions` suffices (an empty list lets every authenticated request through).
-    pub fn any<I, T>(permissions: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        Self(Requirement::new(Match::Any, permissions, "permissions"))
-    }
-}
-
-impl ClaimsPolicy for RequirePermissions {
-    fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
-        self.0.check(request.permissions())
-    }
-}
-
-impl<S> Layer<S> for RequireScopes {
-    type Service = Guard<S, RequireScopes>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Guard::new(inner, Arc::new(self.clone()))
-    }
-}
-
-impl<S> Layer<S> for RequirePermissions {
-    type Service = Guard<S, RequirePermissions>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Guard::new(inner, Arc::new(self.clone()))
-    }
+requirement_policy! {
+    /// Requires Auth0 RBAC permissions (the token's `permissions` array): a [`ClaimsPolicy`] and a
+    /// tower layer. The challenge names them in its `scope` parameter.
+    ///
+    /// ```
+    /// use auth0_api_axum::RequirePermissions;
+    /// let delete = RequirePermissions::all(["delete:messages"]);
+    /// ```
+    RequirePermissions(permissions, "permissions", permissions)
 }
 
 /// A tower layer applying any [`ClaimsPolicy`] (for example a closure).
@@ -378,16 +360,9 @@ impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for Guard<S, P>
 where
     S: Service<Request<ReqBody>, Response = http::Response<ResBody>>,
     P: ClaimsPolicy,
-    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<axum_core::BoxError>,
+    ResBody: BoxableBody,
 {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = GuardFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    middleware_service_items!(GuardFuture<S::Future>);
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         match authorize(request.extensions(), self.policy.as_ref()) {
@@ -420,8 +395,7 @@ impl<F> fmt::Debug for GuardFuture<F> {
 impl<F, B, E> Future for GuardFuture<F>
 where
     F: Future<Output = Result<http::Response<B>, E>>,
-    B: http_body::Body<Data = Bytes> + Send + 'static,
-    B::Error: Into<axum_core::BoxError>,
+    B: BoxableBody,
 {
     type Output = Result<Response, E>;
 

@@ -9,14 +9,13 @@ use std::task::{Context, Poll};
 use auth0_api::{ApiClient, Error, VerifiedRequest, VerifyRequest};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::context::{AuthContext, Settings};
-use crate::response::{AuthRejection, DPOP_NONCE};
+use crate::response::{AuthRejection, BoxableBody, DPOP_NONCE};
 use crate::token::AccessToken;
 use crate::url::UrlSource;
 
@@ -140,20 +139,11 @@ impl<S> Layer<S> for Auth0Layer {
 
 /// Builds an [`Auth0Layer`]; see [`Auth0Layer::builder`].
 #[must_use = "a builder does nothing until built"]
+#[derive(Debug)]
 pub struct Auth0LayerBuilder {
     client: ApiClient,
     url: Result<UrlSource, Error>,
     resource_metadata: Option<String>,
-}
-
-impl fmt::Debug for Auth0LayerBuilder {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Auth0LayerBuilder")
-            .field("client", &self.client)
-            .field("url", &self.url)
-            .field("resource_metadata", &self.resource_metadata)
-            .finish()
-    }
 }
 
 impl Auth0LayerBuilder {
@@ -203,21 +193,11 @@ impl Auth0LayerBuilder {
 }
 
 /// The service of [`Auth0Layer`].
-#[derive(Clone)]
+#[derive(Debug, Clone)]
 pub struct Auth0Service<S> {
     inner: S,
     context: AuthContext,
     optional: bool,
-}
-
-impl<S: fmt::Debug> fmt::Debug for Auth0Service<S> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Auth0Service")
-            .field("inner", &self.inner)
-            .field("context", &self.context)
-            .field("optional", &self.optional)
-            .finish()
-    }
 }
 
 impl<S, ReqBody, ResBody> Service<Request<ReqBody>> for Auth0Service<S>
@@ -225,16 +205,9 @@ where
     S: Service<Request<ReqBody>, Response = http::Response<ResBody>> + Clone + Send + 'static,
     S::Future: Send + 'static,
     ReqBody: Send + 'static,
-    ResBody: http_body::Body<Data = Bytes> + Send + 'static,
-    ResBody::Error: Into<axum_core::BoxError>,
+    ResBody: BoxableBody,
 {
-    type Response = Response;
-    type Error = S::Error;
-    type Future = ResponseFuture<S::Error>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
+    middleware_service_items!(ResponseFuture<S::Error>);
 
     fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
         // The service that was polled ready handles this request; a clone waits for the next.

@@ -77,6 +77,21 @@
 
 #![forbid(unsafe_code)]
 
+/// The items every middleware service of this crate shares in its `Service` impl: it answers
+/// axum [`Response`](axum_core::response::Response)s, fails as its inner service `self.inner`
+/// fails and is ready when that service is; `$future` is its future type.
+macro_rules! middleware_service_items {
+    ($future:ty) => {
+        type Response = Response;
+        type Error = S::Error;
+        type Future = $future;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+            self.inner.poll_ready(cx)
+        }
+    };
+}
+
 mod context;
 pub mod extract;
 pub mod guard;

@@ -62,6 +62,22 @@ pub struct ProtectedResourceMetadata {
     extra: Map<String, Value>,
 }
 
+/// Setters of the metadata's string lists: each replaces the field of its name with the given
+/// values, and has its doc comment.
+macro_rules! string_list_setters {
+    ($($(#[$doc:meta])* $name:ident;)*) => {$(
+        $(#[$doc])*
+        pub fn $name<I, T>(mut self, values: I) -> Self
+        where
+            I: IntoIterator<Item = T>,
+            T: Into<String>,
+        {
+            self.$name = values.into_iter().map(Into::into).collect();
+            self
+        }
+    )*};
+}
+
 impl ProtectedResourceMetadata {
     /// Metadata for the resource identifier `resource` (RFC 9728 section 2: an `https` URL
     /// without query or fragment; `http` is accepted for development on loopback). Clients
@@ -116,35 +132,14 @@ impl ProtectedResourceMetadata {
         self
     }
 
-    /// The scopes this resource uses (`scopes_supported`).
-    pub fn scopes_supported<I, T>(mut self, scopes: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        self.scopes_supported = scopes.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// How tokens may be presented (`bearer_methods_supported`; `["header"]` by default, the only
-    /// method the layer reads).
-    pub fn bearer_methods_supported<I, T>(mut self, methods: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        self.bearer_methods_supported = methods.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The accepted DPoP proof algorithms (`dpop_signing_alg_values_supported`).
-    pub fn dpop_signing_alg_values_supported<I, T>(mut self, algs: I) -> Self
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<String>,
-    {
-        self.dpop_signing_alg_values_supported = algs.into_iter().map(Into::into).collect();
-        self
+    string_list_setters! {
+        /// The scopes this resource uses (`scopes_supported`).
+        scopes_supported;
+        /// How tokens may be presented (`bearer_methods_supported`; `["header"]` by default, the only
+        /// method the layer reads).
+        bearer_methods_supported;
+        /// The accepted DPoP proof algorithms (`dpop_signing_alg_values_supported`).
+        dpop_signing_alg_values_supported;
     }
 
     /// Whether every access token must be DPoP-bound (`dpop_bound_access_tokens_required`).

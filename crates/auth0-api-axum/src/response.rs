@@ -8,6 +8,18 @@ use axum_core::response::{IntoResponse, Response};
 use http::header::{CONTENT_TYPE, WWW_AUTHENTICATE};
 use http::{HeaderName, HeaderValue, StatusCode};
 
+/// The inner service's response body, as the layer's services box it into an axum [`Body`]
+/// (`Body::new`'s bounds).
+pub(crate) trait BoxableBody:
+    http_body::Body<Data = bytes::Bytes, Error: Into<axum_core::BoxError>> + Send + 'static
+{
+}
+
+impl<B> BoxableBody for B where
+    B: http_body::Body<Data = bytes::Bytes, Error: Into<axum_core::BoxError>> + Send + 'static
+{
+}
+
 /// The `DPoP-Nonce` response header (RFC 9449 section 8).
 pub const DPOP_NONCE: HeaderName = HeaderName::from_static("dpop-nonce");
 

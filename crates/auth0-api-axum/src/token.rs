@@ -6,7 +6,7 @@ use axum_core::extract::FromRequestParts;
 use http::HeaderMap;
 use http::request::Parts;
 
-use crate::context::unauthenticated;
+use crate::context::{cloned_extension, unauthenticated};
 use crate::response::AuthRejection;
 
 /// The raw access token of an authenticated request, as the client sent it (without the scheme).
@@ -61,11 +61,7 @@ impl<S: Send + Sync> FromRequestParts<S> for AccessToken {
     type Rejection = AuthRejection;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        parts
-            .extensions
-            .get::<AccessToken>()
-            .cloned()
-            .ok_or_else(|| unauthenticated(&parts.extensions))
+        cloned_extension(parts, unauthenticated)
     }
 }
 

@@ -253,51 +253,42 @@ mod tests {
 
     #[test]
     fn trusted_proxy_prefers_forwarded_then_x_forwarded_then_host() {
-        let src = UrlSource::TrustedProxy;
-        let p = parts(
-            "/r",
-            &[
-                ("host", "internal:3000"),
-                (
-                    "forwarded",
-                    r#"for=1.2.3.4;proto=https;host="api.example.com", for=5.6.7.8;host=other"#,
-                ),
-                ("x-forwarded-host", "ignored.example"),
-            ],
-        );
-        assert_eq!(
-            src.request_url(&p).as_deref(),
-            Some("https://api.example.com/r")
-        );
-        let p = parts(
-            "/r",
-            &[
-                ("host", "internal:3000"),
-                ("x-forwarded-proto", "HTTPS, http"),
-                ("x-forwarded-host", "api.example.com, proxy.internal"),
-            ],
-        );
-        assert_eq!(
-            src.request_url(&p).as_deref(),
-            Some("https://api.example.com/r")
-        );
-        let p = parts("/r", &[("host", "internal:3000")]);
-        assert_eq!(
-            src.request_url(&p).as_deref(),
-            Some("http://internal:3000/r")
-        );
-        let p = parts(
-            "/r",
-            &[
-                ("host", "internal:3000"),
-                ("x-forwarded-proto", "gopher"),
-                ("x-forwarded-host", "api.example.com"),
-            ],
-        );
-        assert_eq!(
-            src.request_url(&p).as_deref(),
-            Some("http://internal:3000/r")
-        );
+        let forwarded = r#"for=1.2.3.4;proto=https;host="api.example.com", for=5.6.7.8;host=other"#;
+        let cases: [(&[(&str, &str)], &str); 4] = [
+            (
+                &[
+                    ("host", "internal:3000"),
+                    ("forwarded", forwarded),
+                    ("x-forwarded-host", "ignored.example"),
+                ],
+                "https://api.example.com/r",
+            ),
+            (
+                &[
+                    ("host", "internal:3000"),
+                    ("x-forwarded-proto", "HTTPS, http"),
+                    ("x-forwarded-host", "api.example.com, proxy.internal"),
+                ],
+                "https://api.example.com/r",
+            ),
+            (&[("host", "internal:3000")], "http://internal:3000/r"),
+            (
+                &[
+                    ("host", "internal:3000"),
+                    ("x-forwarded-proto", "gopher"),
+                    ("x-forwarded-host", "api.example.com"),
+                ],
+                "http://internal:3000/r",
+            ),
+        ];
+        for (headers, expected) in cases {
+            let p = parts("/r", headers);
+            assert_eq!(
+                UrlSource::TrustedProxy.request_url(&p).as_deref(),
+                Some(expected),
+                "{headers:?}"
+            );
+        }
     }
 
     #[test]

@@ -106,6 +106,15 @@ async fn call(
     Ok((status, challenge, body))
 }
 
+/// [`call`] with a Bearer token and no proof.
+async fn call_bearer(
+    http: &reqwest::Client,
+    url: &str,
+    token: &str,
+) -> Result<(u16, Option<String>, Value), Box<dyn std::error::Error>> {
+    call(http, url, Some(format!("Bearer {token}")), None).await
+}
+
 pub(crate) async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
     let mut r = Report {
         color: std::io::stdout().is_terminal(),
@@ -160,13 +169,8 @@ pub(crate) async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         ),
     );
     let _ = body;
-    let (status, challenge, body) = call(
-        &http,
-        &format!("{mcp_url}/tools"),
-        Some(format!("Bearer {user_token}")),
-        None,
-    )
-    .await?;
+    let (status, challenge, body) =
+        call_bearer(&http, &format!("{mcp_url}/tools"), &user_token).await?;
     r.check(
         status == 200,
         "Bearer request to the MCP server -> 200",
@@ -204,7 +208,7 @@ pub(crate) async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
         format!("{status} {}", challenge.unwrap_or_default()),
     );
     let _ = body;
-    let (status, challenge, _) = call(&http, &url, Some(format!("Bearer {bound}")), None).await?;
+    let (status, challenge, _) = call_bearer(&http, &url, &bound).await?;
     r.check(
         status == 401,
         "a DPoP-bound token sent as Bearer -> 401 invalid_token",
@@ -213,13 +217,8 @@ pub(crate) async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
 
     r.section("4. DPoP required");
     let strict_url = start_api(client(&tenant, MCP_AUDIENCE, DpopMode::Required, false)?).await?;
-    let (status, challenge, _) = call(
-        &http,
-        &format!("{strict_url}/x"),
-        Some(format!("Bearer {user_token}")),
-        None,
-    )
-    .await?;
+    let (status, challenge, _) =
+        call_bearer(&http, &format!("{strict_url}/x"), &user_token).await?;
     r.check(
         status == 401 && challenge.as_deref() == Some(r#"DPoP algs="ES256""#),
         "Bearer where DPoP is required -> 401 with the DPoP challenge",
@@ -279,11 +278,10 @@ pub(crate) async fn run() -> Result<ExitCode, Box<dyn std::error::Error>> {
                 "token exchanged (RFC 8693, on behalf of user_123)",
                 format!("expires_in {}", obo.expires_in),
             );
-            let (status, _, body) = call(
+            let (status, _, body) = call_bearer(
                 &http,
                 &format!("{calendar_url}/events"),
-                Some(format!("Bearer {}", obo.access_token.expose())),
-                None,
+                obo.access_token.expose(),
             )
             .await?;
             r.check(

@@ -196,28 +196,15 @@ impl ProofBuilder<'_> {
         self.claim("nonce", Value::String(nonce.into()))
     }
 
-    /// Sets any claim.
-    pub fn claim(mut self, name: impl Into<String>, value: Value) -> Self {
-        self.claims.insert(name.into(), value);
-        self
-    }
-
-    /// Removes a claim (e.g. `"ath"`).
-    pub fn remove_claim(mut self, name: &str) -> Self {
-        self.claims.remove(name);
-        self
-    }
-
-    /// Sets any header member.
-    pub fn header(mut self, name: impl Into<String>, value: Value) -> Self {
-        self.header.insert(name.into(), value);
-        self
-    }
-
-    /// Removes a header member (e.g. `"jwk"`).
-    pub fn remove_header(mut self, name: &str) -> Self {
-        self.header.remove(name);
-        self
+    jws_member_setters! {
+        /// Sets any claim.
+        claim,
+        /// Removes a claim (e.g. `"ath"`).
+        remove_claim => claims;
+        /// Sets any header member.
+        header,
+        /// Removes a header member (e.g. `"jwk"`).
+        remove_header => header;
     }
 
     /// Sets the header `typ` (default `dpop+jwt`).

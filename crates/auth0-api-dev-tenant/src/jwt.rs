@@ -201,29 +201,16 @@ impl TokenBuilder {
         self.claim("act", act)
     }
 
-    /// Sets any claim, replacing an existing value.
-    pub fn claim(mut self, name: impl Into<String>, value: Value) -> Self {
-        self.claims.insert(name.into(), value);
-        self
-    }
-
-    /// Removes a claim (e.g. `"exp"`).
-    pub fn remove_claim(mut self, name: &str) -> Self {
-        self.claims.remove(name);
-        self
-    }
-
-    /// Sets any header member, replacing an existing value. Note that
-    /// [`sign`](Self::sign) always signs RS256 whatever `alg` says.
-    pub fn header(mut self, name: impl Into<String>, value: Value) -> Self {
-        self.header.insert(name.into(), value);
-        self
-    }
-
-    /// Removes a header member (e.g. `"kid"`).
-    pub fn remove_header(mut self, name: &str) -> Self {
-        self.header.remove(name);
-        self
+    jws_member_setters! {
+        /// Sets any claim, replacing an existing value.
+        claim,
+        /// Removes a claim (e.g. `"exp"`).
+        remove_claim => claims;
+        /// Sets any header member, replacing an existing value. Note that
+        /// [`sign`](Self::sign) always signs RS256 whatever `alg` says.
+        header,
+        /// Removes a header member (e.g. `"kid"`).
+        remove_header => header;
     }
 
     /// Sets the header `kid` only; the signing key does not change.

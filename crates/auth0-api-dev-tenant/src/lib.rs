@@ -35,6 +35,24 @@
 //! # }
 //! ```
 
+/// The generic setters of a JWS builder over its `header` and `claims` maps: for each map, one
+/// that sets a member (replacing it) and one that removes it, with the caller's doc comments.
+macro_rules! jws_member_setters {
+    ($($(#[$set_doc:meta])* $set:ident, $(#[$remove_doc:meta])* $remove:ident => $map:ident;)*) => {$(
+        $(#[$set_doc])*
+        pub fn $set(mut self, name: impl Into<String>, value: Value) -> Self {
+            self.$map.insert(name.into(), value);
+            self
+        }
+
+        $(#[$remove_doc])*
+        pub fn $remove(mut self, name: &str) -> Self {
+            self.$map.remove(name);
+            self
+        }
+    )*};
+}
+
 mod bignum;
 mod client_auth;
 pub mod dpop;

@@ -4,7 +4,7 @@
 use aws_lc_rs::signature::{
     ECDSA_P256_SHA256_FIXED, RSA_PKCS1_2048_8192_SHA256, RsaPublicKeyComponents, UnparsedPublicKey,
 };
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::dpop::ec_thumbprint;
 use crate::jwt::{b64d, parse_jws};
@@ -55,6 +55,15 @@ fn ec_p256_coordinates(jwk: &Value) -> Option<(Vec<u8>, Vec<u8>)> {
     (x.len() == 32 && y.len() == 32).then_some((x, y))
 }
 
+/// Claim `name` as `read` reads it: `None` when it is absent or of another type.
+fn claim<'a, T>(
+    claims: &'a Map<String, Value>,
+    name: &str,
+    read: fn(&'a Value) -> Option<T>,
+) -> Option<T> {
+    claims.get(name).and_then(read)
+}
+
 /// Compares an `htu` claim with the endpoint URL, ignoring query and fragment
 /// (RFC 9449 section 4.3) and normalizing scheme, host and default port.
 fn htu_matches(htu: &str, endpoint: &str) -> bool {
@@ -97,26 +106,18 @@ pub(crate) fn verify_token_endpoint_proof(
     if !verify_es256(jwk, jws.signing_input.as_bytes(), &jws.signature) {
         return Err("DPoP proof signature is invalid");
     }
-    if jws.claims.get("htm").and_then(Value::as_str) != Some("POST") {
+    if claim(&jws.claims, "htm", Value::as_str) != Some("POST") {
         return Err("DPoP proof htm must be POST");
     }
-    let htu = jws
-        .claims
-        .get("htu")
-        .and_then(Value::as_str)
-        .ok_or("DPoP proof has no htu")?;
+    let htu = claim(&jws.claims, "htu", Value::as_str).ok_or("DPoP proof has no htu")?;
     if !htu_matches(htu, token_endpoint) {
         return Err("DPoP proof htu does not match the token endpoint");
     }
-    let iat = jws
-        .claims
-        .get("iat")
-        .and_then(Value::as_i64)
-        .ok_or("DPoP proof has no integer iat")?;
+    let iat = claim(&jws.claims, "iat", Value::as_i64).ok_or("DPoP proof has no integer iat")?;
     if now.abs_diff(iat) > PROOF_IAT_WINDOW_SECS {
         return Err("DPoP proof iat is outside the acceptable window");
     }
-    match jws.claims.get("jti").and_then(Value::as_str) {
+    match claim(&jws.claims, "jti", Value::as_str) {
         Some(jti) if !jti.is_empty() => {}
         _ => return Err("DPoP proof has no jti"),
     }

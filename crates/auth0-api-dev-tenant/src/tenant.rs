@@ -141,27 +141,25 @@ impl State {
 
 /// Configures and starts a [`DevTenant`]; see [`DevTenant::builder`].
 #[must_use = "a builder does nothing until started"]
+#[derive(Debug)]
 pub struct DevTenantBuilder {
     clients: Vec<ClientConfig>,
     host: String,
     port: u16,
     max_age: Option<u64>,
     connections: Vec<(String, String)>,
-    profiles: Vec<(String, ExchangeProfile)>,
+    profiles: Profiles,
 }
 
-impl std::fmt::Debug for DevTenantBuilder {
+/// The registered exchange profiles, shown by their subject token types (the mappings are
+/// closures).
+#[derive(Default)]
+struct Profiles(Vec<(String, ExchangeProfile)>);
+
+impl std::fmt::Debug for Profiles {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DevTenantBuilder")
-            .field("clients", &self.clients)
-            .field("host", &self.host)
-            .field("port", &self.port)
-            .field("max_age", &self.max_age)
-            .field("connections", &self.connections)
-            .field(
-                "profiles",
-                &self.profiles.iter().map(|(t, _)| t).collect::<Vec<_>>(),
-            )
+        f.debug_list()
+            .entries(self.0.iter().map(|(t, _)| t))
             .finish()
     }
 }
@@ -174,7 +172,7 @@ impl Default for DevTenantBuilder {
             port: 0,
             max_age: None,
             connections: Vec::new(),
-            profiles: Vec::new(),
+            profiles: Profiles::default(),
         }
     }
 }
@@ -183,7 +181,7 @@ impl DevTenantBuilder {
     /// Registers a confidential client authenticating with a shared secret
     /// (HTTP Basic or form fields), allowed to get tokens for `audiences`.
     pub fn client<A, S>(
-        mut self,
+        self,
         id: impl Into<String>,
         secret: impl Into<String>,
         audiences: A,
@@ -192,19 +190,13 @@ impl DevTenantBuilder {
         A: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.clients.push(ClientConfig {
-            id: id.into(),
-            secret: Some(secret.into()),
-            jwk: None,
-            audiences: audiences.into_iter().map(Into::into).collect(),
-        });
-        self
+        self.register(id.into(), Some(secret.into()), None, audiences)
     }
 
     /// Registers a client authenticating with `private_key_jwt` (RFC 7523):
     /// `public_jwk` is an RSA (RS256) or EC P-256 (ES256) public JWK.
     pub fn client_with_jwk<A, S>(
-        mut self,
+        self,
         id: impl Into<String>,
         public_jwk: Value,
         audiences: A,
@@ -213,10 +205,25 @@ impl DevTenantBuilder {
         A: IntoIterator<Item = S>,
         S: Into<String>,
     {
+        self.register(id.into(), None, Some(public_jwk), audiences)
+    }
+
+    /// Registers a client with one of its credentials.
+    fn register<A, S>(
+        mut self,
+        id: String,
+        secret: Option<String>,
+        jwk: Option<Value>,
+        audiences: A,
+    ) -> Self
+    where
+        A: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
         self.clients.push(ClientConfig {
-            id: id.into(),
-            secret: None,
-            jwk: Some(public_jwk),
+            id,
+            secret,
+            jwk,
             audiences: audiences.into_iter().map(Into::into).collect(),
         });
         self
@@ -260,6 +267,7 @@ impl DevTenantBuilder {
         F: Fn(&str) -> Option<String> + Send + Sync + 'static,
     {
         self.profiles
+            .0
             .push((subject_token_type.into(), Arc::new(map)));
         self
     }
@@ -296,7 +304,7 @@ impl DevTenantBuilder {
             clients: self.clients,
             max_age: self.max_age,
             connections: self.connections,
-            profiles: self.profiles,
+            profiles: self.profiles.0,
             keys: RwLock::new(keys),
             faults: Mutex::new(HashMap::new()),
             discovery_overrides: Mutex::new(Map::new()),

@@ -176,10 +176,11 @@ fn process(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Reply, OAu
     let client = client_auth::authenticate(state, headers, &form)?;
     let jkt = dpop_binding(state, headers)?;
 
+    let grantee = Grantee(state, client, &form, jkt.as_deref());
     match form.get("grant_type") {
         None => Err(OAuthError::invalid_request("missing grant_type")),
-        Some("client_credentials") => client_credentials(state, client, &form, jkt.as_deref()),
-        Some(GRANT_TOKEN_EXCHANGE) => token_exchange(state, client, &form, jkt.as_deref()),
+        Some("client_credentials") => client_credentials(grantee),
+        Some(GRANT_TOKEN_EXCHANGE) => token_exchange(grantee),
         Some(GRANT_FEDERATED) => federated_connection(state, &form),
         Some(other) => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
@@ -307,12 +308,12 @@ fn requested_audience<'f>(
     }
 }
 
-fn client_credentials(
-    state: &State,
-    client: &ClientConfig,
-    form: &Form,
-    jkt: Option<&str>,
-) -> Result<Reply, OAuthError> {
+/// What the client grants read: the tenant, the authenticated client, the form and the
+/// thumbprint of the request's DPoP proof, if any.
+#[derive(Clone, Copy)]
+struct Grantee<'a>(&'a State, &'a ClientConfig, &'a Form, Option<&'a str>);
+
+fn client_credentials(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Reply, OAuthError> {
     let aud = requested_audience(client, form, OAuthError::access_denied)?;
     let sub = format!("{}@clients", client.id);
     let mut extra = Map::new();
@@ -343,12 +344,7 @@ fn own_token_claims(state: &State, token: &str) -> Option<Map<String, Value>> {
     validate_own_token(&keys, &state.issuer, token, crate::now())
 }
 
-fn token_exchange(
-    state: &State,
-    client: &ClientConfig,
-    form: &Form,
-    jkt: Option<&str>,
-) -> Result<Reply, OAuthError> {
+fn token_exchange(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Reply, OAuthError> {
     let (subject_token, subject_token_type) = subject(form)?;
     if form
         .get("requested_token_type")

@@ -260,19 +260,16 @@ mod tests {
 
     #[tokio::test]
     async fn resolver_answers_are_validated() {
-        let r = DomainsResolver::from_fn(|_| Ok::<_, BoxError>(vec![]));
+        let refusal = |r: DomainsResolver| async move {
+            r.resolve(ctx()).await.unwrap_err().description().to_owned()
+        };
+        let empty = DomainsResolver::from_fn(|_| Ok::<_, BoxError>(vec![]));
         assert_eq!(
-            r.resolve(ctx()).await.unwrap_err().description(),
+            refusal(empty).await,
             "Domains resolver returned an empty list"
         );
-        let r = DomainsResolver::from_fn(|_| Ok::<_, BoxError>(vec![" ".into()]));
-        assert!(
-            r.resolve(ctx())
-                .await
-                .unwrap_err()
-                .description()
-                .contains("non-empty strings")
-        );
+        let blank = DomainsResolver::from_fn(|_| Ok::<_, BoxError>(vec![" ".into()]));
+        assert!(refusal(blank).await.contains("non-empty strings"));
         let r = DomainsResolver::from_async(|_| async {
             Err::<Vec<String>, _>("database connection lost")
         });
@@ -282,12 +279,10 @@ mod tests {
             e.description(),
             "Domains resolver function failed: database connection lost"
         );
-        let r = DomainsResolver::from_fn(|_| Ok::<_, BoxError>(vec!["http://a.com".into()]));
+        let http = DomainsResolver::from_fn(|_| Ok::<_, BoxError>(vec!["http://a.com".into()]));
         assert!(
-            r.resolve(ctx())
+            refusal(http)
                 .await
-                .unwrap_err()
-                .description()
                 .starts_with("Domains resolver returned invalid domain")
         );
         let r = DomainsResolver::from_async(|c: ResolverContext| async move {

@@ -85,7 +85,52 @@
 
 #![forbid(unsafe_code)]
 
-// The layers, bottom to top; a module imports only from the layers below it (and `error`).
+/// Implements `Debug` for a struct as a `debug_struct` of the listed fields only, each under its
+/// name: for types whose other fields hold secrets, handles or closures. `$this` stands for `self`
+/// in the value expressions; a trailing `, non_exhaustive` ends with `finish_non_exhaustive`.
+macro_rules! debug_fields {
+    ($ty:ident, |$this:ident| { $($name:ident: $value:expr),* $(,)? } $(, $finish:ident)?) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                let $this = self;
+                let mut d = f.debug_struct(stringify!($ty));
+                $(d.field(stringify!($name), &$value);)*
+                debug_fields!(@finish d $($finish)?)
+            }
+        }
+    };
+    (@finish $d:ident) => {
+        $d.finish()
+    };
+    (@finish $d:ident non_exhaustive) => {
+        $d.finish_non_exhaustive()
+    };
+}
+
+/// Builder setters that store `Some(value)` in the field of the same name and return the
+/// builder, each with its doc comment: `name: Type;` takes the value as is, `name: into Type;`
+/// takes any `impl Into<Type>`.
+macro_rules! option_setters {
+    () => {};
+    ($(#[$doc:meta])* $name:ident: into $ty:ty; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: impl Into<$ty>) -> Self {
+            self.$name = Some(value.into());
+            self
+        }
+        option_setters!($($rest)*);
+    };
+    ($(#[$doc:meta])* $name:ident: $ty:ty; $($rest:tt)*) => {
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.$name = Some(value);
+            self
+        }
+        option_setters!($($rest)*);
+    };
+}
+
+// The modules, in layers (docs/ARCHITECTURE.md): each imports only from the layers below it.
 pub mod act;
 pub mod challenge;
 pub mod claims;

@@ -2,6 +2,7 @@
 
 use super::ApiClient;
 use crate::error::Result;
+use crate::exchange::TokenExchange;
 #[allow(unused_imports)] // named in the docs
 use crate::exchange::{
     ConnectionToken, ConnectionTokenRequest, ExchangeProfileRequest, ExchangeProfileToken,
@@ -10,6 +11,11 @@ use crate::exchange::{
 };
 
 impl ApiClient {
+    /// The token-exchange half of the client, which every entry point here hands its work to.
+    fn exchange(&self) -> &TokenExchange {
+        &self.inner.exchange
+    }
+
     /// Exchanges an Auth0 access token received by this API for one targeting a downstream API,
     /// on behalf of the same user (RFC 8693 with both token types
     /// [`TOKEN_TYPE_ACCESS_TOKEN`]).
@@ -27,8 +33,7 @@ impl ApiClient {
         audience: &str,
         scope: Option<&str>,
     ) -> Result<OnBehalfOfToken> {
-        self.inner
-            .exchange
+        self.exchange()
             .get_token_on_behalf_of(access_token, audience, scope)
             .await
     }
@@ -52,10 +57,7 @@ impl ApiClient {
         &self,
         request: ExchangeProfileRequest,
     ) -> Result<ExchangeProfileToken> {
-        self.inner
-            .exchange
-            .get_token_by_exchange_profile(request)
-            .await
+        self.exchange().get_token_by_exchange_profile(request).await
     }
 
     /// Gets the user's access token at a federated connection (Auth0 Token Vault), proving the
@@ -78,8 +80,7 @@ impl ApiClient {
         &self,
         request: ConnectionTokenRequest,
     ) -> Result<ConnectionToken> {
-        self.inner
-            .exchange
+        self.exchange()
             .get_access_token_for_connection(request)
             .await
     }

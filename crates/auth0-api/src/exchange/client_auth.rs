@@ -353,10 +353,7 @@ mod tests {
 
     #[test]
     fn es256_assertion_is_signed_and_carries_the_rfc7523_claims() {
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let (pkcs8, pair) = crate::jose::keys::test_keys::p256();
         let public = pair.public_key().as_ref().to_vec();
 
         let sec1 =

@@ -107,22 +107,13 @@ impl ExchangeProfileRequest {
         }
     }
 
-    /// The API identifier the issued token is for (`audience`).
-    pub fn audience(mut self, audience: impl Into<String>) -> Self {
-        self.audience = Some(audience.into());
-        self
-    }
-
-    /// Space-separated scopes to request (`scope`).
-    pub fn scope(mut self, scope: impl Into<String>) -> Self {
-        self.scope = Some(scope.into());
-        self
-    }
-
-    /// The type of token to issue (`requested_token_type`; the server's default when unset).
-    pub fn requested_token_type(mut self, token_type: impl Into<String>) -> Self {
-        self.requested_token_type = Some(token_type.into());
-        self
+    option_setters! {
+        /// The API identifier the issued token is for (`audience`).
+        audience: into String;
+        /// Space-separated scopes to request (`scope`).
+        scope: into String;
+        /// The type of token to issue (`requested_token_type`; the server's default when unset).
+        requested_token_type: into String;
     }
 
     /// An additional form parameter. Setting a key again replaces its value. Reserved OAuth
@@ -139,19 +130,14 @@ impl ExchangeProfileRequest {
     }
 }
 
-impl fmt::Debug for ExchangeProfileRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let extra_keys: Vec<&str> = self.extra.iter().map(|(k, _)| k.as_str()).collect();
-        f.debug_struct("ExchangeProfileRequest")
-            .field("subject_token", &"[redacted]")
-            .field("subject_token_type", &self.subject_token_type)
-            .field("audience", &self.audience)
-            .field("scope", &self.scope)
-            .field("requested_token_type", &self.requested_token_type)
-            .field("extra", &extra_keys)
-            .finish()
-    }
-}
+debug_fields!(ExchangeProfileRequest, |this| {
+    subject_token: "[redacted]",
+    subject_token_type: this.subject_token_type,
+    audience: this.audience,
+    scope: this.scope,
+    requested_token_type: this.requested_token_type,
+    extra: this.extra.iter().map(|(k, _)| k.as_str()).collect::<Vec<&str>>(),
+});
 
 /// The answer to a Custom Token Exchange.
 ///
@@ -240,22 +226,18 @@ impl ConnectionTokenRequest {
         }
     }
 
-    /// Which of the user's accounts at the connection to use (`login_hint`; not sent when empty).
-    pub fn login_hint(mut self, login_hint: impl Into<String>) -> Self {
-        self.login_hint = Some(login_hint.into());
-        self
+    option_setters! {
+        /// Which of the user's accounts at the connection to use (`login_hint`; not sent when
+        /// empty).
+        login_hint: into String;
     }
 }
 
-impl fmt::Debug for ConnectionTokenRequest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectionTokenRequest")
-            .field("connection", &self.connection)
-            .field("access_token", &"[redacted]")
-            .field("login_hint", &self.login_hint)
-            .finish()
-    }
-}
+debug_fields!(ConnectionTokenRequest, |this| {
+    connection: this.connection,
+    access_token: "[redacted]",
+    login_hint: this.login_hint,
+});
 
 /// The user's access token at a federated connection.
 #[derive(Debug, Clone)]

@@ -47,30 +47,40 @@ impl fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
-fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
+/// The aws-lc algorithm behind `alg`: RSA parameters (an RSA key is built from `n` and `e` with
+/// them), or the verifier of an elliptic-curve or Ed25519 point.
+enum Verifier {
+    Rsa(&'static signature::RsaParameters),
+    Point(&'static dyn VerificationAlgorithm),
+}
+
+fn verifier(alg: Algorithm) -> Verifier {
+    use Verifier::{Point, Rsa};
     match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        Algorithm::ES256 => &signature::ECDSA_P256_SHA256_FIXED,
-        Algorithm::ES384 => &signature::ECDSA_P384_SHA384_FIXED,
-        Algorithm::EdDSA => &signature::ED25519,
+        Algorithm::RS256 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA256),
+        Algorithm::RS384 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA384),
+        Algorithm::RS512 => Rsa(&signature::RSA_PKCS1_2048_8192_SHA512),
+        Algorithm::PS256 => Rsa(&signature::RSA_PSS_2048_8192_SHA256),
+        Algorithm::PS384 => Rsa(&signature::RSA_PSS_2048_8192_SHA384),
+        Algorithm::PS512 => Rsa(&signature::RSA_PSS_2048_8192_SHA512),
+        Algorithm::ES256 => Point(&signature::ECDSA_P256_SHA256_FIXED),
+        Algorithm::ES384 => Point(&signature::ECDSA_P384_SHA384_FIXED),
+        Algorithm::EdDSA => Point(&signature::ED25519),
+    }
+}
+
+fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm {
+    match verifier(alg) {
+        Verifier::Rsa(params) => params,
+        Verifier::Point(algorithm) => algorithm,
     }
 }
 
 fn rsa_params(alg: Algorithm) -> Option<&'static signature::RsaParameters> {
-    Some(match alg {
-        Algorithm::RS256 => &signature::RSA_PKCS1_2048_8192_SHA256,
-        Algorithm::RS384 => &signature::RSA_PKCS1_2048_8192_SHA384,
-        Algorithm::RS512 => &signature::RSA_PKCS1_2048_8192_SHA512,
-        Algorithm::PS256 => &signature::RSA_PSS_2048_8192_SHA256,
-        Algorithm::PS384 => &signature::RSA_PSS_2048_8192_SHA384,
-        Algorithm::PS512 => &signature::RSA_PSS_2048_8192_SHA512,
-        _ => return None,
-    })
+    match verifier(alg) {
+        Verifier::Rsa(params) => Some(params),
+        Verifier::Point(_) => None,
+    }
 }
 
 fn member<'a>(jwk: &'a JsonObject, name: &'static str) -> Result<&'a str, KeyError> {
@@ -192,6 +202,25 @@ fn strip_leading_zeros(bytes: &[u8]) -> &[u8] {
     &bytes[first..]
 }
 
+/// Key material the unit tests of several modules generate.
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod test_keys {
+    use aws_lc_rs::pkcs8::Document;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+
+    /// A fresh P-256 signing key: its PKCS#8 document and the key pair read back from it.
+    pub(crate) fn p256() -> (Document, EcdsaKeyPair) {
+        let pkcs8 =
+            EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &SystemRandom::new())
+                .unwrap();
+        let pair =
+            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        (pkcs8, pair)
+    }
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
@@ -237,20 +266,18 @@ mod tests {
 
     #[test]
     fn ec_key_from_generated_pair_verifies() {
-        use aws_lc_rs::rand::SystemRandom;
-        use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+        use aws_lc_rs::signature::KeyPair;
         use base64::Engine as _;
         use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-        let rng = SystemRandom::new();
-        let pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng).unwrap();
-        let pair =
-            EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, pkcs8.as_ref()).unwrap();
+        let (_, pair) = test_keys::p256();
         let point = pair.public_key().as_ref();
         let jwk = obj(
             json!({"kty":"EC","crv":"P-256","x":URL_SAFE_NO_PAD.encode(&point[1..33]),"y":URL_SAFE_NO_PAD.encode(&point[33..])}),
         );
         let key = VerifyingKey::from_jwk(&jwk, Algorithm::ES256).unwrap();
-        let sig = pair.sign(&rng, b"msg").unwrap();
+        let sig = pair
+            .sign(&aws_lc_rs::rand::SystemRandom::new(), b"msg")
+            .unwrap();
         assert!(key.verify(b"msg", sig.as_ref()));
         assert!(!key.verify(b"other", sig.as_ref()));
         assert!(!key.verify(b"msg", b"short"));

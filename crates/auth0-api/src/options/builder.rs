@@ -18,7 +18,7 @@ use super::ApiClientOptions;
 pub struct ApiClientOptionsBuilder {
     domain: Option<String>,
     domains: Option<Vec<String>>,
-    resolver: Option<DomainsResolver>,
+    domains_resolver: Option<DomainsResolver>,
     audiences: Vec<String>,
     cache_ttl: Option<Duration>,
     cache_max_entries: Option<usize>,
@@ -48,11 +48,10 @@ pub struct ApiClientOptionsBuilder {
 }
 
 impl ApiClientOptionsBuilder {
-    /// The Auth0 domain (`tenant.auth0.com`, or `https://tenant.auth0.com/`): single-domain mode,
-    /// and the tenant used for token exchange.
-    pub fn domain(mut self, domain: impl Into<String>) -> Self {
-        self.domain = Some(domain.into());
-        self
+    option_setters! {
+        /// The Auth0 domain (`tenant.auth0.com`, or `https://tenant.auth0.com/`): single-domain mode,
+        /// and the tenant used for token exchange.
+        domain: into String;
     }
 
     /// A static list of accepted domains (multiple custom domains).
@@ -65,10 +64,9 @@ impl ApiClientOptionsBuilder {
         self
     }
 
-    /// A resolver that names the accepted domains for each request.
-    pub fn domains_resolver(mut self, resolver: DomainsResolver) -> Self {
-        self.resolver = Some(resolver);
-        self
+    option_setters! {
+        /// A resolver that names the accepted domains for each request.
+        domains_resolver: DomainsResolver;
     }
 
     /// The audience the API accepts (`aud` must equal or contain it). Call again to accept several.
@@ -87,53 +85,24 @@ impl ApiClientOptionsBuilder {
         self
     }
 
-    /// Upper bound of the discovery/JWKS cache lifetime (default 600 s). The effective TTL is
-    /// `min(Cache-Control max-age, this)`.
-    pub fn cache_ttl(mut self, ttl: Duration) -> Self {
-        self.cache_ttl = Some(ttl);
-        self
-    }
-
-    /// Most cached discovery/JWKS documents (default 100, at least 2).
-    pub fn cache_max_entries(mut self, n: usize) -> Self {
-        self.cache_max_entries = Some(n);
-        self
-    }
-
-    /// Where discovery and JWKS documents are kept (default: in memory, TTL + LRU).
-    pub fn cache_adapter(mut self, adapter: Arc<dyn CacheAdapter>) -> Self {
-        self.cache_adapter = Some(adapter);
-        self
-    }
-
-    /// The DPoP mode (default [`DpopMode::Allowed`]).
-    pub fn dpop_mode(mut self, mode: DpopMode) -> Self {
-        self.dpop_mode = Some(mode);
-        self
-    }
-
-    /// The reference's `dpop_enabled` (default true); `false` means [`DpopMode::Disabled`].
-    pub fn dpop_enabled(mut self, enabled: bool) -> Self {
-        self.dpop_enabled = Some(enabled);
-        self
-    }
-
-    /// The reference's `dpop_required` (default false); `true` means [`DpopMode::Required`].
-    pub fn dpop_required(mut self, required: bool) -> Self {
-        self.dpop_required = Some(required);
-        self
-    }
-
-    /// How far in the future a proof's `iat` may be (default 30 s).
-    pub fn dpop_iat_leeway(mut self, leeway: Duration) -> Self {
-        self.dpop_iat_leeway = Some(leeway);
-        self
-    }
-
-    /// How old a proof's `iat` may be (default 300 s).
-    pub fn dpop_iat_offset(mut self, offset: Duration) -> Self {
-        self.dpop_iat_offset = Some(offset);
-        self
+    option_setters! {
+        /// Upper bound of the discovery/JWKS cache lifetime (default 600 s). The effective TTL is
+        /// `min(Cache-Control max-age, this)`.
+        cache_ttl: Duration;
+        /// Most cached discovery/JWKS documents (default 100, at least 2).
+        cache_max_entries: usize;
+        /// Where discovery and JWKS documents are kept (default: in memory, TTL + LRU).
+        cache_adapter: Arc<dyn CacheAdapter>;
+        /// The DPoP mode (default [`DpopMode::Allowed`]).
+        dpop_mode: DpopMode;
+        /// The reference's `dpop_enabled` (default true); `false` means [`DpopMode::Disabled`].
+        dpop_enabled: bool;
+        /// The reference's `dpop_required` (default false); `true` means [`DpopMode::Required`].
+        dpop_required: bool;
+        /// How far in the future a proof's `iat` may be (default 30 s).
+        dpop_iat_leeway: Duration;
+        /// How old a proof's `iat` may be (default 300 s).
+        dpop_iat_offset: Duration;
     }
 
     /// Accepted proof algorithms (default `ES256`); they are listed in the challenges' `algs`.
@@ -142,52 +111,23 @@ impl ApiClientOptionsBuilder {
         self
     }
 
-    /// The store that remembers proof `jti`s (default: in memory, bounded).
-    pub fn replay_store(mut self, store: Arc<dyn ReplayStore>) -> Self {
-        self.replay_store = Some(store);
-        self
-    }
-
-    /// Turns DPoP replay protection on or off (default on).
-    pub fn replay_protection(mut self, on: bool) -> Self {
-        self.replay_protection = Some(on);
-        self
-    }
-
-    /// Requires server-issued DPoP nonces (RFC 9449 section 8).
-    pub fn dpop_nonce(mut self, config: NonceConfig) -> Self {
-        self.dpop_nonce = Some(config);
-        self
-    }
-
-    /// The client id used for token exchange.
-    pub fn client_id(mut self, id: impl Into<String>) -> Self {
-        self.client_id = Some(id.into());
-        self
-    }
-
-    /// The client secret used for token exchange (HTTP Basic authentication).
-    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
-        self.client_secret = Some(secret.into());
-        self
-    }
-
-    /// Authenticates to the token endpoint with a signed JWT instead of a secret (RFC 7523).
-    pub fn client_assertion(mut self, auth: ClientAuth) -> Self {
-        self.client_assertion = Some(auth);
-        self
-    }
-
-    /// Timeout of token-endpoint requests (default 10 s).
-    pub fn token_endpoint_timeout(mut self, t: Duration) -> Self {
-        self.token_endpoint_timeout = Some(t);
-        self
-    }
-
-    /// Timeout of discovery and JWKS requests (default 5 s).
-    pub fn http_timeout(mut self, t: Duration) -> Self {
-        self.http_timeout = Some(t);
-        self
+    option_setters! {
+        /// The store that remembers proof `jti`s (default: in memory, bounded).
+        replay_store: Arc<dyn ReplayStore>;
+        /// Turns DPoP replay protection on or off (default on).
+        replay_protection: bool;
+        /// Requires server-issued DPoP nonces (RFC 9449 section 8).
+        dpop_nonce: NonceConfig;
+        /// The client id used for token exchange.
+        client_id: into String;
+        /// The client secret used for token exchange (HTTP Basic authentication).
+        client_secret: into String;
+        /// Authenticates to the token endpoint with a signed JWT instead of a secret (RFC 7523).
+        client_assertion: ClientAuth;
+        /// Timeout of token-endpoint requests (default 10 s).
+        token_endpoint_timeout: Duration;
+        /// Timeout of discovery and JWKS requests (default 5 s).
+        http_timeout: Duration;
     }
 
     /// Trusts an extra root CA (PEM; one or more certificates) for discovery, JWKS and the
@@ -197,16 +137,11 @@ impl ApiClientOptionsBuilder {
         self
     }
 
-    /// Uses a caller-built HTTP client (its TLS and proxy settings) instead of ours.
-    pub fn http_client(mut self, client: reqwest::Client) -> Self {
-        self.http_client = Some(client);
-        self
-    }
-
-    /// Clock skew tolerated for `exp` and `nbf` (default 0).
-    pub fn clock_leeway(mut self, leeway: Duration) -> Self {
-        self.clock_leeway = Some(leeway);
-        self
+    option_setters! {
+        /// Uses a caller-built HTTP client (its TLS and proxy settings) instead of ours.
+        http_client: reqwest::Client;
+        /// Clock skew tolerated for `exp` and `nbf` (default 0).
+        clock_leeway: Duration;
     }
 
     /// Accepted access-token algorithms (default `RS256`).
@@ -215,31 +150,18 @@ impl ApiClientOptionsBuilder {
         self
     }
 
-    /// Least time between two JWKS refetches caused by unknown `kid`s (default 30 s); the
-    /// first one after a regular load (start-up, TTL, refresh-ahead) is never delayed.
-    pub fn jwks_refresh_cooldown(mut self, t: Duration) -> Self {
-        self.jwks_refresh_cooldown = Some(t);
-        self
-    }
-
-    /// How long the last good discovery/JWKS documents keep serving when refreshing them fails
-    /// (default 1 h). Refreshes start in the background at 80% of the TTL.
-    pub fn stale_if_error(mut self, window: Duration) -> Self {
-        self.stale_if_error = Some(window);
-        self
-    }
-
-    /// Keeps each verified token's claims until its `exp` (or until its key leaves the JWKS),
-    /// so a token seen again skips the signature check (default on).
-    pub fn verified_token_cache(mut self, on: bool) -> Self {
-        self.verified_token_cache = Some(on);
-        self
-    }
-
-    /// Most tokens in the verified-token cache (default 10 000).
-    pub fn verified_token_cache_size(mut self, entries: usize) -> Self {
-        self.verified_token_cache_size = Some(entries);
-        self
+    option_setters! {
+        /// Least time between two JWKS refetches caused by unknown `kid`s (default 30 s); the
+        /// first one after a regular load (start-up, TTL, refresh-ahead) is never delayed.
+        jwks_refresh_cooldown: Duration;
+        /// How long the last good discovery/JWKS documents keep serving when refreshing them fails
+        /// (default 1 h). Refreshes start in the background at 80% of the TTL.
+        stale_if_error: Duration;
+        /// Keeps each verified token's claims until its `exp` (or until its key leaves the JWKS),
+        /// so a token seen again skips the signature check (default on).
+        verified_token_cache: bool;
+        /// Most tokens in the verified-token cache (default 10 000).
+        verified_token_cache_size: usize;
     }
 
     /// Validates everything and returns the options, or an `invalid_configuration` error.
@@ -254,7 +176,7 @@ impl ApiClientOptionsBuilder {
             return Err(Error::configuration("audience must be a non-empty string"));
         }
 
-        let domains = match (self.domains, self.resolver) {
+        let domains = match (self.domains, self.domains_resolver) {
             (Some(_), Some(_)) => {
                 return Err(Error::configuration(
                     "domains must be either a list of domain strings or a callable resolver function",

@@ -19,7 +19,6 @@
 //! # Ok::<(), auth0_api::Error>(())
 //! ```
 
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -66,22 +65,18 @@ pub struct ApiClientOptions {
     pub(crate) verified_token_cache_size: usize,
 }
 
-impl fmt::Debug for ApiClientOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ApiClientOptions")
-            .field("domain", &self.domain)
-            .field("domains", &self.domains)
-            .field("audiences", &self.audiences)
-            .field("cache_ttl", &self.cache_ttl)
-            .field("cache_max_entries", &self.cache_max_entries)
-            .field("dpop_mode", &self.dpop_mode)
-            .field("dpop_algorithms", &self.dpop_algorithms)
-            .field("client_id", &self.client_id)
-            .field("client_auth", &self.client_auth)
-            .field("algorithms", &self.algorithms)
-            .finish_non_exhaustive()
-    }
-}
+debug_fields!(ApiClientOptions, |this| {
+    domain: this.domain,
+    domains: this.domains,
+    audiences: this.audiences,
+    cache_ttl: this.cache_ttl,
+    cache_max_entries: this.cache_max_entries,
+    dpop_mode: this.dpop_mode,
+    dpop_algorithms: this.dpop_algorithms,
+    client_id: this.client_id,
+    client_auth: this.client_auth,
+    algorithms: this.algorithms,
+}, non_exhaustive);
 
 impl ApiClientOptions {
     /// What the access-token verifier reads.

@@ -112,11 +112,10 @@ impl RedisCacheBuilder {
 
     timeout_setters!();
 
-    /// After a failure, how long operations use the fallback without trying Redis (default
-    /// [`DEFAULT_BACKOFF`](super::DEFAULT_BACKOFF); zero: try every time).
-    pub fn backoff(mut self, backoff: Duration) -> Self {
-        self.settings.backoff = backoff;
-        self
+    settings_setters! {
+        /// After a failure, how long operations use the fallback without trying Redis (default
+        /// [`DEFAULT_BACKOFF`](super::DEFAULT_BACKOFF); zero: try every time).
+        backoff: Duration;
     }
 
     /// Most documents kept by the in-process fallback (default
@@ -127,11 +126,10 @@ impl RedisCacheBuilder {
         self
     }
 
-    /// Whether [`build`](Self::build) fails when Redis does not answer a `PING` (default false:
-    /// the cache starts on its fallback and connects when Redis comes up).
-    pub fn require_available(mut self, required: bool) -> Self {
-        self.settings.require_available = required;
-        self
+    settings_setters! {
+        /// Whether [`build`](Self::build) fails when Redis does not answer a `PING` (default
+        /// false: the cache starts on its fallback and connects when Redis comes up).
+        require_available: bool;
     }
 
     /// Builds the cache and tries one `PING` (see the [module docs](super#starting-without-redis)).
@@ -141,14 +139,8 @@ impl RedisCacheBuilder {
     /// an invalid URL or a zero timeout, or when Redis does not answer and
     /// [`require_available`](Self::require_available) is set.
     pub async fn build(self) -> Result<RedisCache, Error> {
-        let conn = Conn::new(self.target.0, &self.settings, "RedisCache")?;
-        if let Err(e) = conn.ping().await {
-            if self.settings.require_available {
-                return Err(Error::configuration(format!(
-                    "RedisCache: Redis at {} is not available: {e}",
-                    conn.describe()
-                )));
-            }
+        let (conn, unavailable) = Conn::start(self.target.0, &self.settings, "RedisCache").await?;
+        if let Some(e) = unavailable {
             tracing::warn!(redis = %conn.describe(), error = %e, "Redis cache starting without Redis; using the in-process fallback until it answers");
         }
         Ok(RedisCache {
@@ -160,15 +152,11 @@ impl RedisCacheBuilder {
     }
 }
 
-impl fmt::Debug for RedisCache {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RedisCache")
-            .field("conn", &self.conn)
-            .field("prefix", &self.prefix)
-            .field("fallback", &self.fallback)
-            .finish()
-    }
-}
+debug_fields!(RedisCache, |this| {
+    conn: this.conn,
+    prefix: this.prefix,
+    fallback: this.fallback,
+});
 
 #[async_trait]
 impl CacheAdapter for RedisCache {

@@ -143,6 +143,25 @@ impl Conn {
             .await
     }
 
+    /// A builder's connection ([`new`](Self::new)) and one [`ping`](Self::ping): when Redis does
+    /// not answer, a configuration error if `settings.require_available`, else the connection
+    /// with the `PING` error for the builder's warning.
+    pub(super) async fn start(
+        target: Target,
+        settings: &Settings,
+        what: &str,
+    ) -> Result<(Self, Option<ConnError>), Error> {
+        let conn = Self::new(target, settings, what)?;
+        match conn.ping().await {
+            Ok(()) => Ok((conn, None)),
+            Err(e) if settings.require_available => Err(Error::configuration(format!(
+                "{what}: Redis at {} is not available: {e}",
+                conn.describe()
+            ))),
+            Err(e) => Ok((conn, Some(e))),
+        }
+    }
+
     /// Runs `op` on the connection, within the deadline, unless Redis is in its back-off.
     pub(super) async fn run<T, F, Fut>(&self, op: F) -> Result<T, ConnError>
     where
@@ -222,16 +241,12 @@ impl Conn {
     }
 }
 
-impl fmt::Debug for Conn {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Conn")
-            .field("redis", &self.describe)
-            .field("deadline", &self.deadline)
-            .field("backoff", &self.backoff)
-            .field("available", &self.is_available())
-            .finish()
-    }
-}
+debug_fields!(Conn, |this| {
+    redis: this.describe,
+    deadline: this.deadline,
+    backoff: this.backoff,
+    available: this.is_available(),
+});
 
 /// At most one warning per interval, counting the ones left out.
 pub(super) struct WarnGate {

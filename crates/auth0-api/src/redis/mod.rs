@@ -87,6 +87,18 @@
 //! key). Connections use the URL's settings: `rediss://` needs the `redis` crate's TLS features,
 //! which this crate does not enable.
 
+/// Builder setters that store their value in the field of the same name of the builder's
+/// connection settings (`self.settings`), each with its doc comment.
+macro_rules! settings_setters {
+    ($($(#[$doc:meta])* $name:ident: $ty:ty;)*) => {$(
+        $(#[$doc])*
+        pub fn $name(mut self, value: $ty) -> Self {
+            self.settings.$name = value;
+            self
+        }
+    )*};
+}
+
 /// The timeout setters both builders share (they configure the same connection settings).
 macro_rules! timeout_setters {
     () => {
@@ -98,17 +110,13 @@ macro_rules! timeout_setters {
             self
         }
 
-        /// How long connecting to Redis may take (default [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
-        pub fn connection_timeout(mut self, timeout: Duration) -> Self {
-            self.settings.connection_timeout = timeout;
-            self
-        }
-
-        /// How long Redis may take to answer a command (default
-        /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
-        pub fn response_timeout(mut self, timeout: Duration) -> Self {
-            self.settings.response_timeout = timeout;
-            self
+        settings_setters! {
+            /// How long connecting to Redis may take (default
+            /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
+            connection_timeout: Duration;
+            /// How long Redis may take to answer a command (default
+            /// [`DEFAULT_TIMEOUT`](super::DEFAULT_TIMEOUT)).
+            response_timeout: Duration;
         }
     };
 }

@@ -21,6 +21,53 @@ use serde::de::{
 
 use crate::jose::jws::{DecodeError, classify_json_error};
 
+/// `Deserialize` for `$ty` through a local visitor: its value is `$ty`, it expects `$expecting`,
+/// it has the given `visit_*` methods, and the deserializer starts it with `$start`
+/// (`deserialize_any`, `deserialize_str`).
+macro_rules! deserialize_with_visitor {
+    ($ty:ty, $expecting:literal, $start:ident, { $($methods:tt)* }) => {
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct V;
+                impl<'de> Visitor<'de> for V {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                        f.write_str($expecting)
+                    }
+                    $($methods)*
+                }
+                d.$start(V)
+            }
+        }
+    };
+}
+
+/// The three string methods of a `Visitor<'de>` whose value wraps a `Cow<'de, str>`: `$wrap`
+/// receives the string, borrowed from the text unless it had escapes.
+macro_rules! visit_cow_str {
+    ($wrap:expr) => {
+        fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Self::Value, E> {
+            Ok($wrap(Cow::Borrowed(s)))
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok($wrap(Cow::Owned(s.to_owned())))
+        }
+        fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Self::Value, E> {
+            Ok($wrap(Cow::Owned(s)))
+        }
+    };
+}
+
+/// `Visitor` methods for values read only for their [`Kind`]: each checks its value with
+/// [`Shape`] and turns the kind into the visitor's value with `$map`.
+macro_rules! visit_via_shape {
+    ($map:expr; $($visit:ident($arg:ty)),* $(,)?) => {$(
+        fn $visit<E: serde::de::Error>(self, v: $arg) -> Result<Self::Value, E> {
+            Shape.$visit(v).map($map)
+        }
+    )*};
+}
+
 /// Up to this many members, duplicates are found by a linear scan behind a one-word filter;
 /// beyond, with a hash set.
 const LINEAR_SCAN_MEMBERS: usize = 16;
@@ -178,27 +225,9 @@ impl<'de, S: MemberSink<'de>> Visitor<'de> for ObjectWalker<'_, S> {
 /// A member name, borrowed unless it had escapes.
 pub(super) struct Name<'de>(pub(super) Cow<'de, str>);
 
-impl<'de> Deserialize<'de> for Name<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Name<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Name<'de>, E> {
-                Ok(Name(Cow::Owned(s)))
-            }
-        }
-        d.deserialize_str(V)
-    }
-}
+deserialize_with_visitor!(Name<'de>, "a string", deserialize_str, {
+    visit_cow_str!(Name);
+});
 
 /// Any JSON value, checked as `serde_json::Value` would check it, and dropped.
 pub(crate) struct Validated;

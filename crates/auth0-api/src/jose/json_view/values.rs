@@ -54,48 +54,19 @@ pub(crate) fn value_truthy(v: Option<&serde_json::Value>) -> bool {
     }
 }
 
-impl<'de> Deserialize<'de> for Lite<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Lite<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_borrowed_str<E: serde::de::Error>(self, s: &'de str) -> Result<Lite<'de>, E> {
-                Ok(Lite::Str(Cow::Borrowed(s)))
-            }
-            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Lite<'de>, E> {
-                Ok(Lite::Str(Cow::Owned(s.to_owned())))
-            }
-            fn visit_string<E: serde::de::Error>(self, s: String) -> Result<Lite<'de>, E> {
-                Ok(Lite::Str(Cow::Owned(s)))
-            }
-            fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Lite<'de>, E> {
-                Shape.visit_bool(b).map(other)
-            }
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Lite<'de>, E> {
-                Shape.visit_i64(n).map(other)
-            }
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Lite<'de>, E> {
-                Shape.visit_u64(n).map(other)
-            }
-            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Lite<'de>, E> {
-                Shape.visit_f64(n).map(other)
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Lite<'de>, E> {
-                Ok(Lite::Other(false))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Lite<'de>, A::Error> {
-                Shape.visit_seq(seq).map(other)
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lite<'de>, A::Error> {
-                Shape.visit_map(map).map(other)
-            }
-        }
-        d.deserialize_any(V)
+deserialize_with_visitor!(Lite<'de>, "any JSON value", deserialize_any, {
+    visit_cow_str!(Lite::Str);
+    visit_via_shape!(other; visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64));
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Lite<'de>, E> {
+        Ok(Lite::Other(false))
     }
-}
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Lite<'de>, A::Error> {
+        Shape.visit_seq(seq).map(other)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Lite<'de>, A::Error> {
+        Shape.visit_map(map).map(other)
+    }
+});
 
 fn other<'de>(k: Kind) -> Lite<'de> {
     Lite::Other(k == Kind::Truthy)
@@ -146,21 +117,8 @@ impl<'de> Visitor<'de> for PickSeed {
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Picked<'de>, A::Error> {
         Shape.visit_seq(seq).map(not_object)
     }
-    fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Picked<'de>, E> {
-        Shape.visit_str(s).map(not_object)
-    }
-    fn visit_bool<E: serde::de::Error>(self, b: bool) -> Result<Picked<'de>, E> {
-        Shape.visit_bool(b).map(not_object)
-    }
-    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Picked<'de>, E> {
-        Shape.visit_i64(n).map(not_object)
-    }
-    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Picked<'de>, E> {
-        Shape.visit_u64(n).map(not_object)
-    }
-    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Picked<'de>, E> {
-        Shape.visit_f64(n).map(not_object)
-    }
+    visit_via_shape!(not_object;
+        visit_str(&str), visit_bool(bool), visit_i64(i64), visit_u64(u64), visit_f64(f64));
     fn visit_unit<E: serde::de::Error>(self) -> Result<Picked<'de>, E> {
         Ok(not_object(Kind::Falsy))
     }
@@ -178,45 +136,35 @@ fn not_object<'de>(k: Kind) -> Picked<'de> {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(crate) struct Number(pub(crate) Option<f64>);
 
-impl<'de> Deserialize<'de> for Number {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Number;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            // `as f64` as `Value::as_f64` converts: the nearest double.
-            #[allow(clippy::cast_precision_loss)]
-            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Number, E> {
-                Ok(Number(Some(n as f64)))
-            }
-            #[allow(clippy::cast_precision_loss)]
-            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Number, E> {
-                Ok(Number(Some(n as f64)))
-            }
-            fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Number, E> {
-                Ok(Number(Some(n).filter(|t| t.is_finite())))
-            }
-            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Number, E> {
-                Ok(Number(None))
-            }
-            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Number, E> {
-                Ok(Number(None))
-            }
-            fn visit_unit<E: serde::de::Error>(self) -> Result<Number, E> {
-                Ok(Number(None))
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Number, A::Error> {
-                drain_seq(seq).map(|_| Number(None))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Number, A::Error> {
-                Shape.visit_map(map).map(|_| Number(None))
-            }
-        }
-        d.deserialize_any(V)
+deserialize_with_visitor!(Number, "any JSON value", deserialize_any, {
+    // `as f64` as `Value::as_f64` converts: the nearest double.
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Number, E> {
+        Ok(Number(Some(n as f64)))
     }
-}
+    #[allow(clippy::cast_precision_loss)]
+    fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Number, E> {
+        Ok(Number(Some(n as f64)))
+    }
+    fn visit_f64<E: serde::de::Error>(self, n: f64) -> Result<Number, E> {
+        Ok(Number(Some(n).filter(|t| t.is_finite())))
+    }
+    fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Number, E> {
+        Ok(Number(None))
+    }
+    fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<Number, E> {
+        Ok(Number(None))
+    }
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Number, E> {
+        Ok(Number(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Number, A::Error> {
+        drain_seq(seq).map(|_| Number(None))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Number, A::Error> {
+        Shape.visit_map(map).map(|_| Number(None))
+    }
+});
 
 /// How an `aud` member compares with the expected audiences (RFC 7519 section 4.1.3), in the
 /// reference's two cases: an array (any string member expected), or anything else (a single
