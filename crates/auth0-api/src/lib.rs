@@ -136,6 +136,7 @@ pub mod challenge;
 pub mod claims;
 mod client;
 mod clock;
+mod digest_map;
 pub mod domains;
 pub mod dpop;
 pub mod error;

@@ -2,6 +2,8 @@
 //! (Bearer or DPoP) in the reference's order, verifies the token, and for DPoP the proof and its
 //! `cnf.jkt` binding; every failure carries the challenges of this client's DPoP mode.
 
+use std::time::SystemTime;
+
 use super::{ApiClient, DPOP_HEADER, VerifiedRequest};
 use crate::challenge::AuthScheme;
 use crate::claims::Confirmation;
@@ -133,7 +135,7 @@ impl ApiClient {
                 let verified = self
                     .inner
                     .dpop
-                    .verify_prepared(token, proof, method, url, Some(&digest))
+                    .verify_prepared(token, proof, method, url, Some(&digest), SystemTime::now())
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
                 let Some(expected) = expected else {

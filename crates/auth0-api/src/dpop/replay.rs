@@ -26,9 +26,11 @@
 //! ```
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::BinaryHeap;
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
+
+use crate::digest_map::DigestMap;
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -107,30 +109,6 @@ pub struct InMemoryReplayStore {
     max_per_key: usize,
     digests: RandomState,
     state: Mutex<State>,
-}
-
-/// A map keyed by digests that are already uniformly spread and secret: hashed as themselves.
-type DigestMap<V> = HashMap<u64, V, BuildHasherDefault<DigestHasher>>;
-
-/// The identity hash of a `u64` digest.
-#[derive(Default)]
-struct DigestHasher(u64);
-
-impl Hasher for DigestHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        // Only `u64` keys are hashed; fold anything else in, should it ever be.
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 #[derive(Default)]

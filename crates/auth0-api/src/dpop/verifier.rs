@@ -119,10 +119,8 @@ impl DpopVerifier {
         if proof.is_empty() {
             return Err(RequestError::MissingArgument("dpop_proof".to_owned()).into());
         }
-        check_arguments(access_token, http_method, http_url)?;
-
         let prepared = self.prepare_proof(proof)?;
-        self.verify_prepared_at(access_token, prepared, http_method, http_url, None, now)
+        self.verify_prepared(access_token, prepared, http_method, http_url, None, now)
             .await
     }
 
@@ -140,7 +138,8 @@ impl DpopVerifier {
         self.headers.prepare(proof)
     }
 
-    /// [`verify`](Self::verify) for a proof already [prepared](Self::prepare_proof).
+    /// [`verify`](Self::verify) for a proof already [prepared](Self::prepare_proof), at `now`;
+    /// `token_digest` is the access token's SHA-256 when the caller has it.
     ///
     /// # Errors
     /// As [`verify`](Self::verify), less those of [`prepare_proof`](Self::prepare_proof).
@@ -151,29 +150,10 @@ impl DpopVerifier {
         http_method: &str,
         http_url: &str,
         token_digest: Option<&[u8; 32]>,
+        now: SystemTime,
     ) -> Result<VerifiedProof> {
         // A prepared proof is not empty; the other arguments are checked as `verify` does.
         check_arguments(access_token, http_method, http_url)?;
-        self.verify_prepared_at(
-            access_token,
-            proof,
-            http_method,
-            http_url,
-            token_digest,
-            SystemTime::now(),
-        )
-        .await
-    }
-
-    async fn verify_prepared_at(
-        &self,
-        access_token: &str,
-        proof: PreparedProof<'_>,
-        http_method: &str,
-        http_url: &str,
-        token_digest: Option<&[u8; 32]>,
-        now: SystemTime,
-    ) -> Result<VerifiedProof> {
         let header = self.headers.check(&proof)?;
         let mut text = String::new();
         let claims = ProofPayload::decode_and_verify(&proof.segments, &header.key, &mut text)?;

@@ -25,7 +25,9 @@
 //! DPoP requests still check their proof every time; only the access-token part is cached.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::hash::{BuildHasher, Hasher, RandomState};
+
+use crate::digest_map::DigestMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::Duration;
@@ -98,7 +100,8 @@ struct Shard {
 
 /// One shard's entries: an index from lookup key to slot, and the slots the CLOCK hand sweeps.
 struct Table<V> {
-    index: HashMap<u64, usize, BuildHasherDefault<KeyHasher>>,
+    /// The lookup keys are keyed hashes already: the index uses them as they are.
+    index: DigestMap<usize>,
     slots: Vec<Option<Slot<V>>>,
     capacity: usize,
     hand: usize,
@@ -110,24 +113,6 @@ struct Slot<V> {
     entry: V,
     /// Used since the hand last passed (set by hits under the read lock).
     referenced: AtomicBool,
-}
-
-/// The lookup keys are keyed hashes already: the index uses them as they are.
-#[derive(Default)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n;
-    }
 }
 
 /// Keys of tokens seen (probably) since the last reset.

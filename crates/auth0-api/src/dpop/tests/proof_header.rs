@@ -2,6 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+use std::time::SystemTime;
+
 use super::*;
 
 // --- header --------------------------------------------------------------------------------
@@ -367,7 +369,7 @@ async fn a_prepared_proof_verifies_as_the_proof_does() {
     let fresh = v.prepare_proof(&proof).unwrap();
     assert!(matches!(fresh.header, ProofHeader::Decoded(_)));
     let first = v
-        .verify_prepared(TOKEN, fresh, "GET", URL, None)
+        .verify_prepared(TOKEN, fresh, "GET", URL, None, SystemTime::now())
         .await
         .unwrap();
     assert_eq!(first.jkt, key.thumbprint());
@@ -375,7 +377,7 @@ async fn a_prepared_proof_verifies_as_the_proof_does() {
     let kept = v.prepare_proof(&proof).unwrap();
     assert!(matches!(kept.header, ProofHeader::Checked(_)));
     let second = v
-        .verify_prepared(TOKEN, kept, "GET", URL, None)
+        .verify_prepared(TOKEN, kept, "GET", URL, None, SystemTime::now())
         .await
         .unwrap();
     assert_eq!(second.claims.as_object(), first.claims.as_object());
@@ -389,7 +391,7 @@ async fn a_prepared_proof_verifies_as_the_proof_does() {
     ] {
         let prepared = v.prepare_proof(&proof).unwrap();
         let err = v
-            .verify_prepared(token, prepared, method, url, None)
+            .verify_prepared(token, prepared, method, url, None, SystemTime::now())
             .await
             .unwrap_err();
         assert_eq!(err.kind(), &ErrorKind::MissingRequiredArgument);
@@ -459,13 +461,27 @@ async fn a_token_digest_from_the_caller_stands_for_hashing_the_token() {
     let digest: [u8; 32] = sha256(TOKEN.as_bytes()).try_into().unwrap();
     let prepared = v.prepare_proof(&proof).unwrap();
     assert!(
-        v.verify_prepared(TOKEN, prepared, "GET", URL, Some(&digest))
-            .await
-            .is_ok()
+        v.verify_prepared(
+            TOKEN,
+            prepared,
+            "GET",
+            URL,
+            Some(&digest),
+            SystemTime::now()
+        )
+        .await
+        .is_ok()
     );
     let prepared = v.prepare_proof(&proof).unwrap();
     let wrong = v
-        .verify_prepared(TOKEN, prepared, "GET", URL, Some(&[0u8; 32]))
+        .verify_prepared(
+            TOKEN,
+            prepared,
+            "GET",
+            URL,
+            Some(&[0u8; 32]),
+            SystemTime::now(),
+        )
         .await
         .unwrap_err();
     assert_eq!(wrong.description(), "DPoP Proof ath mismatch");
