@@ -241,7 +241,14 @@ impl ApiClientOptionsBuilder {
             ));
         }
 
-        let cache_max_entries = self.cache_max_entries.unwrap_or(100);
+        // By default, room for every issuer of a static list (each has one discovery document
+        // and one key set): a list longer than the reference's 100 would otherwise evict its
+        // own documents in turn. An explicit size is kept as given.
+        let listed = match &domains {
+            DomainsMode::List(allowed) => allowed.len(),
+            _ => 0,
+        };
+        let cache_max_entries = self.cache_max_entries.unwrap_or(100.max(listed));
         if cache_max_entries < 2 {
             return Err(Error::configuration(
                 "cache_max_entries must be an integer greater than 1",

@@ -197,6 +197,25 @@ mod tests {
     }
 
     #[test]
+    fn the_document_caches_have_room_for_every_listed_issuer() {
+        let list = |n: usize| {
+            (0..n)
+                .map(|i| format!("tenant{i}.example.com"))
+                .collect::<Vec<_>>()
+        };
+        let o = base().domains(list(200)).build().unwrap();
+        assert_eq!(o.cache_max_entries, 200);
+        let o = base().domains(list(50)).build().unwrap();
+        assert_eq!(o.cache_max_entries, 100);
+        let o = base()
+            .domains(list(200))
+            .cache_max_entries(50)
+            .build()
+            .unwrap();
+        assert_eq!(o.cache_max_entries, 50, "an explicit size is kept");
+    }
+
+    #[test]
     fn defaults_and_normalisation() {
         let o = base().domain("TENANT.auth0.com").build().unwrap();
         assert_eq!(o.domain(), Some("https://tenant.auth0.com/"));
