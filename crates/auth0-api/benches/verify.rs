@@ -50,7 +50,7 @@ mod common;
 use common::{
     Clients, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
     default_options, distinct_bound_tokens, distinct_tokens, ec_key, fill, in_turn, rsa_key, split,
-    start_tenant, with_splits,
+    start_tenant, time_bare_pairs, time_requests, with_splits,
 };
 
 fn benches(c: &mut Criterion) {
@@ -168,13 +168,7 @@ fn benches(c: &mut Criterion) {
             let requests: Vec<_> = (0..chunk)
                 .map(|_| request(key.proof("GET", URL, Some(&bound)).sign()))
                 .collect();
-            elapsed += rt.block_on(async {
-                let start = Instant::now();
-                for req in requests {
-                    black_box(client.verify_request(req).await.unwrap());
-                }
-                start.elapsed()
-            });
+            elapsed += time_requests(&rt, client, requests);
         }
         elapsed
     };
@@ -234,24 +228,10 @@ fn benches(c: &mut Criterion) {
                     .collect();
                 let split_proofs: Vec<_> = proofs.iter().map(|p| split(p)).collect();
                 let requests: Vec<_> = proofs.into_iter().map(request).collect();
-                let run_bare = || {
-                    let start = Instant::now();
-                    for (input, sig) in &split_proofs {
-                        rsa.verify_sig(black_box(&t_input), black_box(&t_sig))
-                            .unwrap();
-                        ec.verify_sig(black_box(input), black_box(sig)).unwrap();
-                    }
-                    start.elapsed()
-                };
-                let run_lib = || {
-                    rt.block_on(async {
-                        let start = Instant::now();
-                        for req in requests {
-                            black_box(fresh.verify_request(req).await.unwrap());
-                        }
-                        start.elapsed()
-                    })
-                };
+                let token = (t_input.clone(), t_sig.clone());
+                let run_bare =
+                    || time_bare_pairs(&rsa, split_proofs.iter().map(|p| (&token, p, &ec)));
+                let run_lib = || time_requests(&rt, &fresh, requests);
                 let (b, l) = in_turn(i, run_bare, run_lib);
                 bare += b;
                 lib += l;
@@ -377,16 +357,8 @@ fn defaults(
                 let start_at = next % (new_keys.len() - CHUNK as usize);
                 next += chunk as usize;
                 let batch = made(&new_keys[start_at..start_at + chunk as usize]);
-                let start = Instant::now();
-                for (k, (t_input, t_sig), (p_input, p_sig), _) in &batch {
-                    rsa.verify_sig(black_box(t_input), black_box(t_sig))
-                        .unwrap();
-                    key_of(*k)
-                        .1
-                        .verify_sig(black_box(p_input), black_box(p_sig))
-                        .unwrap();
-                }
-                elapsed += start.elapsed();
+                elapsed +=
+                    time_bare_pairs(rsa, batch.iter().map(|(k, t, p, _)| (t, p, key_of(*k).1)));
             }
             elapsed
         })
@@ -396,13 +368,7 @@ fn defaults(
         for chunk in chunks(iters) {
             let (client, batch) = stream.take(chunk as usize);
             let requests: Vec<_> = made(batch).into_iter().map(|m| m.3).collect();
-            elapsed += rt.block_on(async {
-                let start = Instant::now();
-                for req in requests {
-                    black_box(client.verify_request(req).await.unwrap());
-                }
-                start.elapsed()
-            });
+            elapsed += time_requests(rt, &client, requests);
         }
         elapsed
     };

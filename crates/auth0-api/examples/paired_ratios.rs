@@ -40,7 +40,7 @@ mod common;
 use common::{
     Clients, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
     default_options, distinct_bound_tokens, distinct_tokens, ec_key, fill, in_turn, rsa_key, split,
-    start_tenant, with_splits,
+    start_tenant, time_bare_pairs, time_requests, with_splits,
 };
 
 /// Distinct tokens made up front for the fresh-token paths (each used once per client).
@@ -270,15 +270,7 @@ fn main() {
             }
             start.elapsed().as_secs_f64() * 1e6 / dpop_batch as f64
         };
-        let lib = || {
-            rt.block_on(async {
-                let start = Instant::now();
-                for req in requests {
-                    black_box(client.verify_request(req).await.unwrap());
-                }
-                start.elapsed().as_secs_f64() * 1e6 / dpop_batch as f64
-            })
-        };
+        let lib = || time_requests(&rt, client, requests).as_secs_f64() * 1e6 / dpop_batch as f64;
         in_turn(turn, bare, lib)
     };
     let (mut with, mut without) = (vec![], vec![]);
@@ -340,28 +332,12 @@ fn main() {
                 })
                 .collect();
             let bare = || {
-                let start = Instant::now();
-                for (k, (t_input, t_sig), (p_input, p_sig), _) in &made {
-                    rsa.verify_sig(black_box(t_input), black_box(t_sig))
-                        .unwrap();
-                    key_of(*k)
-                        .1
-                        .verify_sig(black_box(p_input), black_box(p_sig))
-                        .unwrap();
-                }
-                start.elapsed().as_secs_f64() * 1e6 / made.len() as f64
+                let pairs = made.iter().map(|(k, t, p, _)| (t, p, key_of(*k).1));
+                time_bare_pairs(&rsa, pairs).as_secs_f64() * 1e6 / made.len() as f64
             };
             let n = made.len();
             let requests: Vec<_> = made.iter().map(|m| m.3.clone()).collect();
-            let lib = || {
-                rt.block_on(async {
-                    let start = Instant::now();
-                    for req in requests {
-                        black_box(client.verify_request(req).await.unwrap());
-                    }
-                    start.elapsed().as_secs_f64() * 1e6 / n as f64
-                })
-            };
+            let lib = || time_requests(&rt, &client, requests).as_secs_f64() * 1e6 / n as f64;
             results[s].push(in_turn(i, bare, lib));
         }
     }

@@ -3,10 +3,12 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::hint::black_box;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use auth0_api::dpop::replay::InMemoryReplayStore;
-use auth0_api::{ApiClient, ApiClientOptions};
+use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
 use auth0_api_dev_tenant::DevTenant;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
@@ -231,4 +233,35 @@ pub fn in_turn<T>(turn: usize, bare: impl FnOnce() -> T, lib: impl FnOnce() -> T
         let l = lib();
         (bare(), l)
     }
+}
+
+/// The time `client.verify_request` takes for every one of `requests` (each must pass), on `rt`.
+pub fn time_requests<'r>(
+    rt: &tokio::runtime::Runtime,
+    client: &ApiClient,
+    requests: impl IntoIterator<Item = VerifyRequest<'r>>,
+) -> Duration {
+    rt.block_on(async {
+        let start = Instant::now();
+        for request in requests {
+            black_box(client.verify_request(request).await.unwrap());
+        }
+        start.elapsed()
+    })
+}
+
+/// The time the bare checks of DPoP requests take: for each, the token's RS256 signature with
+/// `rsa` and the proof's signature with its own key.
+pub fn time_bare_pairs<'a>(
+    rsa: &ParsedPublicKey,
+    pairs: impl IntoIterator<Item = (&'a Split, &'a Split, &'a ParsedPublicKey)>,
+) -> Duration {
+    let start = Instant::now();
+    for ((t_input, t_sig), (p_input, p_sig), key) in pairs {
+        rsa.verify_sig(black_box(t_input), black_box(t_sig))
+            .unwrap();
+        key.verify_sig(black_box(p_input), black_box(p_sig))
+            .unwrap();
+    }
+    start.elapsed()
 }
