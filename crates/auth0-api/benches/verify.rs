@@ -48,9 +48,9 @@ use criterion::{Criterion, criterion_group, criterion_main};
 mod common;
 
 use common::{
-    Clients, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
-    default_options, distinct_bound_tokens, distinct_tokens, ec_key, fill, in_turn, rsa_key, split,
-    start_tenant, time_bare_pairs, time_requests, with_splits,
+    Clients, DpopFleet, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
+    default_options, distinct_tokens, ec_key, fill, in_turn, rsa_key, split, start_tenant,
+    time_bare_pairs, time_requests, with_splits,
 };
 
 fn benches(c: &mut Criterion) {
@@ -311,29 +311,9 @@ fn defaults(
     // DPoP, default options: 1,024 distinct bound tokens on one key, and 1,024 keys each with
     // its own token; a fresh proof per request, made per chunk before the clock starts.
     let key = DpopKey::generate();
-    let ec = ec_key(&key.public_jwk());
-    let keys: Vec<DpopKey> = (0..1_024).map(|_| DpopKey::generate()).collect();
-    let parsed: Vec<_> = keys.iter().map(|k| ec_key(&k.public_jwk())).collect();
-    let one_key: Vec<(usize, String)> =
-        distinct_bound_tokens(tenant, &key.thumbprint(), 1_024, "d")
-            .into_iter()
-            .map(|t| (usize::MAX, t))
-            .collect();
-    let new_keys: Vec<(usize, String)> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let t = distinct_bound_tokens(tenant, &k.thumbprint(), 1, &format!("k{i}")).remove(0);
-            (i, t)
-        })
-        .collect();
-    let key_of = |k: usize| {
-        if k == usize::MAX {
-            (&key, &ec)
-        } else {
-            (&keys[k], &parsed[k])
-        }
-    };
+    let fleet = DpopFleet::new(tenant, &key, 1_024);
+    let (one_key, new_keys) = (&fleet.one_key, &fleet.new_keys);
+    let key_of = |k: usize| fleet.key_of(k);
     let made = |batch: &[(usize, String)]| -> Vec<_> {
         batch
             .iter()
@@ -372,11 +352,11 @@ fn defaults(
         }
         elapsed
     };
-    let mut one = Stream::new(&one_key, || default_client(rt, tenant, &warm));
+    let mut one = Stream::new(one_key, || default_client(rt, tenant, &warm));
     g.bench_function("dpop_one_key", |b| {
         b.iter_custom(|iters| dpop(&mut one, iters))
     });
-    let mut each = Stream::new(&new_keys, || default_client(rt, tenant, &warm));
+    let mut each = Stream::new(new_keys, || default_client(rt, tenant, &warm));
     g.bench_function("dpop_new_key", |b| {
         b.iter_custom(|iters| dpop(&mut each, iters))
     });

@@ -38,9 +38,9 @@ use auth0_api_dev_tenant::dpop::DpopKey;
 mod common;
 
 use common::{
-    Clients, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
-    default_options, distinct_bound_tokens, distinct_tokens, ec_key, fill, in_turn, rsa_key, split,
-    start_tenant, time_bare_pairs, time_requests, with_splits,
+    Clients, DpopFleet, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
+    default_options, distinct_tokens, ec_key, fill, in_turn, rsa_key, split, start_tenant,
+    time_bare_pairs, time_requests, with_splits,
 };
 
 /// Distinct tokens made up front for the fresh-token paths (each used once per client).
@@ -288,42 +288,23 @@ fn main() {
     // the client has not seen and a fresh proof per request: every token bound to one key, or
     // a new key (and its token) per request. The bare pair gets each proof's key parsed.
     eprintln!("making {} DPoP-bound tokens...", 2 * DPOP_POOL);
-    let keys: Vec<DpopKey> = (0..DPOP_POOL).map(|_| DpopKey::generate()).collect();
-    let parsed: Vec<_> = keys.iter().map(|k| ec_key(&k.public_jwk())).collect();
-    let one_key: Vec<(usize, String)> =
-        distinct_bound_tokens(&tenant, &key.thumbprint(), DPOP_POOL, "d")
-            .into_iter()
-            .map(|t| (usize::MAX, t))
-            .collect();
-    let new_keys: Vec<(usize, String)> = keys
-        .iter()
-        .enumerate()
-        .map(|(i, k)| {
-            let t = distinct_bound_tokens(&tenant, &k.thumbprint(), 1, &format!("k{i}")).remove(0);
-            (i, t)
-        })
-        .collect();
+    let fleet = DpopFleet::new(&tenant, &key, DPOP_POOL);
+    let (one_key, new_keys) = (&fleet.one_key, &fleet.new_keys);
     let mut streams = [
         (
             "dpop: default, distinct tokens, one key",
-            Stream::new(&one_key, || default_client(&rt, &tenant, &warm)),
+            Stream::new(one_key, || default_client(&rt, &tenant, &warm)),
         ),
         (
             "dpop: default, distinct tokens, new key each",
-            Stream::new(&new_keys, || default_client(&rt, &tenant, &warm)),
+            Stream::new(new_keys, || default_client(&rt, &tenant, &warm)),
         ),
     ];
     let mut results: Vec<Vec<(f64, f64)>> = vec![vec![]; streams.len()];
     for i in 0..pairs {
         for (s, (_, stream)) in streams.iter_mut().enumerate() {
             let (client, batch) = stream.take(dpop_batch);
-            let key_of = |k: usize| {
-                if k == usize::MAX {
-                    (&key, &ec)
-                } else {
-                    (&keys[k], &parsed[k])
-                }
-            };
+            let key_of = |k: usize| fleet.key_of(k);
             let made: Vec<_> = batch
                 .iter()
                 .map(|(k, t)| {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use auth0_api::dpop::replay::InMemoryReplayStore;
 use auth0_api::{ApiClient, ApiClientOptions, VerifyRequest};
 use auth0_api_dev_tenant::DevTenant;
+use auth0_api_dev_tenant::dpop::DpopKey;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -264,4 +265,54 @@ pub fn time_bare_pairs<'a>(
             .unwrap();
     }
     start.elapsed()
+}
+
+/// DPoP-bound tokens for the default-options DPoP paths: `n` distinct tokens bound to `key`
+/// (tagged `usize::MAX`), and one token for each of `n` new keys (tagged with the key's index).
+pub struct DpopFleet<'k> {
+    key: &'k DpopKey,
+    parsed_key: ParsedPublicKey,
+    keys: Vec<DpopKey>,
+    parsed: Vec<ParsedPublicKey>,
+    /// Tokens bound to `key`.
+    pub one_key: Vec<(usize, String)>,
+    /// A token per new key.
+    pub new_keys: Vec<(usize, String)>,
+}
+
+impl<'k> DpopFleet<'k> {
+    /// Makes the keys and mints the tokens.
+    pub fn new(tenant: &DevTenant, key: &'k DpopKey, n: usize) -> Self {
+        let keys: Vec<DpopKey> = (0..n).map(|_| DpopKey::generate()).collect();
+        let parsed = keys.iter().map(|k| ec_key(&k.public_jwk())).collect();
+        let one_key = distinct_bound_tokens(tenant, &key.thumbprint(), n, "d")
+            .into_iter()
+            .map(|t| (usize::MAX, t))
+            .collect();
+        let new_keys = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| {
+                let t = distinct_bound_tokens(tenant, &k.thumbprint(), 1, &format!("k{i}"));
+                (i, t.into_iter().next().unwrap())
+            })
+            .collect();
+        Self {
+            key,
+            parsed_key: ec_key(&key.public_jwk()),
+            keys,
+            parsed,
+            one_key,
+            new_keys,
+        }
+    }
+
+    /// The signing key of tag `k` and its parsed public key (for the bare check).
+    pub fn key_of(&self, k: usize) -> (&DpopKey, &ParsedPublicKey) {
+        if k == usize::MAX {
+            (self.key, &self.parsed_key)
+        } else {
+            (&self.keys[k], &self.parsed[k])
+        }
+    }
 }
