@@ -143,6 +143,7 @@ pub mod error;
 pub mod exchange;
 mod fetch;
 mod jose;
+pub mod observe;
 pub mod options;
 #[cfg(feature = "redis")]
 pub mod redis;

@@ -14,10 +14,8 @@ use crate::settings::DpopMode;
 use crate::verify::token_cache::TokenCache;
 
 impl ApiClient {
-    /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
-    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
-    /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
-    pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
+    /// [`verify_request`](Self::verify_request)'s work, unobserved.
+    pub(super) async fn authenticate(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
         let mode = self.inner.options.dpop_mode;
         let prepare = |e: Error, scheme: Option<AuthScheme>| self.with_challenge(e, scheme);
         let refuse = |e: RequestError, scheme: Option<AuthScheme>| prepare(e.into(), scheme);

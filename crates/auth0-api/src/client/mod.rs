@@ -4,6 +4,8 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::challenge::{AuthScheme, Challenges};
 use crate::claims::Claims;
 use crate::dpop::{DpopVerifier, VerifiedProof};
@@ -14,7 +16,9 @@ use crate::fetch::discovery::discovery_cache;
 use crate::fetch::http::HttpClient;
 use crate::fetch::jwks::jwks_cache;
 use crate::fetch::loader::DocumentLoader;
+use crate::observe::EntryPoint;
 use crate::options::{ApiClientOptions, DpopMode};
+use crate::request::VerifyRequest;
 use crate::verify::{RequestContext, TokenVerifier};
 
 mod authenticate;
@@ -145,6 +149,7 @@ impl ApiClient {
             http: http.clone(),
             adapter,
             max_ttl: options.cache_ttl,
+            observe: options.observe.clone(),
         };
         let dpop = DpopVerifier::new(options.dpop_settings());
         let algs = dpop.algs().to_owned();
@@ -215,6 +220,21 @@ impl ApiClient {
         self.inner.options.dpop_mode == DpopMode::Required
     }
 
+    /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
+    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
+    /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
+    pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
+        let observe = &self.inner.options.observe;
+        let started = observe.start();
+        let outcome = self
+            .authenticate(request)
+            .instrument(tracing::debug_span!("auth0_api::verify_request"))
+            .await;
+        let scheme = outcome.as_ref().ok().map(|v| v.scheme);
+        observe.verification(started, EntryPoint::Request, scheme, outcome.as_ref().err());
+        outcome
+    }
+
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
     ///
     /// ```no_run
@@ -224,7 +244,7 @@ impl ApiClient {
     /// # Ok(()) }
     /// ```
     pub async fn verify_access_token(&self, token: &str) -> Result<Claims> {
-        self.verify_token(token, &[], None, None).await
+        self.observed_token(token, &[], None, None).await
     }
 
     /// [`verify_access_token`](Self::verify_access_token) with required claims and the request
@@ -234,7 +254,7 @@ impl ApiClient {
         token: &str,
         options: &VerifyOptions,
     ) -> Result<Claims> {
-        self.verify_token(
+        self.observed_token(
             token,
             &options.required_claims,
             options.request_url.as_deref(),
@@ -257,6 +277,29 @@ impl ApiClient {
         self.inner.tokens.verify(token, required, request).await
     }
 
+    /// [`verify_token`](Self::verify_token), observed as the access-token entry point.
+    async fn observed_token(
+        &self,
+        token: &str,
+        required: &[String],
+        request_url: Option<&str>,
+        request_headers: Option<&http::HeaderMap>,
+    ) -> Result<Claims> {
+        let observe = &self.inner.options.observe;
+        let started = observe.start();
+        let outcome = self
+            .verify_token(token, required, request_url, request_headers)
+            .instrument(tracing::debug_span!("auth0_api::verify_access_token"))
+            .await;
+        observe.verification(
+            started,
+            EntryPoint::AccessToken,
+            None,
+            outcome.as_ref().err(),
+        );
+        outcome
+    }
+
     /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.
     pub async fn verify_dpop_proof(
         &self,
@@ -265,10 +308,16 @@ impl ApiClient {
         http_method: &str,
         http_url: &str,
     ) -> Result<VerifiedProof> {
-        self.inner
+        let observe = &self.inner.options.observe;
+        let started = observe.start();
+        let outcome = self
+            .inner
             .dpop
             .verify(access_token, proof, http_method, http_url)
-            .await
+            .instrument(tracing::debug_span!("auth0_api::verify_dpop_proof"))
+            .await;
+        observe.verification(started, EntryPoint::DpopProof, None, outcome.as_ref().err());
+        outcome
     }
 }
 

@@ -6,6 +6,7 @@ use crate::dpop::replay::ReplayStore;
 use crate::error::{Error, Result};
 use crate::exchange::ClientAuth;
 use crate::fetch::cache::CacheAdapter;
+use crate::observe::{Observe, Observer};
 use crate::settings::{Algorithm, DpopMode};
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +46,7 @@ pub struct ApiClientOptionsBuilder {
     stale_if_error: Option<Duration>,
     verified_token_cache: Option<bool>,
     verified_token_cache_size: Option<usize>,
+    observer: Option<Arc<dyn Observer>>,
 }
 
 impl ApiClientOptionsBuilder {
@@ -162,6 +164,9 @@ impl ApiClientOptionsBuilder {
         verified_token_cache: bool;
         /// Most tokens in the verified-token cache (default 10 000).
         verified_token_cache_size: usize;
+        /// Sees verifications, document fetches, cache lookups, replay rejections and nonce
+        /// challenges (none by default; see [`observe`](crate::observe)).
+        observer: Arc<dyn Observer>;
     }
 
     /// Validates everything and returns the options, or an `invalid_configuration` error.
@@ -340,6 +345,7 @@ impl ApiClientOptionsBuilder {
             stale_if_error: self.stale_if_error.unwrap_or(Duration::from_secs(3600)),
             verified_token_cache: self.verified_token_cache.unwrap_or(true),
             verified_token_cache_size: self.verified_token_cache_size.unwrap_or(10_000),
+            observe: Observe::new(self.observer),
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

@@ -26,6 +26,7 @@ use crate::domains::DomainsMode;
 use crate::dpop::nonce::NonceConfig;
 use crate::dpop::replay::ReplayStore;
 use crate::fetch::cache::CacheAdapter;
+use crate::observe::Observe;
 pub use crate::settings::{Algorithm, DpopMode};
 
 mod builder;
@@ -63,6 +64,7 @@ pub struct ApiClientOptions {
     pub(crate) stale_if_error: Duration,
     pub(crate) verified_token_cache: bool,
     pub(crate) verified_token_cache_size: usize,
+    pub(crate) observe: Observe,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -76,6 +78,7 @@ debug_fields!(ApiClientOptions, |this| {
     client_id: this.client_id,
     client_auth: this.client_auth,
     algorithms: this.algorithms,
+    observer: this.observe,
 }, non_exhaustive);
 
 impl ApiClientOptions {
@@ -91,6 +94,7 @@ impl ApiClientOptions {
             token_cache_size: self
                 .verified_token_cache
                 .then_some(self.verified_token_cache_size),
+            observe: self.observe.clone(),
         }
     }
 

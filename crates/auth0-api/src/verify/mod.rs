@@ -23,6 +23,7 @@ use crate::fetch::discovery::{DiscoveryCache, discovery_url};
 use crate::fetch::jwks::JwksCache;
 use crate::fetch::resolved::ResolvedIssuers;
 use crate::jose::jws::MAX_TOKEN_BYTES;
+use crate::observe::{Cache, Document, Observe};
 use crate::settings::Algorithm;
 use keys_in_use::{KeysInUse, PendingEntry};
 use token_cache::{CachedToken, TokenCache};
@@ -45,6 +46,7 @@ pub(crate) struct TokenVerifier {
     discovery: DiscoveryCache,
     jwks: JwksCache,
     tokens: Option<TokenCache>,
+    observe: Observe,
     /// Discovery URL of the configured domain (single-domain mode), computed once.
     single_discovery_url: String,
     /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
@@ -65,6 +67,8 @@ pub(crate) struct VerifySettings {
     pub(crate) jwks_refresh_cooldown: Duration,
     /// The verified-token cache's size, when it is on.
     pub(crate) token_cache_size: Option<usize>,
+    /// Told of cache lookups.
+    pub(crate) observe: Observe,
 }
 
 impl TokenVerifier {
@@ -102,6 +106,7 @@ impl TokenVerifier {
             discovery,
             jwks,
             tokens: settings.token_cache_size.map(TokenCache::new),
+            observe: settings.observe,
         }
     }
 
@@ -121,14 +126,16 @@ impl TokenVerifier {
             .token_cache()
             .filter(|_| token.len() <= MAX_TOKEN_BYTES);
         let cache_key = cache.map(|c| c.key(token));
-        if let (Some(cache), Some(key)) = (cache, &cache_key)
-            && let Some(hit) = cache.get(key, token)
-        {
-            if self.still_valid(&hit).await {
-                checks::check_required(&hit.claims, required)?;
-                return Ok(hit.claims.clone());
+        if let (Some(cache), Some(key)) = (cache, &cache_key) {
+            if let Some(hit) = cache.get(key, token) {
+                if self.still_valid(&hit).await {
+                    self.observe.cache(Cache::VerifiedToken, true);
+                    checks::check_required(&hit.claims, required)?;
+                    return Ok(hit.claims.clone());
+                }
+                cache.remove(key);
             }
-            cache.remove(key);
+            self.observe.cache(Cache::VerifiedToken, false);
         }
 
         // 1. Split and decode; the header checks (malformed header, `HS*` refused); the
@@ -240,6 +247,9 @@ impl TokenVerifier {
                 let keys = KeysInUse::find(&pair.discovery, &pair.keys, Some(kid)).ok()?;
                 self.discovery.touch(&pair.discovery, now);
                 self.jwks.touch(&pair.keys, now);
+                self.observe
+                    .cache(Cache::Document(Document::Discovery), true);
+                self.observe.cache(Cache::Document(Document::Jwks), true);
                 Some(f(&keys))
             })
             .flatten()

@@ -10,6 +10,7 @@ mod domains;
 mod exactness;
 mod exchange;
 mod misbehaving;
+mod observer;
 mod properties;
 mod reasons;
 #[cfg(feature = "redis")]
