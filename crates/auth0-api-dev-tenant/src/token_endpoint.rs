@@ -318,6 +318,7 @@ fn client_credentials(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<
     let sub = format!("{}@clients", client.id);
     let mut extra = Map::new();
     extra.insert("gty".into(), json!("client-credentials"));
+    organization_claims(state, form, &mut extra)?;
     let grant = Grant {
         sub: &sub,
         aud,
@@ -326,6 +327,26 @@ fn client_credentials(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<
         extra,
     };
     Ok(token_response(issue(state, grant, jkt, None)?))
+}
+
+/// `org_id` and `org_name` for the request's `organization` (an ID or a name, as Auth0 takes
+/// it), if it names one.
+fn organization_claims(
+    state: &State,
+    form: &Form,
+    extra: &mut Map<String, Value>,
+) -> Result<(), OAuthError> {
+    let Some(wanted) = form.get("organization") else {
+        return Ok(());
+    };
+    let (id, name) = state
+        .organizations
+        .iter()
+        .find(|(id, name)| id == wanted || name.eq_ignore_ascii_case(wanted))
+        .ok_or_else(|| OAuthError::invalid_request("unknown organization"))?;
+    extra.insert("org_id".into(), json!(id));
+    extra.insert("org_name".into(), json!(name));
+    Ok(())
 }
 
 /// The two parameters every token exchange needs.
@@ -371,6 +392,7 @@ fn token_exchange(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Repl
         }
         let mut extra = Map::new();
         extra.insert("act".into(), Value::Object(act));
+        organization_claims(state, form, &mut extra)?;
         let grant = Grant {
             sub,
             aud,

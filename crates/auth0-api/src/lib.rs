@@ -145,6 +145,7 @@ mod fetch;
 mod jose;
 pub mod observe;
 pub mod options;
+pub mod organization;
 #[cfg(feature = "redis")]
 pub mod redis;
 mod request;

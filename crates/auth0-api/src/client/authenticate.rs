@@ -26,6 +26,7 @@ impl ApiClient {
         let prepare_token_error = |e: Error, scheme: AuthScheme| -> Error {
             match e.kind() {
                 ErrorKind::DomainsResolver
+                | ErrorKind::OrganizationResolver
                 | ErrorKind::ReplayStoreUnavailable
                 | ErrorKind::Configuration => e,
                 _ => prepare(e, Some(scheme)),

@@ -8,6 +8,7 @@ use tracing::Instrument;
 
 use crate::challenge::{AuthScheme, Challenges};
 use crate::claims::Claims;
+use crate::domains::ResolverContext;
 use crate::dpop::{DpopVerifier, VerifiedProof};
 use crate::error::{Error, Result};
 use crate::exchange::TokenExchange;
@@ -274,7 +275,17 @@ impl ApiClient {
             url: request_url,
             headers: request_headers,
         };
-        self.inner.tokens.verify(token, required, request).await
+        let claims = self.inner.tokens.verify(token, required, request).await?;
+        if let Some(policy) = &self.inner.options.organization {
+            policy
+                .check(&claims, || ResolverContext {
+                    request_url: request_url.map(str::to_owned),
+                    request_headers: request_headers.cloned(),
+                    unverified_iss: claims.iss().unwrap_or_default().to_owned(),
+                })
+                .await?;
+        }
+        Ok(claims)
     }
 
     /// [`verify_token`](Self::verify_token), observed as the access-token entry point.

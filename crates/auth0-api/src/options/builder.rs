@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::exchange::ClientAuth;
 use crate::fetch::cache::CacheAdapter;
 use crate::observe::{Observe, Observer};
+use crate::organization::{Organization, OrganizationPolicy, OrganizationResolver};
 use crate::settings::{Algorithm, DpopMode};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,6 +48,8 @@ pub struct ApiClientOptionsBuilder {
     verified_token_cache: Option<bool>,
     verified_token_cache_size: Option<usize>,
     observer: Option<Arc<dyn Observer>>,
+    organizations: Vec<String>,
+    organization_resolver: Option<OrganizationResolver>,
 }
 
 impl ApiClientOptionsBuilder {
@@ -167,6 +170,21 @@ impl ApiClientOptionsBuilder {
         /// Sees verifications, document fetches, cache lookups, replay rejections and nonce
         /// challenges (none by default; see [`observe`](crate::observe)).
         observer: Arc<dyn Observer>;
+    }
+
+    /// Requires tokens issued for this organization (Auth0 Organizations): an ID (`org_...`,
+    /// compared with `org_id`) or a name (lower-cased, compared with `org_name`). Call again
+    /// to accept any of several. See [`organization`](crate::organization).
+    pub fn organization(mut self, organization: impl Into<String>) -> Self {
+        self.organizations.push(organization.into());
+        self
+    }
+
+    /// Decides per request which organizations are accepted (instead of
+    /// [`organization`](Self::organization)).
+    pub fn organization_resolver(mut self, resolver: OrganizationResolver) -> Self {
+        self.organization_resolver = Some(resolver);
+        self
     }
 
     /// Validates everything and returns the options, or an `invalid_configuration` error.
@@ -306,6 +324,25 @@ impl ApiClientOptionsBuilder {
             ));
         }
 
+        let organization = match (self.organizations.is_empty(), self.organization_resolver) {
+            (true, None) => None,
+            (false, Some(_)) => {
+                return Err(Error::configuration(
+                    "organization and organization_resolver cannot be combined",
+                ));
+            }
+            (true, Some(resolver)) => Some(OrganizationPolicy::Resolver(resolver)),
+            (false, None) => Some(OrganizationPolicy::Fixed(
+                self.organizations
+                    .iter()
+                    .map(|o| Organization::parse(o))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        Error::configuration("organization must be a non-empty string")
+                    })?,
+            )),
+        };
+
         let positive = |d: Option<Duration>, default: u64, name: &str| -> Result<Duration> {
             let d = d.unwrap_or(Duration::from_secs(default));
             if d.is_zero() {
@@ -346,6 +383,7 @@ impl ApiClientOptionsBuilder {
             verified_token_cache: self.verified_token_cache.unwrap_or(true),
             verified_token_cache_size: self.verified_token_cache_size.unwrap_or(10_000),
             observe: Observe::new(self.observer),
+            organization,
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

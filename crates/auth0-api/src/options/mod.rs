@@ -27,6 +27,7 @@ use crate::dpop::nonce::NonceConfig;
 use crate::dpop::replay::ReplayStore;
 use crate::fetch::cache::CacheAdapter;
 use crate::observe::Observe;
+use crate::organization::OrganizationPolicy;
 pub use crate::settings::{Algorithm, DpopMode};
 
 mod builder;
@@ -65,6 +66,7 @@ pub struct ApiClientOptions {
     pub(crate) verified_token_cache: bool,
     pub(crate) verified_token_cache_size: usize,
     pub(crate) observe: Observe,
+    pub(crate) organization: Option<OrganizationPolicy>,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -79,6 +81,7 @@ debug_fields!(ApiClientOptions, |this| {
     client_auth: this.client_auth,
     algorithms: this.algorithms,
     observer: this.observe,
+    organization: this.organization,
 }, non_exhaustive);
 
 impl ApiClientOptions {

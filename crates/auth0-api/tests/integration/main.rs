@@ -11,6 +11,7 @@ mod exactness;
 mod exchange;
 mod misbehaving;
 mod observer;
+mod organization;
 mod properties;
 mod reasons;
 #[cfg(feature = "redis")]
