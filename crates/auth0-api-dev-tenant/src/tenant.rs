@@ -477,6 +477,20 @@ impl DevTenant {
         read(&self.state.keys).active_kid().to_owned()
     }
 
+    /// The public key `kid` as PEM (`PUBLIC KEY`), for static-key configurations; `None` for
+    /// an unknown `kid` or the fixed 1024-bit test key.
+    pub fn public_key_pem(&self, kid: &str) -> Option<String> {
+        read(&self.state.keys).get(kid)?.public_key_pem()
+    }
+
+    /// A self-signed certificate of key `kid` as PEM (`CERTIFICATE`), as the Auth0 dashboard
+    /// offers its signing certificate; `None` for an unknown `kid` or the fixed test key.
+    pub fn signing_certificate_pem(&self, kid: &str) -> Option<String> {
+        read(&self.state.keys)
+            .get(kid)?
+            .certificate_pem(&self.state.issuer)
+    }
+
     /// Generates an RSA-2048 key, publishes it in the JWKS (not active) and
     /// returns its `kid`.
     ///

@@ -6,6 +6,7 @@ use crate::dpop::replay::ReplayStore;
 use crate::error::{Error, Result};
 use crate::exchange::ClientAuth;
 use crate::fetch::cache::CacheAdapter;
+use crate::fetch::static_keys::{StaticKeyInput, collect_jwks};
 use crate::observe::{Observe, Observer};
 use crate::organization::{Organization, OrganizationPolicy, OrganizationResolver};
 use crate::settings::{Algorithm, DpopMode};
@@ -50,6 +51,7 @@ pub struct ApiClientOptionsBuilder {
     observer: Option<Arc<dyn Observer>>,
     organizations: Vec<String>,
     organization_resolver: Option<OrganizationResolver>,
+    static_keys: Vec<StaticKeyInput>,
 }
 
 impl ApiClientOptionsBuilder {
@@ -184,6 +186,49 @@ impl ApiClientOptionsBuilder {
     /// [`organization`](Self::organization)).
     pub fn organization_resolver(mut self, resolver: OrganizationResolver) -> Self {
         self.organization_resolver = Some(resolver);
+        self
+    }
+
+    /// Verifies with the keys of this JWKS document (`{"keys": [...]}`) instead of discovery
+    /// and the tenant's JWKS: no network at all (air-gapped deployments, tests, start-up
+    /// without network). Combine with the other `static_*` setters; checked in
+    /// [`build`](Self::build). Tokens must still come from the configured domain(s).
+    ///
+    /// ```
+    /// # use auth0_api::ApiClientOptions;
+    /// let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+    ///   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    ///   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+    /// let options = ApiClientOptions::builder()
+    ///     .domain("your-tenant.auth0.com")
+    ///     .audience("https://api.example.com")
+    ///     .algorithms([auth0_api::Algorithm::ES256])
+    ///     .static_jwks(jwks)
+    ///     .build()?;
+    /// # let _ = options;
+    /// # Ok::<(), auth0_api::Error>(())
+    /// ```
+    pub fn static_jwks(mut self, jwks_json: impl AsRef<[u8]>) -> Self {
+        self.static_keys
+            .push(StaticKeyInput::Jwks(jwks_json.as_ref().to_vec()));
+        self
+    }
+
+    /// One static public JWK (with its `kid`); see [`static_jwks`](Self::static_jwks).
+    pub fn static_jwk(mut self, jwk_json: impl AsRef<[u8]>) -> Self {
+        self.static_keys
+            .push(StaticKeyInput::Jwk(jwk_json.as_ref().to_vec()));
+        self
+    }
+
+    /// One static key from PEM: a `PUBLIC KEY` (RSA or EC P-256) or a `CERTIFICATE` (such as
+    /// the signing certificate the Auth0 dashboard offers), named `kid` as tokens name it; see
+    /// [`static_jwks`](Self::static_jwks).
+    pub fn static_key_pem(mut self, kid: impl Into<String>, pem: impl AsRef<[u8]>) -> Self {
+        self.static_keys.push(StaticKeyInput::Pem {
+            kid: kid.into(),
+            pem: pem.as_ref().to_vec(),
+        });
         self
     }
 
@@ -343,6 +388,17 @@ impl ApiClientOptionsBuilder {
             )),
         };
 
+        let static_jwks = if self.static_keys.is_empty() {
+            None
+        } else {
+            if matches!(domains, DomainsMode::Resolver(_)) {
+                return Err(Error::configuration(
+                    "static keys need 'domain' or a 'domains' list, not a resolver",
+                ));
+            }
+            Some(collect_jwks(&self.static_keys, &algorithms).map_err(Error::configuration)?)
+        };
+
         let positive = |d: Option<Duration>, default: u64, name: &str| -> Result<Duration> {
             let d = d.unwrap_or(Duration::from_secs(default));
             if d.is_zero() {
@@ -384,6 +440,7 @@ impl ApiClientOptionsBuilder {
             verified_token_cache_size: self.verified_token_cache_size.unwrap_or(10_000),
             observe: Observe::new(self.observer),
             organization,
+            static_jwks,
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

@@ -67,6 +67,8 @@ pub struct ApiClientOptions {
     pub(crate) verified_token_cache_size: usize,
     pub(crate) observe: Observe,
     pub(crate) organization: Option<OrganizationPolicy>,
+    /// Keys given in the options (checked), used instead of discovery and a fetched JWKS.
+    pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -82,6 +84,7 @@ debug_fields!(ApiClientOptions, |this| {
     algorithms: this.algorithms,
     observer: this.observe,
     organization: this.organization,
+    static_keys: this.static_jwks.is_some(),
 }, non_exhaustive);
 
 impl ApiClientOptions {
@@ -98,6 +101,7 @@ impl ApiClientOptions {
                 .verified_token_cache
                 .then_some(self.verified_token_cache_size),
             observe: self.observe.clone(),
+            static_jwks: self.static_jwks.clone(),
         }
     }
 

@@ -22,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::fetch::discovery::{DiscoveryCache, discovery_url};
 use crate::fetch::jwks::JwksCache;
 use crate::fetch::resolved::ResolvedIssuers;
+use crate::fetch::static_keys::StaticKeys;
 use crate::jose::jws::MAX_TOKEN_BYTES;
 use crate::observe::{Cache, Document, Observe};
 use crate::settings::Algorithm;
@@ -47,6 +48,8 @@ pub(crate) struct TokenVerifier {
     jwks: JwksCache,
     tokens: Option<TokenCache>,
     observe: Observe,
+    /// Keys given in the options: every issuer's key set, never fetched.
+    static_keys: Option<StaticKeys>,
     /// Discovery URL of the configured domain (single-domain mode), computed once.
     single_discovery_url: String,
     /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
@@ -69,6 +72,8 @@ pub(crate) struct VerifySettings {
     pub(crate) token_cache_size: Option<usize>,
     /// Told of cache lookups.
     pub(crate) observe: Observe,
+    /// Keys given in the options (instead of discovery and a fetched JWKS).
+    pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl TokenVerifier {
@@ -90,7 +95,15 @@ impl TokenVerifier {
             DomainsMode::List(allowed) => allowed.len(),
             DomainsMode::Resolver(_) => 0,
         });
+        let static_keys = settings.static_jwks.as_ref().map(|jwks| {
+            let issuers: Vec<&str> = match &settings.domains {
+                DomainsMode::List(allowed) => allowed.iter().map(String::as_str).collect(),
+                _ => settings.domain.as_deref().into_iter().collect(),
+            };
+            StaticKeys::new(jwks, &settings.algorithms, &issuers)
+        });
         Self {
+            static_keys,
             single_discovery_url: settings
                 .domain
                 .as_deref()
@@ -218,6 +231,9 @@ impl TokenVerifier {
     async fn still_valid(&self, hit: &CachedToken) -> bool {
         if (unix_now() as f64) >= hit.valid_until {
             return false;
+        }
+        if let Some(fixed) = &self.static_keys {
+            return fixed.has(&hit.kid);
         }
         match self.jwks.get(&hit.jwks_uri).await {
             Ok(current) => {

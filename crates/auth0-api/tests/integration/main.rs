@@ -17,6 +17,7 @@ mod reasons;
 #[cfg(feature = "redis")]
 mod redis;
 mod request;
+mod static_keys;
 
 use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder};
 use auth0_api_dev_tenant::DevTenant;
