@@ -150,6 +150,7 @@ pub mod organization;
 pub mod redis;
 mod request;
 mod settings;
+pub mod token_location;
 mod verify;
 
 pub use challenge::AuthScheme;
@@ -162,6 +163,7 @@ pub use fetch::cache;
 pub use options::{ApiClientOptions, ApiClientOptionsBuilder};
 pub use request::VerifyRequest;
 pub use settings::{Algorithm, DpopMode};
+pub use token_location::TokenLocations;
 
 /// Network-free entry points for the cargo-fuzz targets in `fuzz/` (nightly only). Not API: no
 /// stability promise, may change in any release.

@@ -10,6 +10,7 @@ use crate::fetch::static_keys::{StaticKeyInput, collect_jwks};
 use crate::observe::{Observe, Observer};
 use crate::organization::{Organization, OrganizationPolicy, OrganizationResolver};
 use crate::settings::{Algorithm, DpopMode};
+use crate::token_location::TokenLocations;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -52,6 +53,7 @@ pub struct ApiClientOptionsBuilder {
     organizations: Vec<String>,
     organization_resolver: Option<OrganizationResolver>,
     static_keys: Vec<StaticKeyInput>,
+    token_locations: Option<TokenLocations>,
 }
 
 impl ApiClientOptionsBuilder {
@@ -229,6 +231,13 @@ impl ApiClientOptionsBuilder {
             kid: kid.into(),
             pem: pem.as_ref().to_vec(),
         });
+        self
+    }
+
+    /// Also reads the token from the form body, the query, a cookie or a header (RFC 6750
+    /// sections 2.2 and 2.3; off by default). See [`token_location`](crate::token_location).
+    pub fn token_locations(mut self, locations: TokenLocations) -> Self {
+        self.token_locations = Some(locations);
         self
     }
 
@@ -441,6 +450,11 @@ impl ApiClientOptionsBuilder {
             observe: Observe::new(self.observer),
             organization,
             static_jwks,
+            token_locations: self
+                .token_locations
+                .filter(|l| *l != TokenLocations::new())
+                .map(TokenLocations::validate)
+                .transpose()?,
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

@@ -29,6 +29,7 @@ use crate::fetch::cache::CacheAdapter;
 use crate::observe::Observe;
 use crate::organization::OrganizationPolicy;
 pub use crate::settings::{Algorithm, DpopMode};
+use crate::token_location::CheckedLocations;
 
 mod builder;
 use crate::dpop::DpopSettings;
@@ -69,6 +70,8 @@ pub struct ApiClientOptions {
     pub(crate) organization: Option<OrganizationPolicy>,
     /// Keys given in the options (checked), used instead of discovery and a fetched JWKS.
     pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Where else a token may come from (none by default).
+    pub(crate) token_locations: Option<CheckedLocations>,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -85,6 +88,7 @@ debug_fields!(ApiClientOptions, |this| {
     observer: this.observe,
     organization: this.organization,
     static_keys: this.static_jwks.is_some(),
+    token_locations: this.token_locations,
 }, non_exhaustive);
 
 impl ApiClientOptions {

@@ -18,6 +18,7 @@ mod reasons;
 mod redis;
 mod request;
 mod static_keys;
+mod token_location;
 
 use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder};
 use auth0_api_dev_tenant::DevTenant;
