@@ -385,8 +385,21 @@ fn token_exchange(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Repl
             .and_then(Value::as_str)
             .ok_or_else(|| OAuthError::invalid_grant("Invalid subject token: no sub"))?;
         let aud = requested_audience(client, form, OAuthError::invalid_target)?;
+        // The actor: the `sub` of an actor token (RFC 8693 section 2.1) if one is given, else
+        // the client making the exchange.
+        let actor = match (form.get("actor_token"), form.get("actor_token_type")) {
+            (None, None) => client.id.clone(),
+            (Some(token), Some(TOKEN_TYPE_ACCESS_TOKEN)) => own_token_claims(state, token)
+                .and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_owned))
+                .ok_or_else(|| OAuthError::invalid_grant("Invalid actor token"))?,
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "actor_token and actor_token_type go together; only access tokens are accepted",
+                ));
+            }
+        };
         let mut act = Map::new();
-        act.insert("sub".into(), json!(client.id));
+        act.insert("sub".into(), json!(actor));
         if let Some(previous @ Value::Object(_)) = claims.get("act") {
             act.insert("act".into(), previous.clone());
         }

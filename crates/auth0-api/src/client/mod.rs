@@ -137,6 +137,7 @@ impl ApiClient {
             options.http_client.as_ref(),
             options.http_timeout,
             &options.root_certificates,
+            options.only_given_roots,
         )?;
         let adapter: Arc<dyn CacheAdapter> = match &options.cache_adapter {
             Some(a) => a.clone(),
