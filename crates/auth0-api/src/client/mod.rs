@@ -228,10 +228,10 @@ impl ApiClient {
     pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
         let observe = &self.inner.options.observe;
         let started = observe.start();
-        let outcome = self
-            .authenticate(request)
-            .instrument(tracing::debug_span!("auth0_api::verify_request"))
-            .await;
+        let outcome = in_span(self.authenticate(request), || {
+            tracing::debug_span!("auth0_api::verify_request")
+        })
+        .await;
         let scheme = outcome.as_ref().ok().map(|v| v.scheme);
         observe.verification(started, EntryPoint::Request, scheme, outcome.as_ref().err());
         outcome
@@ -299,10 +299,11 @@ impl ApiClient {
     ) -> Result<Claims> {
         let observe = &self.inner.options.observe;
         let started = observe.start();
-        let outcome = self
-            .verify_token(token, required, request_url, request_headers)
-            .instrument(tracing::debug_span!("auth0_api::verify_access_token"))
-            .await;
+        let outcome = in_span(
+            self.verify_token(token, required, request_url, request_headers),
+            || tracing::debug_span!("auth0_api::verify_access_token"),
+        )
+        .await;
         observe.verification(
             started,
             EntryPoint::AccessToken,
@@ -322,14 +323,25 @@ impl ApiClient {
     ) -> Result<VerifiedProof> {
         let observe = &self.inner.options.observe;
         let started = observe.start();
-        let outcome = self
-            .inner
-            .dpop
-            .verify(access_token, proof, http_method, http_url)
-            .instrument(tracing::debug_span!("auth0_api::verify_dpop_proof"))
-            .await;
+        let outcome = in_span(
+            self.inner
+                .dpop
+                .verify(access_token, proof, http_method, http_url),
+            || tracing::debug_span!("auth0_api::verify_dpop_proof"),
+        )
+        .await;
         observe.verification(started, EntryPoint::DpopProof, None, outcome.as_ref().err());
         outcome
+    }
+}
+
+/// Runs `work` inside the span `span` makes, only when a subscriber listens at debug level: a
+/// disabled span still costs its creation and `log` checks on every verification.
+async fn in_span<F: Future>(work: F, span: impl FnOnce() -> tracing::Span) -> F::Output {
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        work.instrument(span()).await
+    } else {
+        work.await
     }
 }
 
