@@ -545,3 +545,28 @@ async fn the_python_sdk_oauth_client_discovers_authorizes_and_calls() {
     assert_eq!(me["scope"], requested);
     f.stop().await;
 }
+
+#[tokio::test]
+async fn oversized_bodies_and_batches_are_refused_before_rmcp() {
+    let f = Fixture::start().await;
+    let http = reqwest::Client::new();
+    let token = f.user().scope("mcp:read calendar:read").sign();
+    let post = |body: Vec<u8>| {
+        http.post(&f.mcp_id)
+            .bearer_auth(&token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .body(body)
+            .send()
+    };
+    let huge = vec![b' '; auth0_api_rmcp::tools::DEFAULT_MAX_BODY_BYTES + 1];
+    assert_eq!(post(huge).await.unwrap().status(), 413);
+    let call = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                      "params": {"name": "whoami", "arguments": {}}});
+    let batch = serde_json::to_vec(&vec![call; 65]).unwrap();
+    assert_eq!(post(batch).await.unwrap().status(), 400);
+    // Without a token nothing is read: 401 from the layer.
+    let response = http.post(&f.mcp_id).body("{}").send().await.unwrap();
+    assert_eq!(response.status(), 401);
+    f.stop().await;
+}
