@@ -487,6 +487,46 @@ async fn step_up_per_tool_is_401_with_acr_values_and_max_age() {
     let result = call(&client, "transfer").await;
     assert_eq!(text_json(&result), Value::String(MFA.to_owned()));
     client.cancel().await.unwrap();
+
+    // The same from the tenant's token endpoint (RFC 8707 `resource`; the dev tenant's `acr` /
+    // `auth_time` parameters stand in for how the user logged in).
+    let ca = reqwest::Certificate::from_pem(f.tenant.ca_pem().as_bytes()).unwrap();
+    let http = reqwest::Client::builder()
+        .add_root_certificate(ca)
+        .build()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let token_for = |auth_time: u64| {
+        let form = [
+            ("grant_type", "client_credentials".to_owned()),
+            ("resource", f.mcp_id.clone()),
+            ("scope", scope.to_owned()),
+            ("acr", MFA.to_owned()),
+            ("auth_time", auth_time.to_string()),
+        ];
+        let request = http
+            .post(f.tenant.token_endpoint())
+            .basic_auth(AGENT_ID, Some(AGENT_SECRET))
+            .form(&form);
+        async move {
+            let issued: Value = request.send().await.unwrap().json().await.unwrap();
+            issued["access_token"].as_str().expect("a token").to_owned()
+        }
+    };
+    let client = f.connect(Some(&token_for(now - 10).await)).await.unwrap();
+    assert_eq!(
+        text_json(&call(&client, "transfer").await),
+        Value::String(MFA.to_owned())
+    );
+    client.cancel().await.unwrap();
+    let client = f.connect(Some(&token_for(now - 301).await)).await.unwrap();
+    assert_eq!(
+        refused(&client, "transfer").await,
+        want("More recent authentication is required")
+    );
     f.stop().await;
 }
 
