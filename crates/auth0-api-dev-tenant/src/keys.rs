@@ -88,6 +88,37 @@ impl KeyEntry {
         }
     }
 
+    /// The public key as PEM (`PUBLIC KEY`, SubjectPublicKeyInfo); `None` for the fixed
+    /// 1024-bit test key.
+    pub(crate) fn public_key_pem(&self) -> Option<String> {
+        use aws_lc_rs::encoding::AsDer;
+        let Signer::AwsLc(pair) = &self.signer else {
+            return None;
+        };
+        let der = pair.public_key().as_der().ok()?;
+        Some(pem("PUBLIC KEY", der.as_ref()))
+    }
+
+    /// A self-signed X.509 certificate of this key, as PEM (`CERTIFICATE`), like the signing
+    /// certificate the Auth0 dashboard offers; `None` for the fixed 1024-bit test key.
+    pub(crate) fn certificate_pem(&self, issuer: &str) -> Option<String> {
+        use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der};
+        let Signer::AwsLc(pair) = &self.signer else {
+            return None;
+        };
+        let pkcs8: Pkcs8V1Der<'static> = pair.as_der().ok()?;
+        let key = rcgen::KeyPair::from_pkcs8_der_and_sign_algo(
+            &rustls_pki_types::PrivatePkcs8KeyDer::from(pkcs8.as_ref()),
+            &rcgen::PKCS_RSA_SHA256,
+        )
+        .ok()?;
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).ok()?;
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, issuer);
+        Some(params.self_signed(&key).ok()?.pem())
+    }
+
     /// Checks an RS256 signature made by this key.
     pub(crate) fn verify(&self, msg: &[u8], sig: &[u8]) -> bool {
         let public = RsaPublicKeyComponents {
@@ -230,6 +261,19 @@ pub(crate) fn parse_rsa_public_key_der(der: &[u8]) -> Option<(Vec<u8>, Vec<u8>)>
         Some(v[start..].to_vec())
     };
     Some((strip(n)?, strip(e)?))
+}
+
+/// `der` as PEM with `label`, 64 characters a line.
+fn pem(label: &str, der: &[u8]) -> String {
+    use base64::Engine as _;
+    let text = base64::engine::general_purpose::STANDARD.encode(der);
+    let mut out = format!("-----BEGIN {label}-----\n");
+    for line in text.as_bytes().chunks(64) {
+        out.push_str(&String::from_utf8_lossy(line));
+        out.push('\n');
+    }
+    out.push_str(&format!("-----END {label}-----\n"));
+    out
 }
 
 #[cfg(test)]

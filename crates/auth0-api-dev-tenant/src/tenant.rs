@@ -117,6 +117,8 @@ pub(crate) struct State {
     pub(crate) last_token_request: Mutex<Option<TokenRequestRecord>>,
     /// Refresh tokens issued by custom exchanges: token -> `sub`.
     pub(crate) refresh_tokens: Mutex<HashMap<String, String>>,
+    /// Organizations, as `(org_id, org_name)`.
+    pub(crate) organizations: Vec<(String, String)>,
 }
 
 impl State {
@@ -149,6 +151,7 @@ pub struct DevTenantBuilder {
     max_age: Option<u64>,
     connections: Vec<(String, String)>,
     profiles: Profiles,
+    organizations: Vec<(String, String)>,
 }
 
 /// The registered exchange profiles, shown by their subject token types (the mappings are
@@ -173,6 +176,7 @@ impl Default for DevTenantBuilder {
             max_age: None,
             connections: Vec::new(),
             profiles: Profiles::default(),
+            organizations: Vec::new(),
         }
     }
 }
@@ -272,6 +276,14 @@ impl DevTenantBuilder {
         self
     }
 
+    /// Registers an Auth0 Organization (`id` like `org_abc`, `name` lower case). A
+    /// `client_credentials` or token-exchange request with `organization=<id or name>` gets a
+    /// token with `org_id` and `org_name`; an unknown organization is `400 invalid_request`.
+    pub fn organization(mut self, id: impl Into<String>, name: impl Into<String>) -> Self {
+        self.organizations.push((id.into(), name.into()));
+        self
+    }
+
     /// Generates keys and certificates, binds `127.0.0.1:port`, writes the CA
     /// PEM to a temporary file and starts serving.
     ///
@@ -311,6 +323,7 @@ impl DevTenantBuilder {
             counters: Counters::default(),
             last_token_request: Mutex::new(None),
             refresh_tokens: Mutex::new(HashMap::new()),
+            organizations: self.organizations,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls_material.server_config);
@@ -462,6 +475,20 @@ impl DevTenant {
     /// The `kid` of the key that signs issued and minted tokens.
     pub fn active_kid(&self) -> String {
         read(&self.state.keys).active_kid().to_owned()
+    }
+
+    /// The public key `kid` as PEM (`PUBLIC KEY`), for static-key configurations; `None` for
+    /// an unknown `kid` or the fixed 1024-bit test key.
+    pub fn public_key_pem(&self, kid: &str) -> Option<String> {
+        read(&self.state.keys).get(kid)?.public_key_pem()
+    }
+
+    /// A self-signed certificate of key `kid` as PEM (`CERTIFICATE`), as the Auth0 dashboard
+    /// offers its signing certificate; `None` for an unknown `kid` or the fixed test key.
+    pub fn signing_certificate_pem(&self, kid: &str) -> Option<String> {
+        read(&self.state.keys)
+            .get(kid)?
+            .certificate_pem(&self.state.issuer)
     }
 
     /// Generates an RSA-2048 key, publishes it in the JWKS (not active) and

@@ -362,6 +362,7 @@ fn client_credentials(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<
     let sub = format!("{}@clients", client.id);
     let mut extra = authentication_claims(form, None)?;
     extra.insert("gty".into(), json!("client-credentials"));
+    organization_claims(state, form, &mut extra)?;
     let grant = Grant {
         sub: &sub,
         aud,
@@ -370,6 +371,26 @@ fn client_credentials(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<
         extra,
     };
     Ok(token_response(issue(state, grant, jkt, None)?))
+}
+
+/// `org_id` and `org_name` for the request's `organization` (an ID or a name, as Auth0 takes
+/// it), if it names one.
+fn organization_claims(
+    state: &State,
+    form: &Form,
+    extra: &mut Map<String, Value>,
+) -> Result<(), OAuthError> {
+    let Some(wanted) = form.get("organization") else {
+        return Ok(());
+    };
+    let (id, name) = state
+        .organizations
+        .iter()
+        .find(|(id, name)| id == wanted || name.eq_ignore_ascii_case(wanted))
+        .ok_or_else(|| OAuthError::invalid_request("unknown organization"))?;
+    extra.insert("org_id".into(), json!(id));
+    extra.insert("org_name".into(), json!(name));
+    Ok(())
 }
 
 /// The two parameters every token exchange needs.
@@ -408,13 +429,27 @@ fn token_exchange(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Repl
             .and_then(Value::as_str)
             .ok_or_else(|| OAuthError::invalid_grant("Invalid subject token: no sub"))?;
         let aud = requested_audience(client, form, OAuthError::invalid_target)?;
+        // The actor: the `sub` of an actor token (RFC 8693 section 2.1) if one is given, else
+        // the client making the exchange.
+        let actor = match (form.get("actor_token"), form.get("actor_token_type")) {
+            (None, None) => client.id.clone(),
+            (Some(token), Some(TOKEN_TYPE_ACCESS_TOKEN)) => own_token_claims(state, token)
+                .and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_owned))
+                .ok_or_else(|| OAuthError::invalid_grant("Invalid actor token"))?,
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "actor_token and actor_token_type go together; only access tokens are accepted",
+                ));
+            }
+        };
         let mut act = Map::new();
-        act.insert("sub".into(), json!(client.id));
+        act.insert("sub".into(), json!(actor));
         if let Some(previous @ Value::Object(_)) = claims.get("act") {
             act.insert("act".into(), previous.clone());
         }
         let mut extra = authentication_claims(form, Some(&claims))?;
         extra.insert("act".into(), Value::Object(act));
+        organization_claims(state, form, &mut extra)?;
         let grant = Grant {
             sub,
             aud,

@@ -400,6 +400,18 @@ impl Claims {
         self.cnf()?.get("jkt").and_then(Value::as_str)
     }
 
+    /// `org_id` (Auth0 Organizations): the organization the token was issued for, when it is a
+    /// string; see [`crate::organization`] to require one.
+    pub fn org_id(&self) -> Option<&str> {
+        self.get("org_id").and_then(Value::as_str)
+    }
+
+    /// `org_name` (Auth0 Organizations, when the tenant includes it): the organization's name,
+    /// lower case, when it is a string.
+    pub fn org_name(&self) -> Option<&str> {
+        self.get("org_name").and_then(Value::as_str)
+    }
+
     /// `act` (RFC 8693 section 4.1), raw; see [`crate::act`] for the checked helpers.
     pub fn act(&self) -> Option<&Value> {
         self.get("act")

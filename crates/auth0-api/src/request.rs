@@ -18,6 +18,7 @@ pub struct VerifyRequest<'a> {
     pub(crate) headers: Cow<'a, HeaderMap>,
     pub(crate) method: Option<Cow<'a, str>>,
     pub(crate) url: Option<Cow<'a, str>>,
+    pub(crate) form_body: Option<Cow<'a, [u8]>>,
 }
 
 impl<'a> VerifyRequest<'a> {
@@ -27,6 +28,7 @@ impl<'a> VerifyRequest<'a> {
             headers: Cow::Borrowed(headers),
             method: None,
             url: None,
+            form_body: None,
         }
     }
 
@@ -37,6 +39,7 @@ impl<'a> VerifyRequest<'a> {
             headers: Cow::Borrowed(&parts.headers),
             method: Some(Cow::Borrowed(parts.method.as_str())),
             url: None,
+            form_body: None,
         }
     }
 
@@ -61,6 +64,7 @@ impl<'a> VerifyRequest<'a> {
             headers: Cow::Owned(headers),
             method: None,
             url: None,
+            form_body: None,
         }
     }
 
@@ -74,6 +78,14 @@ impl<'a> VerifyRequest<'a> {
     /// domain resolvers).
     pub fn url(mut self, url: impl Into<Cow<'a, str>>) -> Self {
         self.url = Some(url.into());
+        self
+    }
+
+    /// The request body, for a token in an `application/x-www-form-urlencoded` body (RFC 6750
+    /// section 2.2; read only with [`TokenLocations::form_body`](crate::TokenLocations::form_body)
+    /// on).
+    pub fn form_body(mut self, body: impl Into<Cow<'a, [u8]>>) -> Self {
+        self.form_body = Some(body.into());
         self
     }
 

@@ -14,10 +14,8 @@ use crate::settings::DpopMode;
 use crate::verify::token_cache::TokenCache;
 
 impl ApiClient {
-    /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
-    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
-    /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
-    pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
+    /// [`verify_request`](Self::verify_request)'s work, unobserved.
+    pub(super) async fn authenticate(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
         let mode = self.inner.options.dpop_mode;
         let prepare = |e: Error, scheme: Option<AuthScheme>| self.with_challenge(e, scheme);
         let refuse = |e: RequestError, scheme: Option<AuthScheme>| prepare(e.into(), scheme);
@@ -28,6 +26,7 @@ impl ApiClient {
         let prepare_token_error = |e: Error, scheme: AuthScheme| -> Error {
             match e.kind() {
                 ErrorKind::DomainsResolver
+                | ErrorKind::OrganizationResolver
                 | ErrorKind::ReplayStoreUnavailable
                 | ErrorKind::Configuration => e,
                 _ => prepare(e, Some(scheme)),
@@ -35,7 +34,7 @@ impl ApiClient {
         };
 
         let mut authorizations = request.headers.get_all(http::header::AUTHORIZATION).iter();
-        let authorization = match (authorizations.next(), authorizations.next()) {
+        let mut authorization = match (authorizations.next(), authorizations.next()) {
             (None, _) => "",
             (Some(_), Some(_)) => {
                 return Err(refuse(RequestError::MultipleAuthorization, None));
@@ -43,6 +42,22 @@ impl ApiClient {
             // A token over the size cap is refused as a token (401 invalid_token), below.
             (Some(v), None) => v.to_str().unwrap_or_default(),
         };
+        // A token elsewhere (opt-in): one method per request, verified as a Bearer token.
+        let elsewhere;
+        if let Some(locations) = &self.inner.options.token_locations {
+            let header_present = request.headers.contains_key(http::header::AUTHORIZATION);
+            match locations.find(&request) {
+                Err(e) => return Err(refuse(e, None)),
+                Ok(Some(_)) if header_present => {
+                    return Err(refuse(RequestError::SeveralTokenMethods, None));
+                }
+                Ok(Some(token)) => {
+                    elsewhere = format!("Bearer {token}");
+                    authorization = &elsewhere;
+                }
+                Ok(None) => {}
+            }
+        }
         if authorization.is_empty() {
             return Err(no_credentials(
                 if mode == DpopMode::Required {

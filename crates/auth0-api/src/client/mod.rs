@@ -4,8 +4,11 @@ use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
 
+use tracing::Instrument;
+
 use crate::challenge::{AuthScheme, Challenges};
 use crate::claims::Claims;
+use crate::domains::ResolverContext;
 use crate::dpop::{DpopVerifier, VerifiedProof};
 use crate::error::{Error, Result};
 use crate::exchange::TokenExchange;
@@ -14,7 +17,9 @@ use crate::fetch::discovery::discovery_cache;
 use crate::fetch::http::HttpClient;
 use crate::fetch::jwks::jwks_cache;
 use crate::fetch::loader::DocumentLoader;
+use crate::observe::EntryPoint;
 use crate::options::{ApiClientOptions, DpopMode};
+use crate::request::VerifyRequest;
 use crate::verify::{RequestContext, TokenVerifier};
 
 mod authenticate;
@@ -132,6 +137,7 @@ impl ApiClient {
             options.http_client.as_ref(),
             options.http_timeout,
             &options.root_certificates,
+            options.only_given_roots,
         )?;
         let adapter: Arc<dyn CacheAdapter> = match &options.cache_adapter {
             Some(a) => a.clone(),
@@ -145,6 +151,7 @@ impl ApiClient {
             http: http.clone(),
             adapter,
             max_ttl: options.cache_ttl,
+            observe: options.observe.clone(),
         };
         let dpop = DpopVerifier::new(options.dpop_settings());
         let algs = dpop.algs().to_owned();
@@ -220,6 +227,21 @@ impl ApiClient {
         self.inner.options.dpop_mode == DpopMode::Required
     }
 
+    /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
+    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
+    /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
+    pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
+        let observe = &self.inner.options.observe;
+        let started = observe.start();
+        let outcome = self
+            .authenticate(request)
+            .instrument(tracing::debug_span!("auth0_api::verify_request"))
+            .await;
+        let scheme = outcome.as_ref().ok().map(|v| v.scheme);
+        observe.verification(started, EntryPoint::Request, scheme, outcome.as_ref().err());
+        outcome
+    }
+
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
     ///
     /// ```no_run
@@ -229,7 +251,7 @@ impl ApiClient {
     /// # Ok(()) }
     /// ```
     pub async fn verify_access_token(&self, token: &str) -> Result<Claims> {
-        self.verify_token(token, &[], None, None).await
+        self.observed_token(token, &[], None, None).await
     }
 
     /// [`verify_access_token`](Self::verify_access_token) with required claims and the request
@@ -239,7 +261,7 @@ impl ApiClient {
         token: &str,
         options: &VerifyOptions,
     ) -> Result<Claims> {
-        self.verify_token(
+        self.observed_token(
             token,
             &options.required_claims,
             options.request_url.as_deref(),
@@ -259,7 +281,40 @@ impl ApiClient {
             url: request_url,
             headers: request_headers,
         };
-        self.inner.tokens.verify(token, required, request).await
+        let claims = self.inner.tokens.verify(token, required, request).await?;
+        if let Some(policy) = &self.inner.options.organization {
+            policy
+                .check(&claims, || ResolverContext {
+                    request_url: request_url.map(str::to_owned),
+                    request_headers: request_headers.cloned(),
+                    unverified_iss: claims.iss().unwrap_or_default().to_owned(),
+                })
+                .await?;
+        }
+        Ok(claims)
+    }
+
+    /// [`verify_token`](Self::verify_token), observed as the access-token entry point.
+    async fn observed_token(
+        &self,
+        token: &str,
+        required: &[String],
+        request_url: Option<&str>,
+        request_headers: Option<&http::HeaderMap>,
+    ) -> Result<Claims> {
+        let observe = &self.inner.options.observe;
+        let started = observe.start();
+        let outcome = self
+            .verify_token(token, required, request_url, request_headers)
+            .instrument(tracing::debug_span!("auth0_api::verify_access_token"))
+            .await;
+        observe.verification(
+            started,
+            EntryPoint::AccessToken,
+            None,
+            outcome.as_ref().err(),
+        );
+        outcome
     }
 
     /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.
@@ -270,10 +325,16 @@ impl ApiClient {
         http_method: &str,
         http_url: &str,
     ) -> Result<VerifiedProof> {
-        self.inner
+        let observe = &self.inner.options.observe;
+        let started = observe.start();
+        let outcome = self
+            .inner
             .dpop
             .verify(access_token, proof, http_method, http_url)
-            .await
+            .instrument(tracing::debug_span!("auth0_api::verify_dpop_proof"))
+            .await;
+        observe.verification(started, EntryPoint::DpopProof, None, outcome.as_ref().err());
+        outcome
     }
 }
 

@@ -17,6 +17,7 @@
 //! | [`ErrorKind::InsufficientUserAuthentication`] | 401 | `insufficient_user_authentication` (RFC 9470) |
 //! | [`ErrorKind::Configuration`] | 500 | `invalid_configuration` |
 //! | [`ErrorKind::DomainsResolver`] | 500 | `domains_resolver_error` |
+//! | [`ErrorKind::OrganizationResolver`] | 500 | `organization_resolver_error` |
 //! | [`ErrorKind::ReplayStoreUnavailable`] | 503 | `temporarily_unavailable` |
 //! | [`ErrorKind::ExchangeProfile`] | 400 | `get_token_by_exchange_profile_error` |
 //! | [`ErrorKind::ConnectionToken`] | 400 | `get_access_token_for_connection_error` |
@@ -35,7 +36,7 @@ mod token;
 pub use proof::ProofError;
 pub use request::{NoCredentials, RequestError};
 pub use step_up::StepUpError;
-pub use token::{TokenError, TokenPart};
+pub use token::{OrganizationClaim, TokenError, TokenPart};
 
 /// Boxed error used as the `source` of an [`Error`] and as the error of pluggable policies.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
@@ -68,6 +69,8 @@ pub enum ErrorKind {
     Configuration,
     /// The multiple-custom-domains resolver failed or returned an unusable list.
     DomainsResolver,
+    /// The organization resolver failed ([`crate::organization`]).
+    OrganizationResolver,
     /// The DPoP replay store could not be reached and the client fails closed.
     ReplayStoreUnavailable,
     /// Bad input to a token exchange (exchange profile or on-behalf-of).
@@ -98,6 +101,7 @@ impl ErrorKind {
             Self::InsufficientUserAuthentication => "insufficient_user_authentication",
             Self::Configuration => "invalid_configuration",
             Self::DomainsResolver => "domains_resolver_error",
+            Self::OrganizationResolver => "organization_resolver_error",
             Self::ReplayStoreUnavailable => "temporarily_unavailable",
             Self::ExchangeProfile => "get_token_by_exchange_profile_error",
             Self::ConnectionToken => "get_access_token_for_connection_error",
@@ -319,7 +323,9 @@ impl Error {
             | ErrorKind::UseDpopNonce
             | ErrorKind::InsufficientUserAuthentication => 401,
             ErrorKind::InsufficientScope => 403,
-            ErrorKind::Configuration | ErrorKind::DomainsResolver => 500,
+            ErrorKind::Configuration
+            | ErrorKind::DomainsResolver
+            | ErrorKind::OrganizationResolver => 500,
             ErrorKind::ReplayStoreUnavailable => 503,
             ErrorKind::TokenEndpoint { status, .. } => *status,
         }

@@ -96,6 +96,34 @@ pub enum TokenError {
     InvalidActor,
     /// The `act` chain is deeper than [`MAX_DELEGATION_DEPTH`](crate::act::MAX_DELEGATION_DEPTH).
     DelegationTooDeep,
+    /// An organization is required and the token's claim for it is absent or not a string
+    /// ([`crate::organization`]).
+    OrganizationMissing(OrganizationClaim),
+    /// An organization is required and the token names another one.
+    OrganizationMismatch(OrganizationClaim),
+}
+
+/// Which claim an organization check read: `org_id` for IDs (`org_...`), `org_name` for names,
+/// either when the accepted organizations mix the two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum OrganizationClaim {
+    /// `org_id`.
+    Id,
+    /// `org_name`.
+    Name,
+    /// `org_id` or `org_name`.
+    Either,
+}
+
+impl OrganizationClaim {
+    fn label(self) -> &'static str {
+        match self {
+            Self::Id => "Organization ID (org_id)",
+            Self::Name => "Organization Name (org_name)",
+            Self::Either => "Organization (org_id or org_name)",
+        }
+    }
 }
 
 fn signature(f: &mut fmt::Formatter<'_>, detail: fmt::Arguments<'_>) -> fmt::Result {
@@ -175,6 +203,16 @@ impl fmt::Display for TokenError {
             }
             Self::InvalidActor => f.write_str("Invalid act claim"),
             Self::DelegationTooDeep => f.write_str("Invalid act claim: delegation chain too deep"),
+            Self::OrganizationMissing(claim) => write!(
+                f,
+                "{} claim must be a string present in the access token",
+                claim.label()
+            ),
+            Self::OrganizationMismatch(claim) => write!(
+                f,
+                "{} claim does not match an accepted organization",
+                claim.label()
+            ),
         }
     }
 }
@@ -313,6 +351,26 @@ mod tests {
             (
                 TokenError::DelegationTooDeep,
                 "Invalid act claim: delegation chain too deep",
+            ),
+            (
+                TokenError::OrganizationMissing(OrganizationClaim::Id),
+                "Organization ID (org_id) claim must be a string present in the access token",
+            ),
+            (
+                TokenError::OrganizationMissing(OrganizationClaim::Name),
+                "Organization Name (org_name) claim must be a string present in the access token",
+            ),
+            (
+                TokenError::OrganizationMissing(OrganizationClaim::Either),
+                "Organization (org_id or org_name) claim must be a string present in the access token",
+            ),
+            (
+                TokenError::OrganizationMismatch(OrganizationClaim::Id),
+                "Organization ID (org_id) claim does not match an accepted organization",
+            ),
+            (
+                TokenError::OrganizationMismatch(OrganizationClaim::Name),
+                "Organization Name (org_name) claim does not match an accepted organization",
             ),
         ];
         for (error, text) in table {

@@ -27,6 +27,7 @@ use std::time::{Duration, Instant};
 
 use crate::fetch::loader::{DocumentError, DocumentLoader};
 use crate::jose::jws::JsonObject;
+use crate::observe::{Cache, Document};
 
 /// Fraction of the TTL after which a background refresh starts.
 const REFRESH_AHEAD_AT: f64 = 0.8;
@@ -288,7 +289,12 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
     /// The document at `url`: fresh from the cache, refreshed when stale, loaded on a miss.
     pub(crate) async fn get(&self, url: &str) -> Result<Arc<Entry<T>>, DocumentError> {
         let now = Instant::now();
-        if let Some(entry) = self.lookup(url, now) {
+        let lookup = self.lookup(url, now);
+        self.loader.observe.cache(
+            Cache::Document(Document::from_kind(self.kind)),
+            lookup.is_some(),
+        );
+        if let Some(entry) = lookup {
             if now < entry.fresh_until {
                 if now >= entry.refresh_at
                     && !entry.in_backoff(now)

@@ -25,6 +25,13 @@ pub(crate) struct JwkEntry {
 }
 
 impl JwkEntry {
+    /// Why this member yields no verifying key for any allowed algorithm (`None`: it does).
+    pub(crate) fn unusable(&self) -> Option<KeyError> {
+        self.verifiers
+            .is_empty()
+            .then(|| self.error.clone().unwrap_or(KeyError::WrongType))
+    }
+
     /// The verifying key for `alg`, or why there is none.
     pub(crate) fn verifier(&self, alg: Algorithm) -> Result<&VerifyingKey, KeyError> {
         self.verifiers
@@ -41,7 +48,7 @@ pub(crate) struct KeySet {
 }
 
 impl KeySet {
-    fn parse(
+    pub(crate) fn parse(
         doc: &serde_json::Map<String, Value>,
         algorithms: &[Algorithm],
     ) -> Result<Self, DocumentError> {
@@ -77,12 +84,16 @@ impl KeySet {
         Ok(Self { entries })
     }
 
-    /// A key set with no members (tests).
-    #[cfg(test)]
-    pub(crate) fn empty() -> Self {
+    /// A key set with no members.
+    pub(crate) fn none() -> Self {
         Self {
             entries: Vec::new(),
         }
+    }
+
+    /// The members, in document order.
+    pub(crate) fn entries(&self) -> &[JwkEntry] {
+        &self.entries
     }
 
     /// The first member whose `kid` equals `kid`.

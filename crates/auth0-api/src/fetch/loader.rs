@@ -6,11 +6,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use tracing::Instrument;
 
 use crate::clock::unix_now;
 use crate::fetch::cache::CacheAdapter;
 use crate::fetch::http::{FetchError, HttpClient, max_age};
 use crate::jose::jws::{DecodeError, JsonObject, parse_object};
+use crate::observe::{Document, Observe, Source};
 
 /// Why a discovery or JWKS document could not be had.
 #[derive(Debug, Clone)]
@@ -46,6 +48,8 @@ pub(crate) struct DocumentLoader {
     pub(crate) http: HttpClient,
     pub(crate) adapter: Arc<dyn CacheAdapter>,
     pub(crate) max_ttl: Duration,
+    /// Told of every load.
+    pub(crate) observe: Observe,
 }
 
 impl DocumentLoader {
@@ -59,20 +63,47 @@ impl DocumentLoader {
     ) -> Result<(JsonObject, Duration), DocumentError> {
         let key = format!("auth0-api:{kind}:{url}");
         let now = unix_now();
+        let document = Document::from_kind(kind);
+        let started = self.observe.start();
         if !force
             && let Some(Value::Object(mut envelope)) = self.adapter.get(&key).await
             && let Some(expires_at) = envelope.get("expires_at").and_then(Value::as_u64)
             && expires_at > now
             && let Some(Value::Object(doc)) = envelope.remove("doc")
         {
+            self.observe
+                .fetch(started, document, url, Source::Adapter, None);
             return Ok((doc, Duration::from_secs(expires_at - now)));
         }
-        let fetched = self.http.get(url).await.map_err(DocumentError::Fetch)?;
-        let doc = parse_object(&fetched.body).map_err(DocumentError::Body)?;
-        let ttl = effective_ttl(max_age(&fetched.headers), self.max_ttl);
+        let started = self.observe.start();
+        let fetched = self
+            .fetch(url)
+            .instrument(tracing::debug_span!(
+                "auth0_api::fetch",
+                document = document.as_str(),
+                url
+            ))
+            .await;
+        let error = fetched.as_ref().err();
+        self.observe.fetch(
+            started,
+            document,
+            url,
+            Source::Network,
+            error.map(|e| e as &(dyn std::error::Error + 'static)),
+        );
+        let (doc, headers) = fetched?;
+        let ttl = effective_ttl(max_age(&headers), self.max_ttl);
         let envelope = json!({"doc": doc, "expires_at": now + ttl.as_secs()});
         self.adapter.set(&key, envelope, Some(ttl)).await;
         Ok((doc, ttl))
+    }
+
+    /// The document at `url` from the tenant, parsed, with the answer's headers.
+    async fn fetch(&self, url: &str) -> Result<(JsonObject, http::HeaderMap), DocumentError> {
+        let fetched = self.http.get(url).await.map_err(DocumentError::Fetch)?;
+        let doc = parse_object(&fetched.body).map_err(DocumentError::Body)?;
+        Ok((doc, fetched.headers))
     }
 }
 

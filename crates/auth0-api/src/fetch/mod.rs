@@ -10,3 +10,4 @@ pub(crate) mod http;
 pub(crate) mod jwks;
 pub(crate) mod loader;
 pub(crate) mod resolved;
+pub(crate) mod static_keys;

@@ -215,7 +215,7 @@ mod tests {
         };
         (
             Arc::new(Entry::new(Arc::new(discovery), ttl, Duration::ZERO)),
-            Arc::new(Entry::new(KeySet::empty(), ttl, Duration::ZERO)),
+            Arc::new(Entry::new(KeySet::none(), ttl, Duration::ZERO)),
         )
     }
 

@@ -6,7 +6,11 @@ use crate::dpop::replay::ReplayStore;
 use crate::error::{Error, Result};
 use crate::exchange::ClientAuth;
 use crate::fetch::cache::CacheAdapter;
+use crate::fetch::static_keys::{StaticKeyInput, collect_jwks};
+use crate::observe::{Observe, Observer};
+use crate::organization::{Organization, OrganizationPolicy, OrganizationResolver};
 use crate::settings::{Algorithm, DpopMode};
+use crate::token_location::TokenLocations;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -45,6 +49,12 @@ pub struct ApiClientOptionsBuilder {
     stale_if_error: Option<Duration>,
     verified_token_cache: Option<bool>,
     verified_token_cache_size: Option<usize>,
+    observer: Option<Arc<dyn Observer>>,
+    organizations: Vec<String>,
+    organization_resolver: Option<OrganizationResolver>,
+    static_keys: Vec<StaticKeyInput>,
+    token_locations: Option<TokenLocations>,
+    only_given_roots: bool,
 }
 
 impl ApiClientOptionsBuilder {
@@ -137,8 +147,23 @@ impl ApiClientOptionsBuilder {
         self
     }
 
+    /// Trusts only the roots given with [`root_ca_pem`](Self::root_ca_pem), not the system's
+    /// (default: the system roots plus the given ones). For a tenant behind a private CA, and
+    /// to pin discovery, JWKS and the token endpoint to it.
+    pub fn trust_only_given_roots(mut self, only: bool) -> Self {
+        self.only_given_roots = only;
+        self
+    }
+
     option_setters! {
         /// Uses a caller-built HTTP client (its TLS and proxy settings) instead of ours.
+        ///
+        /// **Redirects**: ours follows none (a redirected discovery or JWKS could hand out
+        /// another issuer's keys). A caller's client keeps its own redirect policy (reqwest
+        /// follows up to 10 by default) and cannot be changed afterwards: the library refuses
+        /// every answer that came from another URL than the one asked for, but the redirected
+        /// request has been sent by then. Build the client with
+        /// `.redirect(reqwest::redirect::Policy::none())`.
         http_client: reqwest::Client;
         /// Clock skew tolerated for `exp` and `nbf` (default 0).
         clock_leeway: Duration;
@@ -162,6 +187,74 @@ impl ApiClientOptionsBuilder {
         verified_token_cache: bool;
         /// Most tokens in the verified-token cache (default 10 000).
         verified_token_cache_size: usize;
+        /// Sees verifications, document fetches, cache lookups, replay rejections and nonce
+        /// challenges (none by default; see [`observe`](crate::observe)).
+        observer: Arc<dyn Observer>;
+    }
+
+    /// Requires tokens issued for this organization (Auth0 Organizations): an ID (`org_...`,
+    /// compared with `org_id`) or a name (lower-cased, compared with `org_name`). Call again
+    /// to accept any of several. See [`organization`](crate::organization).
+    pub fn organization(mut self, organization: impl Into<String>) -> Self {
+        self.organizations.push(organization.into());
+        self
+    }
+
+    /// Decides per request which organizations are accepted (instead of
+    /// [`organization`](Self::organization)).
+    pub fn organization_resolver(mut self, resolver: OrganizationResolver) -> Self {
+        self.organization_resolver = Some(resolver);
+        self
+    }
+
+    /// Verifies with the keys of this JWKS document (`{"keys": [...]}`) instead of discovery
+    /// and the tenant's JWKS: no network at all (air-gapped deployments, tests, start-up
+    /// without network). Combine with the other `static_*` setters; checked in
+    /// [`build`](Self::build). Tokens must still come from the configured domain(s).
+    ///
+    /// ```
+    /// # use auth0_api::ApiClientOptions;
+    /// let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"k1",
+    ///   "x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+    ///   "y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+    /// let options = ApiClientOptions::builder()
+    ///     .domain("your-tenant.auth0.com")
+    ///     .audience("https://api.example.com")
+    ///     .algorithms([auth0_api::Algorithm::ES256])
+    ///     .static_jwks(jwks)
+    ///     .build()?;
+    /// # let _ = options;
+    /// # Ok::<(), auth0_api::Error>(())
+    /// ```
+    pub fn static_jwks(mut self, jwks_json: impl AsRef<[u8]>) -> Self {
+        self.static_keys
+            .push(StaticKeyInput::Jwks(jwks_json.as_ref().to_vec()));
+        self
+    }
+
+    /// One static public JWK (with its `kid`); see [`static_jwks`](Self::static_jwks).
+    pub fn static_jwk(mut self, jwk_json: impl AsRef<[u8]>) -> Self {
+        self.static_keys
+            .push(StaticKeyInput::Jwk(jwk_json.as_ref().to_vec()));
+        self
+    }
+
+    /// One static key from PEM: a `PUBLIC KEY` (RSA or EC P-256) or a `CERTIFICATE` (such as
+    /// the signing certificate the Auth0 dashboard offers), named `kid` as tokens name it; see
+    /// [`static_jwks`](Self::static_jwks).
+    pub fn static_key_pem(mut self, kid: impl Into<String>, pem: impl AsRef<[u8]>) -> Self {
+        self.static_keys.push(StaticKeyInput::Pem {
+            kid: kid.into(),
+            pem: pem.as_ref().to_vec(),
+        });
+        self
+    }
+
+    /// Also reads the token from the form body, the query, a cookie or a header (RFC 6750
+    /// sections 2.2 and 2.3; off by default). See [`token_location`](crate::token_location).
+    pub fn token_locations(mut self, locations: TokenLocations) -> Self {
+        self.token_locations = Some(locations);
+        self
     }
 
     /// Validates everything and returns the options, or an `invalid_configuration` error.
@@ -295,11 +388,46 @@ impl ApiClientOptionsBuilder {
             }
             root_certificates.extend(certs);
         }
+        if self.only_given_roots && root_certificates.is_empty() {
+            return Err(Error::configuration(
+                "trust_only_given_roots needs at least one root_ca_pem",
+            ));
+        }
         if self.http_client.is_some() && !root_certificates.is_empty() {
             return Err(Error::configuration(
                 "root_ca_pem cannot be combined with a caller-supplied http_client; configure the roots on that client",
             ));
         }
+
+        let organization = match (self.organizations.is_empty(), self.organization_resolver) {
+            (true, None) => None,
+            (false, Some(_)) => {
+                return Err(Error::configuration(
+                    "organization and organization_resolver cannot be combined",
+                ));
+            }
+            (true, Some(resolver)) => Some(OrganizationPolicy::Resolver(resolver)),
+            (false, None) => Some(OrganizationPolicy::Fixed(
+                self.organizations
+                    .iter()
+                    .map(|o| Organization::parse(o))
+                    .collect::<Option<Vec<_>>>()
+                    .ok_or_else(|| {
+                        Error::configuration("organization must be a non-empty string")
+                    })?,
+            )),
+        };
+
+        let static_jwks = if self.static_keys.is_empty() {
+            None
+        } else {
+            if matches!(domains, DomainsMode::Resolver(_)) {
+                return Err(Error::configuration(
+                    "static keys need 'domain' or a 'domains' list, not a resolver",
+                ));
+            }
+            Some(collect_jwks(&self.static_keys, &algorithms).map_err(Error::configuration)?)
+        };
 
         let positive = |d: Option<Duration>, default: u64, name: &str| -> Result<Duration> {
             let d = d.unwrap_or(Duration::from_secs(default));
@@ -340,6 +468,15 @@ impl ApiClientOptionsBuilder {
             stale_if_error: self.stale_if_error.unwrap_or(Duration::from_secs(3600)),
             verified_token_cache: self.verified_token_cache.unwrap_or(true),
             verified_token_cache_size: self.verified_token_cache_size.unwrap_or(10_000),
+            observe: Observe::new(self.observer),
+            organization,
+            static_jwks,
+            only_given_roots: self.only_given_roots,
+            token_locations: self
+                .token_locations
+                .filter(|l| *l != TokenLocations::new())
+                .map(TokenLocations::validate)
+                .transpose()?,
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

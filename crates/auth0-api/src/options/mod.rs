@@ -26,7 +26,10 @@ use crate::domains::DomainsMode;
 use crate::dpop::nonce::NonceConfig;
 use crate::dpop::replay::ReplayStore;
 use crate::fetch::cache::CacheAdapter;
+use crate::observe::Observe;
+use crate::organization::OrganizationPolicy;
 pub use crate::settings::{Algorithm, DpopMode};
+use crate::token_location::CheckedLocations;
 
 mod builder;
 use crate::dpop::DpopSettings;
@@ -63,6 +66,14 @@ pub struct ApiClientOptions {
     pub(crate) stale_if_error: Duration,
     pub(crate) verified_token_cache: bool,
     pub(crate) verified_token_cache_size: usize,
+    pub(crate) observe: Observe,
+    pub(crate) organization: Option<OrganizationPolicy>,
+    /// Keys given in the options (checked), used instead of discovery and a fetched JWKS.
+    pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Where else a token may come from (none by default).
+    pub(crate) token_locations: Option<CheckedLocations>,
+    /// Trust only `root_certificates`, not the system roots.
+    pub(crate) only_given_roots: bool,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -76,6 +87,10 @@ debug_fields!(ApiClientOptions, |this| {
     client_id: this.client_id,
     client_auth: this.client_auth,
     algorithms: this.algorithms,
+    observer: this.observe,
+    organization: this.organization,
+    static_keys: this.static_jwks.is_some(),
+    token_locations: this.token_locations,
 }, non_exhaustive);
 
 impl ApiClientOptions {
@@ -91,6 +106,8 @@ impl ApiClientOptions {
             token_cache_size: self
                 .verified_token_cache
                 .then_some(self.verified_token_cache_size),
+            observe: self.observe.clone(),
+            static_jwks: self.static_jwks.clone(),
         }
     }
 

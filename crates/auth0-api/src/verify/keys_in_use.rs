@@ -89,6 +89,19 @@ impl TokenVerifier {
         request: RequestContext<'_>,
     ) -> Result<(Arc<Entry<Arc<Discovery>>>, Arc<Entry<KeySet>>)> {
         let issuer = checks::unverified_issuer(&decoded.payload)?;
+        if let Some(fixed) = &self.static_keys {
+            // Keys from the options: the same issuer checks, no fetch and no refetch.
+            if matches!(self.domains, DomainsMode::List(_))
+                && !self.list_discovery_urls.contains_key(&*issuer)
+            {
+                Err(TokenError::IssuerNotAllowed)?;
+            }
+            let found = fixed
+                .for_issuer(&issuer)
+                .ok_or(TokenError::DiscoveryIssuerMismatch)?;
+            kid.clone()?;
+            return Ok(found);
+        }
         let discovery_url: Cow<'_, str> = match &self.domains {
             DomainsMode::Single => Cow::Borrowed(&self.single_discovery_url),
             DomainsMode::List(_) => match self.list_discovery_urls.get(&*issuer) {

@@ -22,7 +22,9 @@ use crate::error::{Error, Result};
 use crate::fetch::discovery::{DiscoveryCache, discovery_url};
 use crate::fetch::jwks::JwksCache;
 use crate::fetch::resolved::ResolvedIssuers;
+use crate::fetch::static_keys::StaticKeys;
 use crate::jose::jws::MAX_TOKEN_BYTES;
+use crate::observe::{Cache, Document, Observe};
 use crate::settings::Algorithm;
 use keys_in_use::{KeysInUse, PendingEntry};
 use token_cache::{CachedToken, TokenCache};
@@ -45,6 +47,9 @@ pub(crate) struct TokenVerifier {
     discovery: DiscoveryCache,
     jwks: JwksCache,
     tokens: Option<TokenCache>,
+    observe: Observe,
+    /// Keys given in the options: every issuer's key set, never fetched.
+    static_keys: Option<StaticKeys>,
     /// Discovery URL of the configured domain (single-domain mode), computed once.
     single_discovery_url: String,
     /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
@@ -65,6 +70,10 @@ pub(crate) struct VerifySettings {
     pub(crate) jwks_refresh_cooldown: Duration,
     /// The verified-token cache's size, when it is on.
     pub(crate) token_cache_size: Option<usize>,
+    /// Told of cache lookups.
+    pub(crate) observe: Observe,
+    /// Keys given in the options (instead of discovery and a fetched JWKS).
+    pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
 impl TokenVerifier {
@@ -86,7 +95,15 @@ impl TokenVerifier {
             DomainsMode::List(allowed) => allowed.len(),
             DomainsMode::Resolver(_) => 0,
         });
+        let static_keys = settings.static_jwks.as_ref().map(|jwks| {
+            let issuers: Vec<&str> = match &settings.domains {
+                DomainsMode::List(allowed) => allowed.iter().map(String::as_str).collect(),
+                _ => settings.domain.as_deref().into_iter().collect(),
+            };
+            StaticKeys::new(jwks, &settings.algorithms, &issuers)
+        });
         Self {
+            static_keys,
             single_discovery_url: settings
                 .domain
                 .as_deref()
@@ -102,6 +119,7 @@ impl TokenVerifier {
             discovery,
             jwks,
             tokens: settings.token_cache_size.map(TokenCache::new),
+            observe: settings.observe,
         }
     }
 
@@ -121,14 +139,16 @@ impl TokenVerifier {
             .token_cache()
             .filter(|_| token.len() <= MAX_TOKEN_BYTES);
         let cache_key = cache.map(|c| c.key(token));
-        if let (Some(cache), Some(key)) = (cache, &cache_key)
-            && let Some(hit) = cache.get(key, token)
-        {
-            if self.still_valid(&hit).await {
-                checks::check_required(&hit.claims, required)?;
-                return Ok(hit.claims.clone());
+        if let (Some(cache), Some(key)) = (cache, &cache_key) {
+            if let Some(hit) = cache.get(key, token) {
+                if self.still_valid(&hit).await {
+                    self.observe.cache(Cache::VerifiedToken, true);
+                    checks::check_required(&hit.claims, required)?;
+                    return Ok(hit.claims.clone());
+                }
+                cache.remove(key);
             }
-            cache.remove(key);
+            self.observe.cache(Cache::VerifiedToken, false);
         }
 
         // 1. Split and decode; the header checks (malformed header, `HS*` refused); the
@@ -212,6 +232,9 @@ impl TokenVerifier {
         if (unix_now() as f64) >= hit.valid_until {
             return false;
         }
+        if let Some(fixed) = &self.static_keys {
+            return fixed.has(&hit.kid);
+        }
         match self.jwks.get(&hit.jwks_uri).await {
             Ok(current) => {
                 Arc::ptr_eq(&current, &hit.keys) || current.value.find(&hit.kid).is_some()
@@ -240,6 +263,9 @@ impl TokenVerifier {
                 let keys = KeysInUse::find(&pair.discovery, &pair.keys, Some(kid)).ok()?;
                 self.discovery.touch(&pair.discovery, now);
                 self.jwks.touch(&pair.keys, now);
+                self.observe
+                    .cache(Cache::Document(Document::Discovery), true);
+                self.observe.cache(Cache::Document(Document::Jwks), true);
                 Some(f(&keys))
             })
             .flatten()

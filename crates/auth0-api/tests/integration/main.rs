@@ -9,12 +9,17 @@ mod caching;
 mod domains;
 mod exactness;
 mod exchange;
+mod exchange_extra;
 mod misbehaving;
+mod observer;
+mod organization;
 mod properties;
 mod reasons;
 #[cfg(feature = "redis")]
 mod redis;
 mod request;
+mod static_keys;
+mod token_location;
 
 use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder};
 use auth0_api_dev_tenant::DevTenant;
