@@ -207,6 +207,11 @@ impl ApiClient {
         self.inner.options.domain.as_deref()
     }
 
+    /// The accepted audiences (the Auth0 API identifiers this client verifies tokens for).
+    pub fn audiences(&self) -> &[String] {
+        self.inner.options.audiences()
+    }
+
     /// The DPoP mode.
     pub fn dpop_mode(&self) -> DpopMode {
         self.inner.options.dpop_mode
