@@ -21,7 +21,11 @@
 //!   is admitted: every insert evicts);
 //! - `repeated`: one token seen before;
 //! - `dpop`: `verify_request`, distinct tokens bound to one key, a fresh proof each;
-//! - `dpop_new_key`: the same with a new DPoP key (and its token) per request.
+//! - `dpop_new_key`: the same with a new DPoP key (and its token) per request;
+//! - `static_one`, `mcd50`, `mcd200`: distinct fresh tokens of 1, 50 or 200 issuers of a static
+//!   `domains` list, round-robin, cache filling (deviation: static keys, so that no tenant per
+//!   issuer is needed under valgrind; once an issuer is resolved, its path is the one a fetched
+//!   key set takes: the lock-free table of issuers resolved before).
 
 #![allow(
     clippy::unwrap_used,
@@ -166,6 +170,42 @@ fn main() {
                     .collect();
                 measured_requests(&rt, &client, requests);
             }
+        }
+        "static_one" | "mcd50" | "mcd200" => {
+            let issuers: Vec<String> = match path.as_str() {
+                "static_one" => vec![tenant.issuer().to_owned()],
+                _ => {
+                    let count = if path == "mcd50" { 50 } else { 200 };
+                    (0..count)
+                        .map(|i| format!("https://tenant-{i}.example.com/"))
+                        .collect()
+                }
+            };
+            let client = ApiClient::new(
+                auth0_api::ApiClientOptions::builder()
+                    .domains(issuers.iter().cloned())
+                    .audience(common::AUD)
+                    .static_jwks(tenant.jwks().to_string())
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+            let token = |iss: &str, tag: String| {
+                common::auth0_shaped(&tenant)
+                    .issuer(iss)
+                    .claim("jti", serde_json::json!(tag))
+                    .sign()
+            };
+            // Every issuer resolved once, then N fresh tokens round-robin.
+            let warm: Vec<String> = issuers
+                .iter()
+                .map(|iss| token(iss, format!("warm-{iss}")))
+                .collect();
+            fill(&rt, &client, &warm);
+            let tokens: Vec<String> = (0..n)
+                .map(|i| token(&issuers[i % issuers.len()], format!("t-{i}")))
+                .collect();
+            measured_lib(&rt, &client, &tokens);
         }
         other => panic!("unknown path {other}"),
     }
