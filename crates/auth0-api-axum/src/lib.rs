@@ -97,6 +97,7 @@ pub mod extract;
 pub mod guard;
 mod layer;
 pub mod metadata;
+pub mod mtls;
 mod response;
 mod token;
 mod url;
@@ -108,6 +109,7 @@ pub use guard::{
 };
 pub use layer::{Auth0Layer, Auth0LayerBuilder, Auth0Service, ResponseFuture};
 pub use metadata::{MetadataService, ProtectedResourceMetadata, WELL_KNOWN_PREFIX};
+pub use mtls::ClientCertificate;
 pub use response::{AuthRejection, DPOP_NONCE, error_response};
 pub use token::AccessToken;
 pub use url::UrlSource;

@@ -196,6 +196,23 @@ impl TokenBuilder {
         self.claim("cnf", json!({ "jkt": jkt.into() }))
     }
 
+    /// Adds `x5t#S256` (RFC 8705 section 3.1, a certificate-bound token) to `cnf`, keeping
+    /// its other members (such as `jkt`: call [`cnf_jkt`](Self::cnf_jkt) first for a token
+    /// bound to both).
+    pub fn cnf_x5t_s256(mut self, thumbprint: impl Into<String>) -> Self {
+        let mut cnf = match self.claims.remove("cnf") {
+            Some(Value::Object(cnf)) => cnf,
+            _ => Map::new(),
+        };
+        cnf.insert("x5t#S256".into(), Value::String(thumbprint.into()));
+        self.claim("cnf", Value::Object(cnf))
+    }
+
+    /// [`cnf_x5t_s256`](Self::cnf_x5t_s256) with the thumbprint of this certificate (DER).
+    pub fn bound_to_certificate(self, der: &[u8]) -> Self {
+        self.cnf_x5t_s256(crate::mtls::x5t_s256(der))
+    }
+
     /// Sets `act` (the RFC 8693 actor claim).
     pub fn act(self, act: Value) -> Self {
         self.claim("act", act)

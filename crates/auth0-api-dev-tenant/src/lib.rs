@@ -60,6 +60,7 @@ mod error;
 mod faults;
 mod jwt;
 mod keys;
+pub mod mtls;
 mod proofs;
 mod server;
 mod tenant;

@@ -143,6 +143,7 @@ pub mod error;
 pub mod exchange;
 mod fetch;
 mod jose;
+pub mod mtls;
 pub mod observe;
 pub mod options;
 pub mod organization;

@@ -32,7 +32,7 @@ mod request;
 mod token;
 
 pub use proof::ProofError;
-pub use request::{NoCredentials, RequestError};
+pub use request::{CertificateProblem, NoCredentials, RequestError};
 pub use token::{OrganizationClaim, TokenError, TokenPart};
 
 /// Boxed error used as the `source` of an [`Error`] and as the error of pluggable policies.

@@ -101,6 +101,12 @@ pub enum TokenError {
     OrganizationMissing(OrganizationClaim),
     /// An organization is required and the token names another one.
     OrganizationMismatch(OrganizationClaim),
+    /// The token is bound to a client certificate (`cnf.x5t#S256`, RFC 8705 section 3) and
+    /// the request came with none ([`crate::mtls`]).
+    CertificateRequired,
+    /// The token is bound to another client certificate than the request's (or its
+    /// `cnf.x5t#S256` is not a string).
+    CertificateMismatch,
 }
 
 /// Which claim an organization check read: `org_id` for IDs (`org_...`), `org_name` for names,
@@ -212,6 +218,12 @@ impl fmt::Display for TokenError {
                 f,
                 "{} claim does not match an accepted organization",
                 claim.label()
+            ),
+            Self::CertificateRequired => {
+                f.write_str("Certificate-bound token requires a mutual-TLS client certificate")
+            }
+            Self::CertificateMismatch => f.write_str(
+                "Certificate-bound token does not match the client certificate (x5t#S256)",
             ),
         }
     }
@@ -371,6 +383,14 @@ mod tests {
             (
                 TokenError::OrganizationMismatch(OrganizationClaim::Name),
                 "Organization Name (org_name) claim does not match an accepted organization",
+            ),
+            (
+                TokenError::CertificateRequired,
+                "Certificate-bound token requires a mutual-TLS client certificate",
+            ),
+            (
+                TokenError::CertificateMismatch,
+                "Certificate-bound token does not match the client certificate (x5t#S256)",
             ),
         ];
         for (error, text) in table {

@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::exchange::ClientAuth;
 use crate::fetch::cache::CacheAdapter;
 use crate::fetch::static_keys::{StaticKeyInput, collect_jwks};
+use crate::mtls::CertificateBinding;
 use crate::observe::{Observe, Observer};
 use crate::organization::{Organization, OrganizationPolicy, OrganizationResolver};
 use crate::settings::{Algorithm, DpopMode};
@@ -52,6 +53,7 @@ pub struct ApiClientOptionsBuilder {
     organizations: Vec<String>,
     organization_resolver: Option<OrganizationResolver>,
     static_keys: Vec<StaticKeyInput>,
+    certificate_binding: Option<CertificateBinding>,
 }
 
 impl ApiClientOptionsBuilder {
@@ -172,6 +174,11 @@ impl ApiClientOptionsBuilder {
         /// Sees verifications, document fetches, cache lookups, replay rejections and nonce
         /// challenges (none by default; see [`observe`](crate::observe)).
         observer: Arc<dyn Observer>;
+        /// Whether `verify_request` checks certificate-bound tokens (`cnf.x5t#S256`, RFC 8705)
+        /// against the request's client certificate (default
+        /// [`Ignored`](CertificateBinding::Ignored), as the reference; see
+        /// [`mtls`](crate::mtls)).
+        certificate_binding: CertificateBinding;
     }
 
     /// Requires tokens issued for this organization (Auth0 Organizations): an ID (`org_...`,
@@ -441,6 +448,7 @@ impl ApiClientOptionsBuilder {
             observe: Observe::new(self.observer),
             organization,
             static_jwks,
+            certificate_binding: self.certificate_binding.unwrap_or_default(),
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

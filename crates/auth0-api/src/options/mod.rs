@@ -26,6 +26,7 @@ use crate::domains::DomainsMode;
 use crate::dpop::nonce::NonceConfig;
 use crate::dpop::replay::ReplayStore;
 use crate::fetch::cache::CacheAdapter;
+use crate::mtls::CertificateBinding;
 use crate::observe::Observe;
 use crate::organization::OrganizationPolicy;
 pub use crate::settings::{Algorithm, DpopMode};
@@ -69,6 +70,8 @@ pub struct ApiClientOptions {
     pub(crate) organization: Option<OrganizationPolicy>,
     /// Keys given in the options (checked), used instead of discovery and a fetched JWKS.
     pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Whether certificate-bound tokens (RFC 8705) are checked.
+    pub(crate) certificate_binding: CertificateBinding,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -85,6 +88,7 @@ debug_fields!(ApiClientOptions, |this| {
     observer: this.observe,
     organization: this.organization,
     static_keys: this.static_jwks.is_some(),
+    certificate_binding: this.certificate_binding,
 }, non_exhaustive);
 
 impl ApiClientOptions {

@@ -10,6 +10,7 @@ mod domains;
 mod exactness;
 mod exchange;
 mod misbehaving;
+mod mtls;
 mod observer;
 mod organization;
 mod properties;
