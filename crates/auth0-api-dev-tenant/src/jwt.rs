@@ -281,6 +281,15 @@ impl TokenBuilder {
         infallible(self.try_sign())
     }
 
+    /// [`sign`](Self::sign)s, then encrypts the token as Auth0 does for an API with access
+    /// token encryption (a nested JWT in a compact JWE; see [`crate::jwe`]).
+    ///
+    /// # Panics
+    /// If signing or encryption fails.
+    pub fn sign_encrypted(&self, encrypter: &crate::jwe::JweEncrypter) -> String {
+        infallible(encrypter.encrypt(self.sign().as_bytes()))
+    }
+
     /// Signs with HMAC-SHA256 under `secret`, header `alg` set to `HS256`
     /// (for algorithm-confusion tests).
     ///

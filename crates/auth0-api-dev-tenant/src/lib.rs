@@ -58,6 +58,7 @@ mod client_auth;
 pub mod dpop;
 mod error;
 mod faults;
+pub mod jwe;
 mod jwt;
 mod keys;
 pub mod mtls;

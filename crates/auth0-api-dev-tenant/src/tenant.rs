@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::faults::{Endpoint, Fault};
+use crate::jwe::JweEncrypter;
 use crate::jwt::{TokenBuilder, infallible};
 use crate::keys::{KeyEntry, KeyStore};
 use crate::{Error, server, tls};
@@ -119,6 +120,8 @@ pub(crate) struct State {
     pub(crate) refresh_tokens: Mutex<HashMap<String, String>>,
     /// Organizations, as `(org_id, org_name)`.
     pub(crate) organizations: Vec<(String, String)>,
+    /// APIs whose access tokens are encrypted: audience and the API's public key.
+    pub(crate) encryption: Vec<(String, JweEncrypter)>,
 }
 
 impl State {
@@ -152,6 +155,7 @@ pub struct DevTenantBuilder {
     connections: Vec<(String, String)>,
     profiles: Profiles,
     organizations: Vec<(String, String)>,
+    encryption: Vec<(String, String)>,
 }
 
 /// The registered exchange profiles, shown by their subject token types (the mappings are
@@ -177,6 +181,7 @@ impl Default for DevTenantBuilder {
             connections: Vec::new(),
             profiles: Profiles::default(),
             organizations: Vec::new(),
+            encryption: Vec::new(),
         }
     }
 }
@@ -284,6 +289,19 @@ impl DevTenantBuilder {
         self
     }
 
+    /// Encrypts every access token the token endpoint issues for `audience` to this RSA public
+    /// key (SPKI PEM), as Auth0's access token encryption does: a nested JWT in a compact JWE,
+    /// `RSA-OAEP-256` + `A256GCM` ([`crate::jwe`]). Checked in [`start`](Self::start).
+    pub fn encrypt_access_tokens(
+        mut self,
+        audience: impl Into<String>,
+        public_key_pem: impl Into<String>,
+    ) -> Self {
+        self.encryption
+            .push((audience.into(), public_key_pem.into()));
+        self
+    }
+
     /// Generates keys and certificates, binds `127.0.0.1:port`, writes the CA
     /// PEM to a temporary file and starts serving.
     ///
@@ -293,6 +311,11 @@ impl DevTenantBuilder {
         if self.host.is_empty() || self.host.contains(['/', ':', '@', '?', '#', ' ']) {
             return Err(Error::Config(format!("invalid host {:?}", self.host)));
         }
+        let encryption = self
+            .encryption
+            .iter()
+            .map(|(aud, pem)| Ok((aud.clone(), JweEncrypter::from_public_key_pem(pem)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
         let tls_material = tls::generate(&self.host)?;
         let keys = KeyStore::new()?;
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
@@ -324,6 +347,7 @@ impl DevTenantBuilder {
             last_token_request: Mutex::new(None),
             refresh_tokens: Mutex::new(HashMap::new()),
             organizations: self.organizations,
+            encryption,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls_material.server_config);

@@ -224,6 +224,7 @@ fn scope_has(scope: Option<&str>, wanted: &str) -> bool {
 /// Signs an access token with the active key.
 fn mint_access_token(state: &State, grant: Grant<'_>, jkt: Option<&str>) -> Result<String, Error> {
     let now = crate::now();
+    let audience = grant.aud;
     let aud = if scope_has(grant.scope, "openid") {
         json!([grant.aud, format!("{}userinfo", state.issuer)])
     } else {
@@ -252,7 +253,12 @@ fn mint_access_token(state: &State, grant: Grant<'_>, jkt: Option<&str>) -> Resu
     header.insert("alg".into(), json!("RS256"));
     header.insert("typ".into(), json!("JWT"));
     header.insert("kid".into(), json!(key.kid));
-    sign_rs256(key, &header, &claims)
+    let jws = sign_rs256(key, &header, &claims)?;
+    // Access token encryption (Auth0: a nested JWT) for the APIs configured with a key.
+    match state.encryption.iter().find(|(aud, _)| aud == audience) {
+        Some((_, encrypter)) => encrypter.encrypt(jws.as_bytes()),
+        None => Ok(jws),
+    }
 }
 
 /// A successful token response (`Cache-Control: no-store`).

@@ -26,6 +26,7 @@ use crate::domains::DomainsMode;
 use crate::dpop::nonce::NonceConfig;
 use crate::dpop::replay::ReplayStore;
 use crate::fetch::cache::CacheAdapter;
+use crate::jose::jwe::JweDecrypter;
 use crate::mtls::CertificateBinding;
 use crate::observe::Observe;
 use crate::organization::OrganizationPolicy;
@@ -72,6 +73,10 @@ pub struct ApiClientOptions {
     pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
     /// Whether certificate-bound tokens (RFC 8705) are checked.
     pub(crate) certificate_binding: CertificateBinding,
+    /// The API's private key for encrypted access tokens (JWE), parsed once.
+    pub(crate) decryption_key: Option<Arc<JweDecrypter>>,
+    /// Whether plain (unencrypted) tokens are still accepted when a decryption key is set.
+    pub(crate) accept_unencrypted: bool,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -89,6 +94,8 @@ debug_fields!(ApiClientOptions, |this| {
     organization: this.organization,
     static_keys: this.static_jwks.is_some(),
     certificate_binding: this.certificate_binding,
+    decryption_key: this.decryption_key.is_some(),
+    accept_unencrypted: this.accept_unencrypted,
 }, non_exhaustive);
 
 impl ApiClientOptions {
@@ -106,6 +113,8 @@ impl ApiClientOptions {
                 .then_some(self.verified_token_cache_size),
             observe: self.observe.clone(),
             static_jwks: self.static_jwks.clone(),
+            decryption_key: self.decryption_key.clone(),
+            accept_unencrypted: self.accept_unencrypted,
         }
     }
 

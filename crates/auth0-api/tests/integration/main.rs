@@ -9,6 +9,7 @@ mod caching;
 mod domains;
 mod exactness;
 mod exchange;
+mod jwe;
 mod misbehaving;
 mod mtls;
 mod observer;
