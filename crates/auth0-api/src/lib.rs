@@ -152,6 +152,7 @@ pub mod organization;
 pub mod redis;
 mod request;
 mod settings;
+pub mod token_location;
 mod verify;
 
 pub use challenge::AuthScheme;
@@ -164,6 +165,7 @@ pub use fetch::cache;
 pub use options::{ApiClientOptions, ApiClientOptionsBuilder};
 pub use request::VerifyRequest;
 pub use settings::{Algorithm, DpopMode};
+pub use token_location::TokenLocations;
 
 /// Network-free entry points for the cargo-fuzz targets in `fuzz/` (nightly only). Not API: no
 /// stability promise, may change in any release.

@@ -20,6 +20,7 @@ pub struct VerifyRequest<'a> {
     pub(crate) url: Option<Cow<'a, str>>,
     /// The mutual-TLS client certificate (DER), for certificate-bound tokens.
     pub(crate) client_certificate: Option<Cow<'a, [u8]>>,
+    pub(crate) form_body: Option<Cow<'a, [u8]>>,
 }
 
 impl<'a> VerifyRequest<'a> {
@@ -30,6 +31,7 @@ impl<'a> VerifyRequest<'a> {
             method: None,
             url: None,
             client_certificate: None,
+            form_body: None,
         }
     }
 
@@ -41,6 +43,7 @@ impl<'a> VerifyRequest<'a> {
             method: Some(Cow::Borrowed(parts.method.as_str())),
             url: None,
             client_certificate: None,
+            form_body: None,
         }
     }
 
@@ -66,6 +69,7 @@ impl<'a> VerifyRequest<'a> {
             method: None,
             url: None,
             client_certificate: None,
+            form_body: None,
         }
     }
 
@@ -96,6 +100,14 @@ impl<'a> VerifyRequest<'a> {
     /// ```
     pub fn client_certificate(mut self, der: impl Into<Cow<'a, [u8]>>) -> Self {
         self.client_certificate = Some(der.into());
+        self
+    }
+
+    /// The request body, for a token in an `application/x-www-form-urlencoded` body (RFC 6750
+    /// section 2.2; read only with [`TokenLocations::form_body`](crate::TokenLocations::form_body)
+    /// on).
+    pub fn form_body(mut self, body: impl Into<Cow<'a, [u8]>>) -> Self {
+        self.form_body = Some(body.into());
         self
     }
 

@@ -35,7 +35,7 @@ impl ApiClient {
         };
 
         let mut authorizations = request.headers.get_all(http::header::AUTHORIZATION).iter();
-        let authorization = match (authorizations.next(), authorizations.next()) {
+        let mut authorization = match (authorizations.next(), authorizations.next()) {
             (None, _) => "",
             (Some(_), Some(_)) => {
                 return Err(refuse(RequestError::MultipleAuthorization, None));
@@ -43,6 +43,22 @@ impl ApiClient {
             // A token over the size cap is refused as a token (401 invalid_token), below.
             (Some(v), None) => v.to_str().unwrap_or_default(),
         };
+        // A token elsewhere (opt-in): one method per request, verified as a Bearer token.
+        let elsewhere;
+        if let Some(locations) = &self.inner.options.token_locations {
+            let header_present = request.headers.contains_key(http::header::AUTHORIZATION);
+            match locations.find(&request) {
+                Err(e) => return Err(refuse(e, None)),
+                Ok(Some(_)) if header_present => {
+                    return Err(refuse(RequestError::SeveralTokenMethods, None));
+                }
+                Ok(Some(token)) => {
+                    elsewhere = format!("Bearer {token}");
+                    authorization = &elsewhere;
+                }
+                Ok(None) => {}
+            }
+        }
         if authorization.is_empty() {
             return Err(no_credentials(
                 if mode == DpopMode::Required {

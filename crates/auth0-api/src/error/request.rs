@@ -72,6 +72,14 @@ pub enum RequestError {
     /// The client-certificate header a trusted proxy set could not be read
     /// ([`crate::mtls`]; 400).
     InvalidClientCertificate(CertificateProblem),
+    /// The token came by more than one method (RFC 6750 section 2), with
+    /// [`TokenLocations`](crate::TokenLocations) on.
+    SeveralTokenMethods,
+    /// The token's parameter, cookie or header was repeated.
+    RepeatedToken,
+    /// A form body too large to be searched for its token
+    /// ([`MAX_FORM_BODY_BYTES`](crate::token_location::MAX_FORM_BODY_BYTES)).
+    FormBodyTooLarge,
 }
 
 impl RequestError {
@@ -81,7 +89,10 @@ impl RequestError {
             Self::MissingCredentials(NoCredentials::DpopRequired | NoCredentials::NoProof)
             | Self::MultipleAuthorization
             | Self::ProofWithBearer
-            | Self::InvalidClientCertificate(_) => ErrorKind::InvalidAuthScheme,
+            | Self::InvalidClientCertificate(_)
+            | Self::SeveralTokenMethods
+            | Self::RepeatedToken
+            | Self::FormBodyTooLarge => ErrorKind::InvalidAuthScheme,
             Self::MissingCredentials(_) => ErrorKind::MissingAuthorization,
             Self::MissingArgument(_) => ErrorKind::MissingRequiredArgument,
         }
@@ -108,6 +119,13 @@ impl fmt::Display for RequestError {
             }
             Self::InvalidClientCertificate(problem) => {
                 write!(f, "Invalid client certificate: {problem}")
+            }
+            Self::SeveralTokenMethods => {
+                f.write_str("The access token must be sent by one method only")
+            }
+            Self::RepeatedToken => f.write_str("The access token must be sent once"),
+            Self::FormBodyTooLarge => {
+                f.write_str("The form body is too large to carry an access token")
             }
         }
     }
@@ -156,6 +174,24 @@ mod tests {
                 ErrorKind::InvalidAuthScheme,
                 400,
                 "DPoP proof requires DPoP authentication scheme, not Bearer",
+            ),
+            (
+                RequestError::SeveralTokenMethods,
+                ErrorKind::InvalidAuthScheme,
+                400,
+                "The access token must be sent by one method only",
+            ),
+            (
+                RequestError::RepeatedToken,
+                ErrorKind::InvalidAuthScheme,
+                400,
+                "The access token must be sent once",
+            ),
+            (
+                RequestError::FormBodyTooLarge,
+                ErrorKind::InvalidAuthScheme,
+                400,
+                "The form body is too large to carry an access token",
             ),
             (
                 RequestError::MissingArgument("http_method".into()),

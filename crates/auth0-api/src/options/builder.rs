@@ -12,6 +12,7 @@ use crate::mtls::CertificateBinding;
 use crate::observe::{Observe, Observer};
 use crate::organization::{Organization, OrganizationPolicy, OrganizationResolver};
 use crate::settings::{Algorithm, DpopMode};
+use crate::token_location::TokenLocations;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -57,6 +58,8 @@ pub struct ApiClientOptionsBuilder {
     certificate_binding: Option<CertificateBinding>,
     decryption_key_pem: Option<Vec<u8>>,
     accept_unencrypted_access_tokens: Option<bool>,
+    token_locations: Option<TokenLocations>,
+    only_given_roots: bool,
 }
 
 impl ApiClientOptionsBuilder {
@@ -149,8 +152,23 @@ impl ApiClientOptionsBuilder {
         self
     }
 
+    /// Trusts only the roots given with [`root_ca_pem`](Self::root_ca_pem), not the system's
+    /// (default: the system roots plus the given ones). For a tenant behind a private CA, and
+    /// to pin discovery, JWKS and the token endpoint to it.
+    pub fn trust_only_given_roots(mut self, only: bool) -> Self {
+        self.only_given_roots = only;
+        self
+    }
+
     option_setters! {
         /// Uses a caller-built HTTP client (its TLS and proxy settings) instead of ours.
+        ///
+        /// **Redirects**: ours follows none (a redirected discovery or JWKS could hand out
+        /// another issuer's keys). A caller's client keeps its own redirect policy (reqwest
+        /// follows up to 10 by default) and cannot be changed afterwards: the library refuses
+        /// every answer that came from another URL than the one asked for, but the redirected
+        /// request has been sent by then. Build the client with
+        /// `.redirect(reqwest::redirect::Policy::none())`.
         http_client: reqwest::Client;
         /// Clock skew tolerated for `exp` and `nbf` (default 0).
         clock_leeway: Duration;
@@ -272,6 +290,13 @@ impl ApiClientOptionsBuilder {
     /// turn this on only for such a window.
     pub fn accept_unencrypted_access_tokens(mut self, accept: bool) -> Self {
         self.accept_unencrypted_access_tokens = Some(accept);
+        self
+    }
+
+    /// Also reads the token from the form body, the query, a cookie or a header (RFC 6750
+    /// sections 2.2 and 2.3; off by default). See [`token_location`](crate::token_location).
+    pub fn token_locations(mut self, locations: TokenLocations) -> Self {
+        self.token_locations = Some(locations);
         self
     }
 
@@ -412,6 +437,11 @@ impl ApiClientOptionsBuilder {
             }
             root_certificates.extend(certs);
         }
+        if self.only_given_roots && root_certificates.is_empty() {
+            return Err(Error::configuration(
+                "trust_only_given_roots needs at least one root_ca_pem",
+            ));
+        }
         if self.http_client.is_some() && !root_certificates.is_empty() {
             return Err(Error::configuration(
                 "root_ca_pem cannot be combined with a caller-supplied http_client; configure the roots on that client",
@@ -493,6 +523,12 @@ impl ApiClientOptionsBuilder {
             certificate_binding: self.certificate_binding.unwrap_or_default(),
             decryption_key,
             accept_unencrypted: self.accept_unencrypted_access_tokens.unwrap_or(false),
+            only_given_roots: self.only_given_roots,
+            token_locations: self
+                .token_locations
+                .filter(|l| *l != TokenLocations::new())
+                .map(TokenLocations::validate)
+                .transpose()?,
             jwks_refresh_cooldown: self
                 .jwks_refresh_cooldown
                 .unwrap_or(Duration::from_secs(30)),

@@ -31,6 +31,7 @@ use crate::mtls::CertificateBinding;
 use crate::observe::Observe;
 use crate::organization::OrganizationPolicy;
 pub use crate::settings::{Algorithm, DpopMode};
+use crate::token_location::CheckedLocations;
 
 mod builder;
 use crate::dpop::DpopSettings;
@@ -77,6 +78,10 @@ pub struct ApiClientOptions {
     pub(crate) decryption_key: Option<Arc<JweDecrypter>>,
     /// Whether plain (unencrypted) tokens are still accepted when a decryption key is set.
     pub(crate) accept_unencrypted: bool,
+    /// Where else a token may come from (none by default).
+    pub(crate) token_locations: Option<CheckedLocations>,
+    /// Trust only `root_certificates`, not the system roots.
+    pub(crate) only_given_roots: bool,
 }
 
 debug_fields!(ApiClientOptions, |this| {
@@ -96,6 +101,7 @@ debug_fields!(ApiClientOptions, |this| {
     certificate_binding: this.certificate_binding,
     decryption_key: this.decryption_key.is_some(),
     accept_unencrypted: this.accept_unencrypted,
+    token_locations: this.token_locations,
 }, non_exhaustive);
 
 impl ApiClientOptions {

@@ -9,6 +9,7 @@ mod caching;
 mod domains;
 mod exactness;
 mod exchange;
+mod exchange_extra;
 mod jwe;
 mod misbehaving;
 mod mtls;
@@ -20,6 +21,7 @@ mod reasons;
 mod redis;
 mod request;
 mod static_keys;
+mod token_location;
 
 use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder};
 use auth0_api_dev_tenant::DevTenant;
