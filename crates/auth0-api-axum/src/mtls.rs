@@ -5,12 +5,16 @@
 //!
 //! 1. **The TLS connection**, when the application terminates TLS itself: put the client's
 //!    certificate (DER) into the request's extensions as [`ClientCertificate`]. Only server
-//!    code can set an extension; a client cannot. With rustls, after the handshake:
-//!    `conn.peer_certificates()` gives the chain, its first entry is the client's. With
-//!    `axum-server` or a hand-written `hyper` accept loop, read it once per connection and
-//!    add it to every request of that connection, for example with
-//!    `tower_http::add_extension::AddExtensionLayer` or `Request::extensions_mut().insert` in
-//!    a per-connection service.
+//!    code can set an extension; a client cannot. With rustls (tokio-rustls, or
+//!    `axum-server`'s rustls acceptor), once per connection after the handshake:
+//!    `stream.get_ref().1.peer_certificates()` is the chain the client sent, its first entry
+//!    the client's own certificate; serve the connection with a service that inserts
+//!    `ClientCertificate(first.to_vec())` into every request before calling the router (with
+//!    hyper: `hyper::service::service_fn` around `router.clone().oneshot(request)`). The test
+//!    `mtls::mtls_certificate_from_a_real_rustls_connection` in this crate's `tests/axum.rs`
+//!    is a complete accept loop. Configure rustls to ask for client certificates
+//!    (`WebPkiClientVerifier`, with `allow_unauthenticated()` if some routes take unbound
+//!    tokens).
 //! 2. **A header set by a TLS-terminating proxy** (nginx `proxy_set_header X-Client-Cert
 //!    $ssl_client_escaped_cert;`, AWS ALB `X-Amzn-Mtls-Clientcert`, ...), read only when the
 //!    connection's peer address (axum's [`ConnectInfo<SocketAddr>`]: serve with

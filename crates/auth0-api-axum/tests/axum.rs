@@ -1091,7 +1091,7 @@ mod mtls {
     use super::*;
     use auth0_api::mtls::CertificateBinding;
     use auth0_api_axum::ClientCertificate;
-    use auth0_api_dev_tenant::mtls::ClientCertificate as TestCertificate;
+    use auth0_api_dev_tenant::mtls::{ClientCertificate as TestCertificate, MutualTls};
     use axum::extract::ConnectInfo;
 
     const HEADER: &str = "x-client-cert";
@@ -1318,6 +1318,98 @@ mod mtls {
             assert_eq!(call(untrusted_addr).await.unwrap().status(), 401);
             server.abort();
             untrusted_server.abort();
+        });
+    }
+
+    /// The application terminates mutual TLS itself (rustls through tokio-rustls, served by
+    /// hyper): it reads the client's certificate once per connection and puts it in each
+    /// request's extensions as `ClientCertificate`, as the `mtls` module documents.
+    #[test]
+    fn mtls_certificate_from_a_real_rustls_connection() {
+        run(|t| async move {
+            let tls = MutualTls::generate().unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let router = app(Auth0Layer::new(enforcing(t)));
+            let server = tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let (acceptor, router) = (acceptor.clone(), router.clone());
+                    tokio::spawn(async move {
+                        let Ok(stream) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        // rustls: the chain the client sent, its own certificate first.
+                        let certificate = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .map(|der| ClientCertificate(der.to_vec()));
+                        let service = hyper::service::service_fn(
+                            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                                if let Some(certificate) = &certificate {
+                                    request.extensions_mut().insert(certificate.clone());
+                                }
+                                router.clone().oneshot(request)
+                            },
+                        );
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, service)
+                            .await;
+                    });
+                }
+            });
+
+            let cert = tls.issue("client-a").unwrap();
+            let other = tls.issue("client-b").unwrap();
+            let token = bound(t, &cert);
+            let ca = reqwest::Certificate::from_pem(tls.ca_pem().as_bytes()).unwrap();
+            let client = |identity: Option<&TestCertificate>| {
+                let mut builder = reqwest::Client::builder().tls_certs_only([ca.clone()]);
+                if let Some(c) = identity {
+                    let pem = format!("{}{}", c.key_pem(), c.pem());
+                    builder =
+                        builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+                }
+                builder.build().unwrap()
+            };
+            let url = format!("https://localhost:{}/data", addr.port());
+            let call = |identity: Option<&TestCertificate>| {
+                let http = client(identity);
+                let request = http.get(&url).bearer_auth(&token);
+                async move { request.send().await.unwrap() }
+            };
+
+            let response = call(Some(&cert)).await;
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["sub"], "auth0|alice");
+            let response = call(Some(&other)).await;
+            assert_eq!(response.status(), 401);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body["error_description"],
+                "Certificate-bound token does not match the client certificate (x5t#S256)"
+            );
+            let response = call(None).await;
+            assert_eq!(response.status(), 401);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body["error_description"],
+                "Certificate-bound token requires a mutual-TLS client certificate"
+            );
+            // An unbound token over the same connection kinds is unaffected.
+            let plain = super::token(t);
+            let response = client(None)
+                .get(&url)
+                .bearer_auth(&plain)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            server.abort();
         });
     }
 }
