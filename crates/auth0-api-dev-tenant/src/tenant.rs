@@ -122,6 +122,8 @@ pub(crate) struct State {
     pub(crate) organizations: Vec<(String, String)>,
     /// APIs whose access tokens are encrypted: audience and the API's public key.
     pub(crate) encryption: Vec<(String, JweEncrypter)>,
+    /// Clients whose tokens are certificate-bound: client id and `x5t#S256`.
+    pub(crate) certificate_bindings: Vec<(String, String)>,
 }
 
 impl State {
@@ -156,6 +158,7 @@ pub struct DevTenantBuilder {
     profiles: Profiles,
     organizations: Vec<(String, String)>,
     encryption: Vec<(String, String)>,
+    certificate_bindings: Vec<(String, String)>,
 }
 
 /// The registered exchange profiles, shown by their subject token types (the mappings are
@@ -182,6 +185,7 @@ impl Default for DevTenantBuilder {
             profiles: Profiles::default(),
             organizations: Vec::new(),
             encryption: Vec::new(),
+            certificate_bindings: Vec::new(),
         }
     }
 }
@@ -289,6 +293,19 @@ impl DevTenantBuilder {
         self
     }
 
+    /// Binds every access token the token endpoint issues to `client_id` to this client
+    /// certificate (DER): `cnf.x5t#S256` (RFC 8705 section 3), next to `cnf.jkt` for a DPoP
+    /// request, as Auth0 binds the tokens of a client that authenticates with mutual TLS.
+    pub fn bind_client_tokens_to_certificate(
+        mut self,
+        client_id: impl Into<String>,
+        certificate_der: &[u8],
+    ) -> Self {
+        self.certificate_bindings
+            .push((client_id.into(), crate::mtls::x5t_s256(certificate_der)));
+        self
+    }
+
     /// Encrypts every access token the token endpoint issues for `audience` to this RSA public
     /// key (SPKI PEM), as Auth0's access token encryption does: a nested JWT in a compact JWE,
     /// `RSA-OAEP-256` + `A256GCM` ([`crate::jwe`]). Checked in [`start`](Self::start).
@@ -348,6 +365,7 @@ impl DevTenantBuilder {
             refresh_tokens: Mutex::new(HashMap::new()),
             organizations: self.organizations,
             encryption,
+            certificate_bindings: self.certificate_bindings,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls_material.server_config);

@@ -244,8 +244,20 @@ fn mint_access_token(state: &State, grant: Grant<'_>, jkt: Option<&str>) -> Resu
     claims.insert("azp".into(), json!(grant.azp));
     claims.insert("jti".into(), json!(crate::random_uuid()?));
     claims.extend(grant.extra);
+    let mut cnf = Map::new();
     if let Some(jkt) = jkt {
-        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+        cnf.insert("jkt".into(), json!(jkt));
+    }
+    // RFC 8705: a client registered with a certificate gets certificate-bound tokens.
+    if let Some((_, x5t)) = state
+        .certificate_bindings
+        .iter()
+        .find(|(client, _)| client == grant.azp)
+    {
+        cnf.insert("x5t#S256".into(), json!(x5t));
+    }
+    if !cnf.is_empty() {
+        claims.insert("cnf".into(), Value::Object(cnf));
     }
     let keys = read(&state.keys);
     let key = keys

@@ -257,3 +257,44 @@ async fn mtls_with_dpop_needs_both_confirmations() {
     .await;
     assert_eq!(e.token_error(), Some(&TokenError::MissingJkt));
 }
+
+#[tokio::test]
+async fn mtls_token_endpoint_issues_certificate_bound_tokens() {
+    let cert = ClientCertificate::generate("m2m").unwrap();
+    let t = DevTenant::builder()
+        .client("cid", "csecret", [AUD])
+        .client("other", "osecret", [AUD])
+        .bind_client_tokens_to_certificate("cid", cert.der())
+        .start()
+        .await
+        .unwrap();
+    let http = reqwest::Client::builder()
+        .tls_certs_merge([reqwest::Certificate::from_pem(t.ca_pem().as_bytes()).unwrap()])
+        .build()
+        .unwrap();
+    let token_for = |id: &'static str, secret: &'static str| {
+        let request = http
+            .post(t.token_endpoint())
+            .basic_auth(id, Some(secret))
+            .form(&[("grant_type", "client_credentials"), ("audience", AUD)]);
+        async move {
+            let body: serde_json::Value = request.send().await.unwrap().json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let bound = token_for("cid", "csecret").await;
+    let unbound = token_for("other", "osecret").await;
+    let c = enforcing(&t);
+    let claims = c
+        .verify_request(bearer(&bound).client_certificate(cert.der()))
+        .await
+        .unwrap()
+        .claims;
+    assert_eq!(
+        claims.cnf().and_then(|cnf| cnf.get("x5t#S256")),
+        Some(&json!(cert.thumbprint()))
+    );
+    let e = refused(&c, bearer(&bound)).await;
+    token_error(&e, TokenError::CertificateRequired, REQUIRED);
+    c.verify_request(bearer(&unbound)).await.unwrap();
+}
