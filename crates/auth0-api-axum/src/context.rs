@@ -9,6 +9,7 @@ use auth0_api::{ApiClient, AuthScheme, Error};
 use axum_core::extract::FromRequestParts;
 use http::request::Parts;
 
+use crate::mtls::CertificateSource;
 use crate::response::AuthRejection;
 use crate::url::UrlSource;
 
@@ -17,6 +18,7 @@ pub(crate) struct Settings {
     pub(crate) client: ApiClient,
     pub(crate) url: UrlSource,
     pub(crate) resource_metadata: Option<String>,
+    pub(crate) certificates: CertificateSource,
 }
 
 /// The [`Auth0Layer`](crate::Auth0Layer)'s settings, in the extensions of every request it lets
@@ -49,6 +51,7 @@ impl fmt::Debug for AuthContext {
             .field("client", &self.settings.client)
             .field("url", &self.settings.url)
             .field("resource_metadata", &self.settings.resource_metadata)
+            .field("certificates", &self.settings.certificates)
             .finish()
     }
 }
@@ -62,6 +65,10 @@ impl AuthContext {
 
     pub(crate) fn url_source(&self) -> &UrlSource {
         &self.settings.url
+    }
+
+    pub(crate) fn certificates(&self) -> &CertificateSource {
+        &self.settings.certificates
     }
 
     /// The client that verifies requests.

@@ -10,11 +10,12 @@ use auth0_api::{ApiClient, Error, VerifiedRequest, VerifyRequest};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
-use http::{HeaderValue, Request};
+use http::{HeaderName, HeaderValue, Request};
 use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::context::{AuthContext, Settings};
+use crate::mtls::{CertificateSource, IpNet};
 use crate::response::{AuthRejection, BoxableBody, DPOP_NONCE};
 use crate::token::AccessToken;
 use crate::url::UrlSource;
@@ -91,6 +92,7 @@ impl Auth0Layer {
                 client,
                 url: UrlSource::Direct,
                 resource_metadata: None,
+                certificates: CertificateSource::default(),
             }),
             optional: false,
         }
@@ -102,6 +104,8 @@ impl Auth0Layer {
             client,
             url: Ok(UrlSource::Direct),
             resource_metadata: None,
+            certificate_header: None,
+            trusted_proxies: Ok(Vec::new()),
         }
     }
 
@@ -144,6 +148,8 @@ pub struct Auth0LayerBuilder {
     client: ApiClient,
     url: Result<UrlSource, Error>,
     resource_metadata: Option<String>,
+    certificate_header: Option<Result<HeaderName, Error>>,
+    trusted_proxies: Result<Vec<IpNet>, Error>,
 }
 
 impl Auth0LayerBuilder {
@@ -176,16 +182,51 @@ impl Auth0LayerBuilder {
         self
     }
 
+    /// Reads the mutual-TLS client certificate (PEM or URL-encoded PEM) from this header when
+    /// the peer is a [trusted proxy](Self::trusted_proxies), for certificate-bound tokens
+    /// (see [`mtls`](crate::mtls)). A [`ClientCertificate`](crate::ClientCertificate) extension
+    /// set by the application takes precedence.
+    pub fn client_certificate_header(mut self, name: &str) -> Self {
+        self.certificate_header = Some(HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+            Error::configuration(format!("Invalid client certificate header name {name:?}"))
+        }));
+        self
+    }
+
+    /// The peers (IP addresses, or networks as `a.b.c.d/n` or `fd00::/8`) whose
+    /// [client certificate header](Self::client_certificate_header) is believed; needs axum's
+    /// `ConnectInfo<SocketAddr>`. Replaces an earlier list.
+    pub fn trusted_proxies<I, S>(mut self, proxies: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.trusted_proxies = proxies
+            .into_iter()
+            .map(|p| IpNet::parse(p.as_ref()))
+            .collect();
+        self
+    }
+
     /// The layer (authentication required; see [`Auth0Layer::optional`]).
     ///
     /// # Errors
-    /// `invalid_configuration` for an invalid public URL.
+    /// `invalid_configuration` for an invalid public URL, client certificate header name or
+    /// trusted proxy, or a client certificate header without trusted proxies.
     pub fn build(self) -> Result<Auth0Layer, Error> {
+        let trusted = self.trusted_proxies?;
+        let header = self.certificate_header.transpose()?;
+        if header.is_some() && trusted.is_empty() {
+            return Err(Error::configuration(
+                "client_certificate_header needs trusted_proxies: the header is believed only from them",
+            ));
+        }
         Ok(Auth0Layer {
             context: AuthContext::new(Settings {
                 client: self.client,
                 url: self.url?,
                 resource_metadata: self.resource_metadata,
+                certificates: CertificateSource { header, trusted },
             }),
             optional: false,
         })
@@ -250,9 +291,16 @@ async fn authenticate(
         return Ok(None);
     }
     let url = context.url_source().request_url(parts);
+    let certificate = context
+        .certificates()
+        .certificate(parts)
+        .map_err(|e| context.reject(e, None))?;
     let mut request = VerifyRequest::from_headers(&parts.headers).method(parts.method.as_str());
     if let Some(url) = url {
         request = request.url(url);
+    }
+    if let Some(der) = certificate {
+        request = request.client_certificate(der);
     }
     let verified = context
         .client()

@@ -106,6 +106,7 @@ pub mod extract;
 pub mod guard;
 mod layer;
 pub mod metadata;
+pub mod mtls;
 pub mod resource;
 mod response;
 mod token;
@@ -119,6 +120,7 @@ pub use guard::{
 };
 pub use layer::{Auth0Layer, Auth0LayerBuilder, Auth0Service, ResponseFuture};
 pub use metadata::{MetadataService, ProtectedResourceMetadata, WELL_KNOWN_PREFIX};
+pub use mtls::ClientCertificate;
 pub use resource::ProtectedResource;
 pub use response::{AuthRejection, DPOP_NONCE, error_response};
 pub use token::AccessToken;

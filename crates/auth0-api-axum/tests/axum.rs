@@ -1083,3 +1083,333 @@ fn several_protected_resources_with_path_specific_metadata() {
         assert_eq!(err.error_code(), "invalid_configuration");
     });
 }
+
+/// Certificate-bound tokens (RFC 8705) through the layer. `cargo test mtls`.
+mod mtls {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use auth0_api::mtls::CertificateBinding;
+    use auth0_api_axum::ClientCertificate;
+    use auth0_api_dev_tenant::mtls::{ClientCertificate as TestCertificate, MutualTls};
+    use axum::extract::ConnectInfo;
+
+    const HEADER: &str = "x-client-cert";
+
+    fn enforcing(t: &DevTenant) -> ApiClient {
+        client_with(t, |b| b.certificate_binding(CertificateBinding::Enforced))
+    }
+
+    fn layer(t: &DevTenant, proxies: &[&str]) -> Auth0Layer {
+        Auth0Layer::builder(enforcing(t))
+            .client_certificate_header(HEADER)
+            .trusted_proxies(proxies)
+            .build()
+            .unwrap()
+    }
+
+    fn bound(t: &DevTenant, cert: &TestCertificate) -> String {
+        t.mint()
+            .sub("auth0|alice")
+            .aud(json!(AUD))
+            .bound_to_certificate(cert.der())
+            .sign()
+    }
+
+    fn from_peer(mut request: Request, peer: &str) -> Request {
+        let addr: SocketAddr = peer.parse().unwrap();
+        request.extensions_mut().insert(ConnectInfo(addr));
+        request
+    }
+
+    #[test]
+    fn mtls_header_only_from_trusted_proxies() {
+        run(|t| async move {
+            let cert = TestCertificate::generate("client").unwrap();
+            let token = bound(t, &cert);
+            let auth = bearer(&token);
+            let escaped = cert.escaped_pem();
+            let app = || app(layer(t, &["10.0.0.0/8", "::1"]));
+            let with_header = || get_req("/data", &[("authorization", &auth), (HEADER, &escaped)]);
+
+            // From a trusted proxy: the certificate counts.
+            let reply = send(app(), from_peer(with_header(), "10.1.2.3:443")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            let reply = send(app(), from_peer(with_header(), "[::1]:443")).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+
+            // From any other peer, or with no peer address: ignored, so the token lacks it.
+            for request in [from_peer(with_header(), "192.0.2.1:5000"), with_header()] {
+                let reply = send(app(), request).await;
+                assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+                assert_eq!(reply.json()["error"], "invalid_token");
+                assert_eq!(
+                    reply.json()["error_description"],
+                    "Certificate-bound token requires a mutual-TLS client certificate"
+                );
+                assert!(reply.challenge().contains(r#"error="invalid_token""#));
+            }
+
+            // Another client's certificate from the trusted proxy: refused.
+            let other = TestCertificate::generate("other")
+                .unwrap()
+                .pem()
+                .replace('\n', "\t");
+            let reply = send(
+                app(),
+                from_peer(
+                    get_req("/data", &[("authorization", &auth), (HEADER, &other)]),
+                    "10.0.0.1:1",
+                ),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                reply.json()["error_description"],
+                "Certificate-bound token does not match the client certificate (x5t#S256)"
+            );
+
+            // A trusted proxy's value that cannot be read: 400 invalid_request, typed.
+            let huge = "A".repeat(auth0_api::mtls::MAX_CERTIFICATE_HEADER_BYTES + 1);
+            for (value, description) in [
+                (
+                    "garbage",
+                    "Invalid client certificate: not a PEM certificate",
+                ),
+                ("%E", "Invalid client certificate: bad percent-encoding"),
+                (huge.as_str(), "Invalid client certificate: too large"),
+            ] {
+                let reply = send(
+                    app(),
+                    from_peer(
+                        get_req("/data", &[("authorization", &auth), (HEADER, value)]),
+                        "10.0.0.1:1",
+                    ),
+                )
+                .await;
+                assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+                assert_eq!(reply.json()["error"], "invalid_request");
+                assert_eq!(reply.json()["error_description"], description);
+            }
+            let twice = get_req(
+                "/data",
+                &[
+                    ("authorization", &auth),
+                    (HEADER, &escaped),
+                    (HEADER, &escaped),
+                ],
+            );
+            let reply = send(app(), from_peer(twice, "10.0.0.1:1")).await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+            assert_eq!(
+                reply.json()["error_description"],
+                "Invalid client certificate: more than one header line"
+            );
+            // From an untrusted peer even garbage is ignored (never parsed).
+            let reply = send(
+                app(),
+                from_peer(
+                    get_req(
+                        "/data",
+                        &[
+                            ("authorization", &bearer(&super::token(t))),
+                            (HEADER, "garbage"),
+                        ],
+                    ),
+                    "192.0.2.1:1",
+                ),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK);
+        });
+    }
+
+    #[test]
+    fn mtls_certificate_from_the_tls_connection_extension() {
+        run(|t| async move {
+            let cert = TestCertificate::generate("client").unwrap();
+            let token = bound(t, &cert);
+            let auth = bearer(&token);
+            let app = || app(Auth0Layer::new(enforcing(t)));
+            let mut request = get_req("/data", &[("authorization", &auth)]);
+            request
+                .extensions_mut()
+                .insert(ClientCertificate(cert.der().to_vec()));
+            let reply = send(app(), request).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            // No header source configured: the header is never read.
+            let reply = send(
+                app(),
+                from_peer(
+                    get_req(
+                        "/data",
+                        &[("authorization", &auth), (HEADER, &cert.escaped_pem())],
+                    ),
+                    "127.0.0.1:1",
+                ),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        });
+    }
+
+    #[test]
+    fn mtls_layer_configuration_is_checked() {
+        run(|t| async move {
+            let e = Auth0Layer::builder(client(t))
+                .client_certificate_header(HEADER)
+                .build()
+                .unwrap_err();
+            assert_eq!(e.error_code(), "invalid_configuration");
+            for proxies in [&["10.0.0.0/99"][..], &["proxy.internal"]] {
+                let e = Auth0Layer::builder(client(t))
+                    .client_certificate_header(HEADER)
+                    .trusted_proxies(proxies)
+                    .build()
+                    .unwrap_err();
+                assert_eq!(e.error_code(), "invalid_configuration");
+            }
+            let e = Auth0Layer::builder(client(t))
+                .client_certificate_header("bad header")
+                .trusted_proxies(["127.0.0.1"])
+                .build()
+                .unwrap_err();
+            assert_eq!(e.error_code(), "invalid_configuration");
+        });
+    }
+
+    /// A real listener with axum's `ConnectInfo`: the loopback peer is the trusted proxy.
+    #[test]
+    fn mtls_real_listener_with_connect_info() {
+        run(|t| async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let trusted = app(layer(t, &["127.0.0.1"]));
+            let server = tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    trusted.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+                .unwrap();
+            });
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let untrusted_addr = listener.local_addr().unwrap();
+            let untrusted = app(layer(t, &["10.0.0.0/8"]));
+            let untrusted_server = tokio::spawn(async move {
+                axum::serve(
+                    listener,
+                    untrusted.into_make_service_with_connect_info::<SocketAddr>(),
+                )
+                .await
+                .unwrap();
+            });
+
+            let cert = TestCertificate::generate("client").unwrap();
+            let token = bound(t, &cert);
+            let http = reqwest::Client::new();
+            let call = |addr: SocketAddr| {
+                http.get(format!("http://{addr}/data"))
+                    .bearer_auth(&token)
+                    .header(HEADER, cert.escaped_pem())
+                    .send()
+            };
+            assert_eq!(call(addr).await.unwrap().status(), 200);
+            assert_eq!(call(untrusted_addr).await.unwrap().status(), 401);
+            server.abort();
+            untrusted_server.abort();
+        });
+    }
+
+    /// The application terminates mutual TLS itself (rustls through tokio-rustls, served by
+    /// hyper): it reads the client's certificate once per connection and puts it in each
+    /// request's extensions as `ClientCertificate`, as the `mtls` module documents.
+    #[test]
+    fn mtls_certificate_from_a_real_rustls_connection() {
+        run(|t| async move {
+            let tls = MutualTls::generate().unwrap();
+            let acceptor = tokio_rustls::TlsAcceptor::from(tls.server_config());
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            let router = app(Auth0Layer::new(enforcing(t)));
+            let server = tokio::spawn(async move {
+                while let Ok((tcp, _)) = listener.accept().await {
+                    let (acceptor, router) = (acceptor.clone(), router.clone());
+                    tokio::spawn(async move {
+                        let Ok(stream) = acceptor.accept(tcp).await else {
+                            return;
+                        };
+                        // rustls: the chain the client sent, its own certificate first.
+                        let certificate = stream
+                            .get_ref()
+                            .1
+                            .peer_certificates()
+                            .and_then(|chain| chain.first())
+                            .map(|der| ClientCertificate(der.to_vec()));
+                        let service = hyper::service::service_fn(
+                            move |mut request: hyper::Request<hyper::body::Incoming>| {
+                                if let Some(certificate) = &certificate {
+                                    request.extensions_mut().insert(certificate.clone());
+                                }
+                                router.clone().oneshot(request)
+                            },
+                        );
+                        let io = hyper_util::rt::TokioIo::new(stream);
+                        let _ = hyper::server::conn::http1::Builder::new()
+                            .serve_connection(io, service)
+                            .await;
+                    });
+                }
+            });
+
+            let cert = tls.issue("client-a").unwrap();
+            let other = tls.issue("client-b").unwrap();
+            let token = bound(t, &cert);
+            let ca = reqwest::Certificate::from_pem(tls.ca_pem().as_bytes()).unwrap();
+            let client = |identity: Option<&TestCertificate>| {
+                let mut builder = reqwest::Client::builder().tls_certs_only([ca.clone()]);
+                if let Some(c) = identity {
+                    let pem = format!("{}{}", c.key_pem(), c.pem());
+                    builder =
+                        builder.identity(reqwest::Identity::from_pem(pem.as_bytes()).unwrap());
+                }
+                builder.build().unwrap()
+            };
+            let url = format!("https://localhost:{}/data", addr.port());
+            let call = |identity: Option<&TestCertificate>| {
+                let http = client(identity);
+                let request = http.get(&url).bearer_auth(&token);
+                async move { request.send().await.unwrap() }
+            };
+
+            let response = call(Some(&cert)).await;
+            assert_eq!(response.status(), 200);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["sub"], "auth0|alice");
+            let response = call(Some(&other)).await;
+            assert_eq!(response.status(), 401);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body["error_description"],
+                "Certificate-bound token does not match the client certificate (x5t#S256)"
+            );
+            let response = call(None).await;
+            assert_eq!(response.status(), 401);
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(
+                body["error_description"],
+                "Certificate-bound token requires a mutual-TLS client certificate"
+            );
+            // An unbound token over the same connection kinds is unaffected.
+            let plain = super::token(t);
+            let response = client(None)
+                .get(&url)
+                .bearer_auth(&plain)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200);
+            server.abort();
+        });
+    }
+}

@@ -196,6 +196,23 @@ impl TokenBuilder {
         self.claim("cnf", json!({ "jkt": jkt.into() }))
     }
 
+    /// Adds `x5t#S256` (RFC 8705 section 3.1, a certificate-bound token) to `cnf`, keeping
+    /// its other members (such as `jkt`: call [`cnf_jkt`](Self::cnf_jkt) first for a token
+    /// bound to both).
+    pub fn cnf_x5t_s256(mut self, thumbprint: impl Into<String>) -> Self {
+        let mut cnf = match self.claims.remove("cnf") {
+            Some(Value::Object(cnf)) => cnf,
+            _ => Map::new(),
+        };
+        cnf.insert("x5t#S256".into(), Value::String(thumbprint.into()));
+        self.claim("cnf", Value::Object(cnf))
+    }
+
+    /// [`cnf_x5t_s256`](Self::cnf_x5t_s256) with the thumbprint of this certificate (DER).
+    pub fn bound_to_certificate(self, der: &[u8]) -> Self {
+        self.cnf_x5t_s256(crate::mtls::x5t_s256(der))
+    }
+
     /// Sets `act` (the RFC 8693 actor claim).
     pub fn act(self, act: Value) -> Self {
         self.claim("act", act)
@@ -273,6 +290,15 @@ impl TokenBuilder {
     /// [`signing_kid`](Self::signing_kid), or a crypto failure).
     pub fn sign(&self) -> String {
         infallible(self.try_sign())
+    }
+
+    /// [`sign`](Self::sign)s, then encrypts the token as Auth0 does for an API with access
+    /// token encryption (a nested JWT in a compact JWE; see [`crate::jwe`]).
+    ///
+    /// # Panics
+    /// If signing or encryption fails.
+    pub fn sign_encrypted(&self, encrypter: &crate::jwe::JweEncrypter) -> String {
+        infallible(encrypter.encrypt(self.sign().as_bytes()))
     }
 
     /// Signs with HMAC-SHA256 under `secret`, header `alg` set to `HS256`

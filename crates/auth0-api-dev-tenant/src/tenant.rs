@@ -13,6 +13,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::faults::{Endpoint, Fault};
+use crate::jwe::JweEncrypter;
 use crate::jwt::{TokenBuilder, infallible};
 use crate::keys::{KeyEntry, KeyStore};
 use crate::{Error, server, tls};
@@ -119,6 +120,10 @@ pub(crate) struct State {
     pub(crate) refresh_tokens: Mutex<HashMap<String, String>>,
     /// Organizations, as `(org_id, org_name)`.
     pub(crate) organizations: Vec<(String, String)>,
+    /// APIs whose access tokens are encrypted: audience and the API's public key.
+    pub(crate) encryption: Vec<(String, JweEncrypter)>,
+    /// Clients whose tokens are certificate-bound: client id and `x5t#S256`.
+    pub(crate) certificate_bindings: Vec<(String, String)>,
 }
 
 impl State {
@@ -152,6 +157,8 @@ pub struct DevTenantBuilder {
     connections: Vec<(String, String)>,
     profiles: Profiles,
     organizations: Vec<(String, String)>,
+    encryption: Vec<(String, String)>,
+    certificate_bindings: Vec<(String, String)>,
 }
 
 /// The registered exchange profiles, shown by their subject token types (the mappings are
@@ -177,6 +184,8 @@ impl Default for DevTenantBuilder {
             connections: Vec::new(),
             profiles: Profiles::default(),
             organizations: Vec::new(),
+            encryption: Vec::new(),
+            certificate_bindings: Vec::new(),
         }
     }
 }
@@ -284,6 +293,32 @@ impl DevTenantBuilder {
         self
     }
 
+    /// Binds every access token the token endpoint issues to `client_id` to this client
+    /// certificate (DER): `cnf.x5t#S256` (RFC 8705 section 3), next to `cnf.jkt` for a DPoP
+    /// request, as Auth0 binds the tokens of a client that authenticates with mutual TLS.
+    pub fn bind_client_tokens_to_certificate(
+        mut self,
+        client_id: impl Into<String>,
+        certificate_der: &[u8],
+    ) -> Self {
+        self.certificate_bindings
+            .push((client_id.into(), crate::mtls::x5t_s256(certificate_der)));
+        self
+    }
+
+    /// Encrypts every access token the token endpoint issues for `audience` to this RSA public
+    /// key (SPKI PEM), as Auth0's access token encryption does: a nested JWT in a compact JWE,
+    /// `RSA-OAEP-256` + `A256GCM` ([`crate::jwe`]). Checked in [`start`](Self::start).
+    pub fn encrypt_access_tokens(
+        mut self,
+        audience: impl Into<String>,
+        public_key_pem: impl Into<String>,
+    ) -> Self {
+        self.encryption
+            .push((audience.into(), public_key_pem.into()));
+        self
+    }
+
     /// Generates keys and certificates, binds `127.0.0.1:port`, writes the CA
     /// PEM to a temporary file and starts serving.
     ///
@@ -293,6 +328,11 @@ impl DevTenantBuilder {
         if self.host.is_empty() || self.host.contains(['/', ':', '@', '?', '#', ' ']) {
             return Err(Error::Config(format!("invalid host {:?}", self.host)));
         }
+        let encryption = self
+            .encryption
+            .iter()
+            .map(|(aud, pem)| Ok((aud.clone(), JweEncrypter::from_public_key_pem(pem)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
         let tls_material = tls::generate(&self.host)?;
         let keys = KeyStore::new()?;
         let listener = TcpListener::bind(("127.0.0.1", self.port)).await?;
@@ -324,6 +364,8 @@ impl DevTenantBuilder {
             last_token_request: Mutex::new(None),
             refresh_tokens: Mutex::new(HashMap::new()),
             organizations: self.organizations,
+            encryption,
+            certificate_bindings: self.certificate_bindings,
         });
         let (shutdown_tx, shutdown_rx) = watch::channel(false);
         let acceptor = tokio_rustls::TlsAcceptor::from(tls_material.server_config);

@@ -226,6 +226,7 @@ fn scope_has(scope: Option<&str>, wanted: &str) -> bool {
 /// Signs an access token with the active key.
 fn mint_access_token(state: &State, grant: Grant<'_>, jkt: Option<&str>) -> Result<String, Error> {
     let now = crate::now();
+    let audience = grant.aud;
     let aud = if scope_has(grant.scope, "openid") {
         json!([grant.aud, format!("{}userinfo", state.issuer)])
     } else {
@@ -243,8 +244,20 @@ fn mint_access_token(state: &State, grant: Grant<'_>, jkt: Option<&str>) -> Resu
     claims.insert("azp".into(), json!(grant.azp));
     claims.insert("jti".into(), json!(crate::random_uuid()?));
     claims.extend(grant.extra);
+    let mut cnf = Map::new();
     if let Some(jkt) = jkt {
-        claims.insert("cnf".into(), json!({ "jkt": jkt }));
+        cnf.insert("jkt".into(), json!(jkt));
+    }
+    // RFC 8705: a client registered with a certificate gets certificate-bound tokens.
+    if let Some((_, x5t)) = state
+        .certificate_bindings
+        .iter()
+        .find(|(client, _)| client == grant.azp)
+    {
+        cnf.insert("x5t#S256".into(), json!(x5t));
+    }
+    if !cnf.is_empty() {
+        claims.insert("cnf".into(), Value::Object(cnf));
     }
     let keys = read(&state.keys);
     let key = keys
@@ -254,7 +267,12 @@ fn mint_access_token(state: &State, grant: Grant<'_>, jkt: Option<&str>) -> Resu
     header.insert("alg".into(), json!("RS256"));
     header.insert("typ".into(), json!("JWT"));
     header.insert("kid".into(), json!(key.kid));
-    sign_rs256(key, &header, &claims)
+    let jws = sign_rs256(key, &header, &claims)?;
+    // Access token encryption (Auth0: a nested JWT) for the APIs configured with a key.
+    match state.encryption.iter().find(|(aud, _)| aud == audience) {
+        Some((_, encrypter)) => encrypter.encrypt(jws.as_bytes()),
+        None => Ok(jws),
+    }
 }
 
 /// A successful token response (`Cache-Control: no-store`).

@@ -100,6 +100,8 @@ pub(crate) struct CnfIndex {
     pub(crate) jkt: Slot,
     /// Its `jkt` is truthy.
     pub(crate) jkt_truthy: bool,
+    /// It has an `x5t#S256` member (RFC 8705), of any value.
+    pub(crate) x5t: bool,
 }
 
 /// The `cnf` confirmation claim (RFC 7800) as the DPoP binding checks read it (RFC 9449 section
@@ -349,6 +351,15 @@ impl Claims {
             return None;
         }
         self.get("cnf").and_then(Value::as_object)
+    }
+
+    /// Whether `cnf` may hold `x5t#S256` (RFC 8705): `false` only when verification saw that it
+    /// does not, so unbound tokens never build the claims map for the certificate check.
+    pub(crate) fn may_have_x5t(&self) -> bool {
+        match self.index() {
+            Some((_, index)) => index.has_cnf && index.cnf.object && index.cnf.x5t,
+            None => true,
+        }
     }
 
     /// `cnf` for the DPoP binding checks, without building the claims map for a verified token.

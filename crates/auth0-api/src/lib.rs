@@ -143,6 +143,8 @@ pub mod error;
 pub mod exchange;
 mod fetch;
 mod jose;
+pub mod jwe;
+pub mod mtls;
 pub mod observe;
 pub mod options;
 pub mod organization;
@@ -170,7 +172,7 @@ pub use token_location::TokenLocations;
 #[doc(hidden)]
 pub mod __fuzz {
     pub use crate::fetch::http::MAX_BODY_BYTES;
-    pub use crate::jose::{jws, keys};
+    pub use crate::jose::{jwe, jws, keys};
 
     use crate::claims::Claims;
     use crate::error::Result;

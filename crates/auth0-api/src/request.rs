@@ -18,6 +18,8 @@ pub struct VerifyRequest<'a> {
     pub(crate) headers: Cow<'a, HeaderMap>,
     pub(crate) method: Option<Cow<'a, str>>,
     pub(crate) url: Option<Cow<'a, str>>,
+    /// The mutual-TLS client certificate (DER), for certificate-bound tokens.
+    pub(crate) client_certificate: Option<Cow<'a, [u8]>>,
     pub(crate) form_body: Option<Cow<'a, [u8]>>,
 }
 
@@ -28,6 +30,7 @@ impl<'a> VerifyRequest<'a> {
             headers: Cow::Borrowed(headers),
             method: None,
             url: None,
+            client_certificate: None,
             form_body: None,
         }
     }
@@ -39,6 +42,7 @@ impl<'a> VerifyRequest<'a> {
             headers: Cow::Borrowed(&parts.headers),
             method: Some(Cow::Borrowed(parts.method.as_str())),
             url: None,
+            client_certificate: None,
             form_body: None,
         }
     }
@@ -64,6 +68,7 @@ impl<'a> VerifyRequest<'a> {
             headers: Cow::Owned(headers),
             method: None,
             url: None,
+            client_certificate: None,
             form_body: None,
         }
     }
@@ -78,6 +83,23 @@ impl<'a> VerifyRequest<'a> {
     /// domain resolvers).
     pub fn url(mut self, url: impl Into<Cow<'a, str>>) -> Self {
         self.url = Some(url.into());
+        self
+    }
+
+    /// Sets the client certificate of the mutual-TLS connection, DER-encoded, for
+    /// certificate-bound tokens (RFC 8705 section 3; see [`mtls`](crate::mtls)): the first
+    /// entry of rustls' `peer_certificates()`, or what
+    /// [`certificate_from_header`](crate::mtls::certificate_from_header) read from a trusted
+    /// proxy's header.
+    ///
+    /// ```
+    /// # let der: Vec<u8> = vec![0x30, 0x00];
+    /// let req = auth0_api::VerifyRequest::from_pairs([("authorization", "Bearer eyJ...")])
+    ///     .client_certificate(der);
+    /// # let _ = req;
+    /// ```
+    pub fn client_certificate(mut self, der: impl Into<Cow<'a, [u8]>>) -> Self {
+        self.client_certificate = Some(der.into());
         self
     }
 

@@ -9,6 +9,7 @@ use crate::challenge::AuthScheme;
 use crate::claims::Confirmation;
 use crate::error::{Error, ErrorKind, NoCredentials, ProofError, RequestError, Result, TokenError};
 use crate::jose::jws::MAX_PROOF_BYTES;
+use crate::mtls::{self, CertificateBinding};
 use crate::request::VerifyRequest;
 use crate::settings::DpopMode;
 use crate::verify::token_cache::TokenCache;
@@ -159,6 +160,9 @@ impl ApiClient {
                 if !expected.is(&verified.jkt) {
                     return Err(prepare(TokenError::ConfirmationMismatch.into(), s));
                 }
+                // RFC 8705: every confirmation in `cnf` must hold, the certificate's too.
+                self.check_certificate(&claims, &request)
+                    .map_err(|e| prepare(e.into(), s))?;
                 Ok(VerifiedRequest {
                     claims,
                     scheme: AuthScheme::Dpop,
@@ -179,6 +183,8 @@ impl ApiClient {
                         return Err(refuse(RequestError::ProofWithBearer, s));
                     }
                 }
+                self.check_certificate(&claims, &request)
+                    .map_err(|e| prepare(e.into(), s))?;
                 Ok(VerifiedRequest {
                     claims,
                     scheme: AuthScheme::Bearer,
@@ -186,6 +192,22 @@ impl ApiClient {
                 })
             }
             None => Err(no_credentials(NoCredentials::UnsupportedScheme, None)),
+        }
+    }
+}
+
+impl ApiClient {
+    /// The certificate binding (RFC 8705 section 3), when this client enforces it.
+    fn check_certificate(
+        &self,
+        claims: &crate::Claims,
+        request: &VerifyRequest<'_>,
+    ) -> Result<(), TokenError> {
+        match self.inner.options.certificate_binding {
+            CertificateBinding::Enforced => {
+                mtls::check_binding(claims, request.client_certificate.as_deref())
+            }
+            _ => Ok(()),
         }
     }
 }

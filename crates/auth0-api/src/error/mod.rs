@@ -34,7 +34,7 @@ mod step_up;
 mod token;
 
 pub use proof::ProofError;
-pub use request::{NoCredentials, RequestError};
+pub use request::{CertificateProblem, NoCredentials, RequestError};
 pub use step_up::StepUpError;
 pub use token::{OrganizationClaim, TokenError, TokenPart};
 

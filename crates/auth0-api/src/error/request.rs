@@ -23,6 +23,38 @@ pub enum NoCredentials {
     NoProof,
 }
 
+/// Why a client-certificate header value was refused
+/// ([`mtls::certificate_from_header`](crate::mtls::certificate_from_header)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum CertificateProblem {
+    /// Longer than the header or certificate size cap.
+    TooLarge,
+    /// A `%` not followed by two hexadecimal digits.
+    BadEscape,
+    /// No `-----BEGIN CERTIFICATE-----` ... `-----END CERTIFICATE-----` block.
+    NotPem,
+    /// The block is not base64.
+    BadBase64,
+    /// The decoded bytes are not one DER sequence.
+    NotCertificate,
+    /// The header came in more than one line (a proxy that appends instead of overwriting).
+    Multiple,
+}
+
+impl fmt::Display for CertificateProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::TooLarge => "too large",
+            Self::BadEscape => "bad percent-encoding",
+            Self::NotPem => "not a PEM certificate",
+            Self::BadBase64 => "bad base64",
+            Self::NotCertificate => "not a DER certificate",
+            Self::Multiple => "more than one header line",
+        })
+    }
+}
+
 /// What is wrong with the request: its `Authorization` scheme, missing credentials, or a
 /// missing argument. The `Display` text is the error's description, byte for byte the
 /// reference's.
@@ -37,6 +69,9 @@ pub enum RequestError {
     ProofWithBearer,
     /// A required argument was empty or absent; the name as the reference words it.
     MissingArgument(String),
+    /// The client-certificate header a trusted proxy set could not be read
+    /// ([`crate::mtls`]; 400).
+    InvalidClientCertificate(CertificateProblem),
     /// The token came by more than one method (RFC 6750 section 2), with
     /// [`TokenLocations`](crate::TokenLocations) on.
     SeveralTokenMethods,
@@ -54,6 +89,7 @@ impl RequestError {
             Self::MissingCredentials(NoCredentials::DpopRequired | NoCredentials::NoProof)
             | Self::MultipleAuthorization
             | Self::ProofWithBearer
+            | Self::InvalidClientCertificate(_)
             | Self::SeveralTokenMethods
             | Self::RepeatedToken
             | Self::FormBodyTooLarge => ErrorKind::InvalidAuthScheme,
@@ -80,6 +116,9 @@ impl fmt::Display for RequestError {
             }
             Self::MissingArgument(name) => {
                 write!(f, "The argument '{name}' is required but was not provided.")
+            }
+            Self::InvalidClientCertificate(problem) => {
+                write!(f, "Invalid client certificate: {problem}")
             }
             Self::SeveralTokenMethods => {
                 f.write_str("The access token must be sent by one method only")
@@ -159,6 +198,12 @@ mod tests {
                 ErrorKind::MissingRequiredArgument,
                 400,
                 "The argument 'http_method' is required but was not provided.",
+            ),
+            (
+                RequestError::InvalidClientCertificate(CertificateProblem::NotPem),
+                ErrorKind::InvalidAuthScheme,
+                400,
+                "Invalid client certificate: not a PEM certificate",
             ),
         ];
         for (reason, kind, status, description) in table {

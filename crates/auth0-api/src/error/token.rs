@@ -101,6 +101,20 @@ pub enum TokenError {
     OrganizationMissing(OrganizationClaim),
     /// An organization is required and the token names another one.
     OrganizationMismatch(OrganizationClaim),
+    /// The token is bound to a client certificate (`cnf.x5t#S256`, RFC 8705 section 3) and
+    /// the request came with none ([`crate::mtls`]).
+    CertificateRequired,
+    /// The token is bound to another client certificate than the request's (or its
+    /// `cnf.x5t#S256` is not a string).
+    CertificateMismatch,
+    /// An encrypted access token (JWE) could not be decrypted: any algorithm but
+    /// `RSA-OAEP-256` + `A256GCM`, any malformed segment, a wrong key, any tampering. One
+    /// reason and one text for all of them, on purpose ([`crate::ApiClientOptionsBuilder::access_token_decryption_key_pem`]).
+    Undecryptable,
+    /// A decryption key is configured and the access token is not encrypted (a plain JWS),
+    /// while [`accept_unencrypted_access_tokens`](crate::ApiClientOptionsBuilder::accept_unencrypted_access_tokens)
+    /// is off.
+    NotEncrypted,
 }
 
 /// Which claim an organization check read: `org_id` for IDs (`org_...`), `org_name` for names,
@@ -213,6 +227,14 @@ impl fmt::Display for TokenError {
                 "{} claim does not match an accepted organization",
                 claim.label()
             ),
+            Self::CertificateRequired => {
+                f.write_str("Certificate-bound token requires a mutual-TLS client certificate")
+            }
+            Self::CertificateMismatch => f.write_str(
+                "Certificate-bound token does not match the client certificate (x5t#S256)",
+            ),
+            Self::Undecryptable => f.write_str("Access token could not be decrypted"),
+            Self::NotEncrypted => f.write_str("Access token must be encrypted (JWE)"),
         }
     }
 }
@@ -371,6 +393,22 @@ mod tests {
             (
                 TokenError::OrganizationMismatch(OrganizationClaim::Name),
                 "Organization Name (org_name) claim does not match an accepted organization",
+            ),
+            (
+                TokenError::CertificateRequired,
+                "Certificate-bound token requires a mutual-TLS client certificate",
+            ),
+            (
+                TokenError::CertificateMismatch,
+                "Certificate-bound token does not match the client certificate (x5t#S256)",
+            ),
+            (
+                TokenError::Undecryptable,
+                "Access token could not be decrypted",
+            ),
+            (
+                TokenError::NotEncrypted,
+                "Access token must be encrypted (JWE)",
             ),
         ];
         for (error, text) in table {

@@ -7,6 +7,8 @@ use crate::error::{Error, Result};
 use crate::exchange::ClientAuth;
 use crate::fetch::cache::CacheAdapter;
 use crate::fetch::static_keys::{StaticKeyInput, collect_jwks};
+use crate::jose::jwe::JweDecrypter;
+use crate::mtls::CertificateBinding;
 use crate::observe::{Observe, Observer};
 use crate::organization::{Organization, OrganizationPolicy, OrganizationResolver};
 use crate::settings::{Algorithm, DpopMode};
@@ -53,6 +55,9 @@ pub struct ApiClientOptionsBuilder {
     organizations: Vec<String>,
     organization_resolver: Option<OrganizationResolver>,
     static_keys: Vec<StaticKeyInput>,
+    certificate_binding: Option<CertificateBinding>,
+    decryption_key_pem: Option<Vec<u8>>,
+    accept_unencrypted_access_tokens: Option<bool>,
     token_locations: Option<TokenLocations>,
     only_given_roots: bool,
 }
@@ -190,6 +195,11 @@ impl ApiClientOptionsBuilder {
         /// Sees verifications, document fetches, cache lookups, replay rejections and nonce
         /// challenges (none by default; see [`observe`](crate::observe)).
         observer: Arc<dyn Observer>;
+        /// Whether `verify_request` checks certificate-bound tokens (`cnf.x5t#S256`, RFC 8705)
+        /// against the request's client certificate (default
+        /// [`Ignored`](CertificateBinding::Ignored), as the reference; see
+        /// [`mtls`](crate::mtls)).
+        certificate_binding: CertificateBinding;
     }
 
     /// Requires tokens issued for this organization (Auth0 Organizations): an ID (`org_...`,
@@ -250,6 +260,39 @@ impl ApiClientOptionsBuilder {
         self
     }
 
+    /// Decrypts encrypted access tokens (Auth0's access token encryption: a nested JWT in a
+    /// compact JWE, `RSA-OAEP-256` + `A256GCM`) with the API's RSA private key, PEM (`PRIVATE
+    /// KEY` or `RSA PRIVATE KEY`, 2048 to 8192 bits; checked in [`build`](Self::build)). The
+    /// inner token is then verified as usual. With a key set, plain tokens are refused
+    /// (`NotEncrypted`) unless [`accept_unencrypted_access_tokens`](Self::accept_unencrypted_access_tokens);
+    /// any decryption failure is one answer, `401 invalid_token` "Access token could not be
+    /// decrypted". Without a key, a JWE is refused as a token that is not three segments.
+    ///
+    /// ```no_run
+    /// # use auth0_api::ApiClientOptions;
+    /// let options = ApiClientOptions::builder()
+    ///     .domain("your-tenant.auth0.com")
+    ///     .audience("https://api.example.com")
+    ///     .access_token_decryption_key_pem(std::fs::read("api-encryption-key.pem").unwrap())
+    ///     .build()?;
+    /// # let _ = options;
+    /// # Ok::<(), auth0_api::Error>(())
+    /// ```
+    pub fn access_token_decryption_key_pem(mut self, pem: impl AsRef<[u8]>) -> Self {
+        self.decryption_key_pem = Some(pem.as_ref().to_vec());
+        self
+    }
+
+    /// With a [decryption key](Self::access_token_decryption_key_pem), also accepts plain
+    /// (signed, unencrypted) tokens (default `false`). Auth0 encrypts every token it issues
+    /// for an API once encryption is on, so a plain token then means a token issued before (a
+    /// migration window, until those expire) or one that is not Auth0's encrypted kind:
+    /// turn this on only for such a window.
+    pub fn accept_unencrypted_access_tokens(mut self, accept: bool) -> Self {
+        self.accept_unencrypted_access_tokens = Some(accept);
+        self
+    }
+
     /// Also reads the token from the form body, the query, a cookie or a header (RFC 6750
     /// sections 2.2 and 2.3; off by default). See [`token_location`](crate::token_location).
     pub fn token_locations(mut self, locations: TokenLocations) -> Self {
@@ -259,6 +302,12 @@ impl ApiClientOptionsBuilder {
 
     /// Validates everything and returns the options, or an `invalid_configuration` error.
     pub fn build(self) -> Result<ApiClientOptions> {
+        let decryption_key = match &self.decryption_key_pem {
+            None => None,
+            Some(pem) => Some(Arc::new(JweDecrypter::from_pem(pem).map_err(|e| {
+                Error::configuration(format!("Invalid access token decryption key: {e}"))
+            })?)),
+        };
         let audiences = self.audiences;
         if audiences.is_empty() {
             return Err(Error::configuration(
@@ -471,6 +520,9 @@ impl ApiClientOptionsBuilder {
             observe: Observe::new(self.observer),
             organization,
             static_jwks,
+            certificate_binding: self.certificate_binding.unwrap_or_default(),
+            decryption_key,
+            accept_unencrypted: self.accept_unencrypted_access_tokens.unwrap_or(false),
             only_given_roots: self.only_given_roots,
             token_locations: self
                 .token_locations

@@ -26,6 +26,8 @@ use crate::domains::DomainsMode;
 use crate::dpop::nonce::NonceConfig;
 use crate::dpop::replay::ReplayStore;
 use crate::fetch::cache::CacheAdapter;
+use crate::jose::jwe::JweDecrypter;
+use crate::mtls::CertificateBinding;
 use crate::observe::Observe;
 use crate::organization::OrganizationPolicy;
 pub use crate::settings::{Algorithm, DpopMode};
@@ -70,6 +72,12 @@ pub struct ApiClientOptions {
     pub(crate) organization: Option<OrganizationPolicy>,
     /// Keys given in the options (checked), used instead of discovery and a fetched JWKS.
     pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Whether certificate-bound tokens (RFC 8705) are checked.
+    pub(crate) certificate_binding: CertificateBinding,
+    /// The API's private key for encrypted access tokens (JWE), parsed once.
+    pub(crate) decryption_key: Option<Arc<JweDecrypter>>,
+    /// Whether plain (unencrypted) tokens are still accepted when a decryption key is set.
+    pub(crate) accept_unencrypted: bool,
     /// Where else a token may come from (none by default).
     pub(crate) token_locations: Option<CheckedLocations>,
     /// Trust only `root_certificates`, not the system roots.
@@ -90,6 +98,9 @@ debug_fields!(ApiClientOptions, |this| {
     observer: this.observe,
     organization: this.organization,
     static_keys: this.static_jwks.is_some(),
+    certificate_binding: this.certificate_binding,
+    decryption_key: this.decryption_key.is_some(),
+    accept_unencrypted: this.accept_unencrypted,
     token_locations: this.token_locations,
 }, non_exhaustive);
 
@@ -108,6 +119,8 @@ impl ApiClientOptions {
                 .then_some(self.verified_token_cache_size),
             observe: self.observe.clone(),
             static_jwks: self.static_jwks.clone(),
+            decryption_key: self.decryption_key.clone(),
+            accept_unencrypted: self.accept_unencrypted,
         }
     }
 

@@ -198,7 +198,12 @@ impl<'de> MemberSink<'de> for Payload<'de> {
             "exp" => keep(&mut self.exp, map, 5),
             "iat" => keep(&mut self.iat, map, 6),
             "nbf" => keep(&mut self.nbf, map, 7),
-            "cnf" => keep_seed(&mut self.cnf, map, PickSeed("jkt"), 8),
+            "cnf" => keep_seed(
+                &mut self.cnf,
+                map,
+                PickSeed("jkt", crate::mtls::X5T_S256),
+                8,
+            ),
             _ => skip(map),
         }
     }
@@ -272,12 +277,14 @@ impl Decoded<'_> {
                     object: cnf.object,
                     jkt: ClaimsIndex::slot(text, cnf.inner.as_ref()),
                     jkt_truthy: json_view::truthy(cnf.inner.as_ref()),
+                    x5t: cnf.has_other,
                 },
                 None => CnfIndex {
                     truthy: false,
                     object: false,
                     jkt: Slot::None,
                     jkt_truthy: false,
+                    x5t: false,
                 },
             },
         }

@@ -79,10 +79,13 @@ pub(crate) struct Picked<'de> {
     pub(crate) truthy: bool,
     pub(crate) object: bool,
     pub(crate) inner: Option<Lite<'de>>,
+    /// The object has a member named as the seed's second name (whatever its value).
+    pub(crate) has_other: bool,
 }
 
-/// Reads a [`Picked`] value, keeping its member `name`.
-pub(crate) struct PickSeed(pub(crate) &'static str);
+/// Reads a [`Picked`] value, keeping its member named first and noting whether it has one
+/// named second.
+pub(crate) struct PickSeed(pub(crate) &'static str, pub(crate) &'static str);
 
 impl<'de> serde::de::DeserializeSeed<'de> for PickSeed {
     type Value = Picked<'de>;
@@ -99,12 +102,13 @@ impl<'de> Visitor<'de> for PickSeed {
         f.write_str("any JSON value")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Picked<'de>, A::Error> {
-        let (mut members, mut inner) = (0usize, None);
+        let (mut members, mut inner, mut has_other) = (0usize, None, false);
         while let Some(Name(name)) = map.next_key::<Name<'de>>()? {
             members += 1;
             if name == self.0 {
                 inner = Some(map.next_value::<Lite<'de>>()?);
             } else {
+                has_other |= name == self.1;
                 map.next_value::<Validated>()?;
             }
         }
@@ -112,6 +116,7 @@ impl<'de> Visitor<'de> for PickSeed {
             truthy: members > 0,
             object: true,
             inner,
+            has_other,
         })
     }
     fn visit_seq<A: SeqAccess<'de>>(self, seq: A) -> Result<Picked<'de>, A::Error> {
@@ -129,6 +134,7 @@ fn not_object<'de>(k: Kind) -> Picked<'de> {
         truthy: k == Kind::Truthy,
         object: false,
         inner: None,
+        has_other: false,
     }
 }
 
