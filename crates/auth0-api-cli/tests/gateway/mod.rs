@@ -14,7 +14,8 @@ mod fleet;
 mod nginx;
 
 /// A test upstream: echoes what reached it as JSON (method, path, query, every header, the
-/// body's length and SHA-256, read as a stream), `GET /big?n=N` answers N bytes; counts hits.
+/// body's length and SHA-256, read as a stream), `GET /big?n=N` answers N bytes, `/slow`
+/// answers after 1.5 s; counts hits.
 pub(crate) struct Upstream {
     pub(crate) addr: SocketAddr,
     pub(crate) hits: Arc<AtomicUsize>,
@@ -43,6 +44,9 @@ pub(crate) async fn upstream() -> Upstream {
         async move {
             counter.fetch_add(1, Ordering::SeqCst);
             let (parts, body) = request.into_parts();
+            if parts.uri.path() == "/slow" {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+            }
             if parts.uri.path() == "/big" {
                 let n: usize = parts
                     .uri
@@ -689,6 +693,21 @@ async fn gateway_bad_configuration_fails_at_start_with_one_line_naming_the_key()
         assert_eq!(lines.len(), 1, "{stderr}");
         assert!(lines[0].contains(&format!("`{key}`")), "{key}: {stderr}");
     }
+    // Environment variables are keys too, and are checked the same way.
+    let path = dir.join("env.toml");
+    std::fs::write(&path, base).unwrap();
+    let mut child = ChildGuard::spawn(
+        &dir,
+        "env",
+        &["gateway", "--config", path.to_str().unwrap()],
+        &[("AUTH0_GATEWAY_DPOP", "maybe")],
+    );
+    assert!(!child.wait_exit(TOOL).await.success());
+    assert!(
+        child.stderr().trim().contains("`dpop`"),
+        "{}",
+        child.stderr()
+    );
     // Flags are checked the same way, and override the file.
     let path = dir.join("good.toml");
     std::fs::write(&path, base).unwrap();
@@ -709,4 +728,64 @@ async fn gateway_bad_configuration_fails_at_start_with_one_line_naming_the_key()
         stderr.trim().contains("`dpop`") && !stderr.trim().contains('\n'),
         "{stderr}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_nonces_and_graceful_shutdown_let_in_flight_requests_finish() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-nonce");
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--upstream".into(),
+        format!("http://{}", up.addr),
+        "--dpop-nonce".into(),
+        "--dpop-nonce-secret".into(),
+        "0123456789abcdef0123456789abcdef".into(),
+        "--shutdown-grace-secs".into(),
+        "5".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut g = gateway(&dir, "nonce", &args).await;
+    let key = DpopKey::generate();
+    let token = t.mint().cnf_jkt(key.thumbprint()).sign();
+    let url = format!("{}/slow", g.base);
+    let auth = dpop(&token);
+    let proof = key.proof("GET", &url, Some(&token)).sign();
+    let a = request(
+        "GET",
+        &url,
+        &[("authorization", &auth), ("dpop", &proof)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.json()["error"], "use_dpop_nonce");
+    let nonce = a.header("dpop-nonce").unwrap().to_owned();
+    assert_eq!(up.hits.load(Ordering::SeqCst), 0);
+    // With the nonce: forwarded, and the answer carries the next nonce. SIGTERM while the
+    // upstream is still working: the request finishes, then the gateway exits 0.
+    let proof = key.proof("GET", &url, Some(&token)).nonce(nonce).sign();
+    let in_flight = tokio::spawn(async move {
+        request(
+            "GET",
+            &url,
+            &[("authorization", &auth), ("dpop", &proof)],
+            None,
+        )
+        .await
+    });
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while up.hits.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the request never reached the upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    g.child.signal("TERM");
+    let a = in_flight.await.unwrap();
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert!(a.header("dpop-nonce").is_some());
+    assert!(g.child.wait_exit(Duration::from_secs(10)).await.success());
 }

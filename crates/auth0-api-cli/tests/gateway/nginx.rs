@@ -216,6 +216,26 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
     );
     assert_eq!(a.header("x-auth0-sub"), Some("user_n"));
 
+    // Traefik's headers: method, URI, host and proto of the client's request.
+    let traefik_url = "https://api.example.com/orders/1?z=3";
+    let proof = key.proof("PUT", traefik_url, Some(&bound)).sign();
+    let a = request(
+        "GET",
+        &format!("{}/", g.base),
+        &[
+            ("authorization", &dpop(&bound)),
+            ("dpop", &proof),
+            ("x-forwarded-method", "PUT"),
+            ("x-forwarded-uri", "/orders/1?z=3"),
+            ("x-forwarded-host", "api.example.com"),
+            ("x-forwarded-proto", "https"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("x-auth0-sub"), Some("user_d"));
+
     // From an untrusted peer, forwarding headers are refused, never ignored.
     let mut args = tenant_args(&t);
     args.extend([
