@@ -52,10 +52,19 @@ impl std::error::Error for ConfigError {}
 macro_rules! settings {
     ($( $(#[$attr:meta])* $field:ident : $ty:ty, )*) => {
         /// Every gateway key; each is a TOML key, a flag and an environment variable.
-        #[derive(Debug, Default, Clone, Args, Deserialize)]
+        #[derive(Default, Clone, Args, Deserialize)]
         #[serde(deny_unknown_fields)]
         pub(crate) struct Settings {
             $( $(#[$attr])* pub(crate) $field: Option<$ty>, )*
+        }
+
+        /// Names the keys that are set, never their values (secrets, Redis passwords).
+        impl fmt::Debug for Settings {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                let mut set = Vec::new();
+                $( if self.$field.is_some() { set.push(stringify!($field)); } )*
+                f.debug_struct("Settings").field("set", &set).finish_non_exhaustive()
+            }
         }
 
         impl Settings {
@@ -195,15 +204,14 @@ pub(crate) enum Mode {
     ForwardAuth,
 }
 
-/// DPoP replay store choice.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// DPoP replay store choice (no `Debug`: the Redis URL may hold a password).
+#[derive(Clone, PartialEq, Eq)]
 pub(crate) enum ReplayChoice {
     Memory,
     Redis { url: String, fail_open: bool },
 }
 
 /// The checked configuration (everything but the `ApiClient`, built from it by `mod.rs`).
-#[derive(Debug)]
 pub(crate) struct Config {
     pub(crate) mode: Mode,
     pub(crate) listen: SocketAddr,
@@ -222,9 +230,21 @@ pub(crate) struct Config {
     pub(crate) options: OptionsPlan,
 }
 
+impl fmt::Debug for Config {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Config")
+            .field("mode", &self.mode)
+            .field("listen", &self.listen)
+            .field("metrics_listen", &self.metrics_listen)
+            .field("routes", &self.routes)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What the `ApiClientOptions` are built from (kept so the builder can get the replay store
-/// and the observer, which need the runtime, before `build()`).
-#[derive(Debug, Clone)]
+/// and the observer, which need the runtime, before `build()`). No `Debug`: it holds the
+/// nonce secret.
+#[derive(Clone)]
 pub(crate) struct OptionsPlan {
     pub(crate) domains: Vec<String>,
     pub(crate) audiences: Vec<String>,

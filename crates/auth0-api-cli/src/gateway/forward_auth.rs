@@ -66,7 +66,7 @@ pub(crate) async fn handle(
     let method = first_value(headers, "x-original-method")
         .or_else(|| first_value(headers, "x-forwarded-method"))
         .unwrap_or(parts.method.as_str())
-        .to_ascii_uppercase();
+        .to_owned();
     let own = parts.uri.path_and_query().map_or("/", |p| p.as_str());
     let target = headers
         .get("x-original-uri")

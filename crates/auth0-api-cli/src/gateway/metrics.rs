@@ -16,35 +16,58 @@ const BUCKETS: [f64; 14] = [
     0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 
-/// A counter family keyed by its label values.
+/// A counter family over one label, keyed by its value (a lookup allocates nothing).
 #[derive(Default)]
-struct Family(Mutex<BTreeMap<Vec<String>, u64>>);
+struct Family(Mutex<BTreeMap<String, u64>>);
 
 impl Family {
-    fn inc(&self, labels: &[&str]) {
+    fn inc(&self, label: &str) {
         if let Ok(mut map) = self.0.lock() {
-            if let Some(v) =
-                map.get_mut(&labels.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>())
-            {
-                *v += 1;
-            } else {
-                map.insert(labels.iter().map(|s| (*s).to_owned()).collect(), 1);
+            match map.get_mut(label) {
+                Some(v) => *v += 1,
+                None => {
+                    map.insert(label.to_owned(), 1);
+                }
             }
         }
     }
 
-    fn render(&self, out: &mut String, name: &str, help: &str, label_names: &[&str]) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} counter");
+    /// One sample line per value, `fixed` (`name="value",`) before the family's label.
+    fn render(&self, out: &mut String, name: &str, fixed: &str, label: &str) {
         let Ok(map) = self.0.lock() else { return };
-        for (values, count) in map.iter() {
-            let labels: Vec<String> = label_names
-                .iter()
-                .zip(values)
-                .map(|(n, v)| format!("{n}=\"{}\"", escape(v)))
-                .collect();
-            let _ = writeln!(out, "{name}{{{}}} {count}", labels.join(","));
+        for (value, count) in map.iter() {
+            let _ = writeln!(
+                out,
+                "{name}{{{fixed}{label}=\"{}\"}} {count}",
+                escape(value)
+            );
         }
     }
+}
+
+/// Counters over a fixed set of label combinations.
+struct Fixed<const N: usize>([AtomicU64; N]);
+
+impl<const N: usize> Default for Fixed<N> {
+    fn default() -> Self {
+        Self(std::array::from_fn(|_| AtomicU64::new(0)))
+    }
+}
+
+impl<const N: usize> Fixed<N> {
+    fn inc(&self, i: usize) {
+        if let Some(c) = self.0.get(i) {
+            c.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn get(&self, i: usize) -> u64 {
+        self.0.get(i).map_or(0, |c| c.load(Ordering::Relaxed))
+    }
+}
+
+fn header(out: &mut String, name: &str, help: &str, kind: &str) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
 }
 
 fn escape(v: &str) -> String {
@@ -82,7 +105,7 @@ impl Histogram {
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        header(out, name, help, "histogram");
         let mut cumulative = 0;
         for (b, c) in BUCKETS.iter().zip(&self.buckets) {
             cumulative += c.load(Ordering::Relaxed);
@@ -95,14 +118,24 @@ impl Histogram {
     }
 }
 
+/// The verification entry points, in label order.
+const ENTRIES: [&str; 3] = ["request", "access_token", "dpop_proof"];
+/// The caches (`Cache::as_str`), in label order.
+const CACHES: [&str; 3] = ["verified_token", "discovery", "jwks"];
+/// The documents (`Document::as_str`), in label order.
+const DOCUMENTS: [&str; 2] = ["discovery", "jwks"];
+
 /// Every metric of the gateway.
 #[derive(Default)]
 pub(crate) struct Metrics {
     requests: Family,
     latency: Histogram,
-    verifications: Family,
-    fetches: Family,
-    cache: Family,
+    /// By entry point (`ENTRIES`), then outcome.
+    verifications: [Family; 3],
+    /// document x source (network, adapter) x result (ok, failure).
+    fetches: Fixed<8>,
+    /// cache x (hit, miss).
+    cache: Fixed<6>,
     replays: AtomicU64,
     nonce_challenges: AtomicU64,
 }
@@ -111,42 +144,67 @@ impl Metrics {
     /// A request answered with `outcome` (`ok`, `public`, an OAuth error code, `bad_gateway`,
     /// `gateway_timeout`, `untrusted_proxy`) after `elapsed`.
     pub(crate) fn request(&self, outcome: &str, elapsed: Duration) {
-        self.requests.inc(&[outcome]);
+        self.requests.inc(outcome);
         self.latency.observe(elapsed);
     }
 
     /// The text exposition.
     pub(crate) fn render(&self) -> String {
         let mut out = String::with_capacity(4096);
-        self.requests.render(
+        let name = "auth0_gateway_requests_total";
+        header(
             &mut out,
-            "auth0_gateway_requests_total",
+            name,
             "Requests by outcome: ok, public, an OAuth error code or a gateway failure.",
-            &["outcome"],
+            "counter",
         );
+        self.requests.render(&mut out, name, "", "outcome");
         self.latency.render(
             &mut out,
             "auth0_gateway_request_duration_seconds",
             "Time to answer (proxy: until the upstream's response headers).",
         );
-        self.verifications.render(
+        let name = "auth0_api_verifications_total";
+        header(
             &mut out,
-            "auth0_api_verifications_total",
+            name,
             "Library verifications by entry point and outcome.",
-            &["entry", "outcome"],
+            "counter",
         );
-        self.fetches.render(
+        for (entry, family) in ENTRIES.iter().zip(&self.verifications) {
+            family.render(&mut out, name, &format!("entry=\"{entry}\","), "outcome");
+        }
+        let name = "auth0_api_fetches_total";
+        header(
             &mut out,
-            "auth0_api_fetches_total",
+            name,
             "Discovery and JWKS loads by document, source and result.",
-            &["document", "source", "result"],
+            "counter",
         );
-        self.cache.render(
+        for (d, document) in DOCUMENTS.iter().enumerate() {
+            for (s, source) in ["network", "adapter"].iter().enumerate() {
+                for (r, result) in ["ok", "failure"].iter().enumerate() {
+                    let v = self.fetches.get(d * 4 + s * 2 + r);
+                    let _ = writeln!(
+                        out,
+                        "{name}{{document=\"{document}\",source=\"{source}\",result=\"{result}\"}} {v}"
+                    );
+                }
+            }
+        }
+        let name = "auth0_api_cache_lookups_total";
+        header(
             &mut out,
-            "auth0_api_cache_lookups_total",
+            name,
             "Cache lookups by cache and result.",
-            &["cache", "result"],
+            "counter",
         );
+        for (c, cache) in CACHES.iter().enumerate() {
+            for (h, result) in ["hit", "miss"].iter().enumerate() {
+                let v = self.cache.get(c * 2 + h);
+                let _ = writeln!(out, "{name}{{cache=\"{cache}\",result=\"{result}\"}} {v}");
+            }
+        }
         for (name, help, v) in [
             (
                 "auth0_api_replay_rejections_total",
@@ -159,11 +217,8 @@ impl Metrics {
                 &self.nonce_challenges,
             ),
         ] {
-            let _ = writeln!(
-                out,
-                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}",
-                v.load(Ordering::Relaxed)
-            );
+            header(&mut out, name, help, "counter");
+            let _ = writeln!(out, "{name} {}", v.load(Ordering::Relaxed));
         }
         out
     }
@@ -171,26 +226,22 @@ impl Metrics {
 
 impl Observer for Metrics {
     fn verification(&self, event: &Verification<'_>) {
-        self.verifications
-            .inc(&[event.entry.as_str(), event.outcome()]);
+        if let Some(i) = ENTRIES.iter().position(|e| *e == event.entry.as_str()) {
+            self.verifications[i].inc(event.outcome());
+        }
     }
 
     fn fetch(&self, event: &Fetch<'_>) {
-        let source = match event.source {
-            Source::Adapter => "adapter",
-            _ => "network",
-        };
-        let result = if event.error.is_some() {
-            "failure"
-        } else {
-            "ok"
-        };
-        self.fetches.inc(&[event.document.as_str(), source, result]);
+        let d = usize::from(event.document.as_str() == "jwks");
+        let s = usize::from(matches!(event.source, Source::Adapter));
+        let r = usize::from(event.error.is_some());
+        self.fetches.inc(d * 4 + s * 2 + r);
     }
 
     fn cache(&self, event: &CacheLookup) {
-        self.cache
-            .inc(&[event.cache.as_str(), if event.hit { "hit" } else { "miss" }]);
+        if let Some(c) = CACHES.iter().position(|c| *c == event.cache.as_str()) {
+            self.cache.inc(c * 2 + usize::from(!event.hit));
+        }
     }
 
     fn replay_rejected(&self) {
@@ -222,5 +273,8 @@ mod tests {
         assert!(text.contains("auth0_gateway_request_duration_seconds_bucket{le=\"0.0025\"} 1"));
         assert!(text.contains("auth0_gateway_request_duration_seconds_bucket{le=\"+Inf\"} 3"));
         assert!(text.contains("auth0_api_replay_rejections_total 1"));
+        assert!(text.contains(
+            "auth0_api_fetches_total{document=\"jwks\",source=\"network\",result=\"ok\"} 0"
+        ));
     }
 }
