@@ -164,6 +164,20 @@ settings! {
     /// RFC 9728 protected resources: `{resource = "https://api.example.com/mcp"}`, `;`-separated.
     #[arg(long = "resource", env = "AUTH0_GATEWAY_RESOURCES", value_delimiter = ';', value_parser = parse_inline::<ResourceSettings>)]
     resources: Vec<ResourceSettings>,
+    /// Keep verified tokens' claims until `exp` so a token seen again skips the signature check
+    /// (default true).
+    #[arg(long, env = "AUTH0_GATEWAY_VERIFIED_TOKEN_CACHE", num_args = 0..=1, default_missing_value = "true")]
+    verified_token_cache: bool,
+    /// Upper bound of the discovery/JWKS cache lifetime, in seconds (default 600).
+    #[arg(long, env = "AUTH0_GATEWAY_CACHE_TTL_SECS")]
+    cache_ttl_secs: u64,
+    /// How long the last good discovery/JWKS keep serving while the tenant fails, in seconds
+    /// (default 3600).
+    #[arg(long, env = "AUTH0_GATEWAY_STALE_IF_ERROR_SECS")]
+    stale_if_error_secs: u64,
+    /// Accepted Auth0 Organizations (IDs `org_...` or names); tokens must carry one.
+    #[arg(long = "organization", env = "AUTH0_GATEWAY_ORGANIZATIONS", value_delimiter = ',')]
+    organizations: Vec<String>,
     /// Log format: `json` (default) or `text`.
     #[arg(long, env = "AUTH0_GATEWAY_LOG_FORMAT")]
     log_format: String,
@@ -257,6 +271,10 @@ pub(crate) struct OptionsPlan {
     pub(crate) leeway: Option<Duration>,
     pub(crate) http_timeout: Option<Duration>,
     pub(crate) ca_pems: Vec<Vec<u8>>,
+    pub(crate) verified_token_cache: Option<bool>,
+    pub(crate) cache_ttl: Option<Duration>,
+    pub(crate) stale_if_error: Option<Duration>,
+    pub(crate) organizations: Vec<String>,
 }
 
 impl OptionsPlan {
@@ -300,6 +318,18 @@ impl OptionsPlan {
         }
         for pem in &self.ca_pems {
             b = b.root_ca_pem(pem);
+        }
+        if let Some(on) = self.verified_token_cache {
+            b = b.verified_token_cache(on);
+        }
+        if let Some(d) = self.cache_ttl {
+            b = b.cache_ttl(d);
+        }
+        if let Some(d) = self.stale_if_error {
+            b = b.stale_if_error(d);
+        }
+        for org in &self.organizations {
+            b = b.organization(org.clone());
         }
         Ok(b)
     }
@@ -483,6 +513,10 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
         leeway: secs(s.leeway_secs),
         http_timeout: secs(s.http_timeout_secs),
         ca_pems,
+        verified_token_cache: s.verified_token_cache,
+        cache_ttl: secs(s.cache_ttl_secs),
+        stale_if_error: secs(s.stale_if_error_secs),
+        organizations: s.organizations.unwrap_or_default(),
     };
     // Every library check now, with the key of what it is about where it can be told.
     options
@@ -533,7 +567,9 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
 
 /// The key a library configuration error names (its texts quote the reference's parameter).
 fn options_key(description: &str) -> &'static str {
-    const KEYS: [(&str, &str); 8] = [
+    const KEYS: [(&str, &str); 10] = [
+        ("rganization", "organizations"),
+        ("cache", "cache_ttl_secs"),
         ("dpop_iat", "dpop_iat_leeway_secs"),
         ("nonce", "dpop_nonce_secret"),
         ("dpop", "dpop_algorithms"),
@@ -626,6 +662,61 @@ mod tests {
         let c = parse(&format!("{BASE}upstream = \"http://127.0.0.1:3000\"\n")).unwrap();
         assert!(matches!(c.mode, Mode::Proxy(_)));
         assert_eq!(c.listen.port(), 8080);
+    }
+
+    #[test]
+    fn every_key_is_accepted() {
+        let c = parse(&format!(
+            r#"{BASE}
+upstream = "http://127.0.0.1:3000/"
+listen = "0.0.0.0:8081"
+metrics_listen = "127.0.0.1:9999"
+public_url = "https://api.example.com/"
+trusted_proxies = ["10.0.0.0/8", "::1"]
+dpop = "required"
+dpop_algorithms = ["ES256", "EdDSA"]
+algorithms = ["RS256", "PS256"]
+dpop_nonce = true
+dpop_nonce_secret = "0123456789abcdef0123456789abcdef"
+dpop_nonce_lifetime_secs = 60
+dpop_iat_leeway_secs = 5
+dpop_iat_offset_secs = 60
+replay_store = "redis"
+redis_url = "redis://127.0.0.1:6379"
+redis_fail_open = true
+required_claims = ["sub"]
+leeway_secs = 2
+http_timeout_secs = 3
+upstream_timeout_secs = 4
+shutdown_grace_secs = 5
+ca_certs = []
+pass_credentials = true
+public_paths = ["/health"]
+verified_token_cache = false
+cache_ttl_secs = 60
+stale_if_error_secs = 600
+organizations = ["org_abc"]
+log_format = "text"
+routes = [{{prefix = "/a", permissions = ["p"], require = "any"}}]
+resources = [{{resource = "https://api.example.com/mcp", resource_name = "MCP"}}]
+"#
+        ))
+        .unwrap();
+        assert_eq!(c.public_url.as_deref(), Some("https://api.example.com"));
+        assert_eq!(c.options.dpop, auth0_api::DpopMode::Required);
+        assert!(matches!(
+            c.replay,
+            ReplayChoice::Redis {
+                fail_open: true,
+                ..
+            }
+        ));
+        assert!(!c.json_logs && c.pass_credentials);
+        assert_eq!(
+            c.resources[0].well_known_path(),
+            "/.well-known/oauth-protected-resource/mcp"
+        );
+        assert!(!format!("{c:?}").contains("0123456789abcdef"));
     }
 
     #[test]
