@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# Load test of `auth0-api serve` on loopback: wrk for DURATION (30 s) with 99% valid and 1%
-# invalid Bearer tokens, every response checked (valid -> 200, invalid -> 401 with the expected
-# challenge), requests/s and latency percentiles from wrk, and the server's RSS
-# (/proc/<pid>/status VmRSS) at start, before and after the measured run, sampled every 5 s.
+# Load test of `auth0-api serve` on loopback, in two runs of DURATION (30 s) each with 99% valid
+# and 1% invalid Bearer tokens, every response checked (valid -> 200, invalid -> 401 with the
+# expected challenge): first at saturation (wrk's closed loop, CONNECTIONS connections), for
+# the requests/s; then at RATE_PERCENT (70) % of that rate (each of enough connections waits
+# DELAY_MS between requests), for the latency percentiles at a load the server can carry.
+# The server's RSS (/proc/<pid>/status VmRSS) at start, after the warm-up and after each run,
+# sampled every 5 s.
 #
 #   scripts/loadtest.sh
 #
@@ -10,14 +13,15 @@
 # bounded by DURATION and stops by itself. The measured part holds `flock $CPU_LOCK` so that it
 # never overlaps another measurement on this machine.
 #
-# What is measured: the default server (`serve`, DPoP allowed, verified-token cache on). The
-# valid tokens (TOKENS of them, from `auth0-api token`) are verified in full once, then served
-# by the token cache, as tokens that clients reuse for their lifetime are; every invalid one
-# (a valid token whose payload was changed, so its signature no longer matches) is checked in
+# What is measured: the default server (`serve`, DPoP allowed, verified-token cache on, 10 000
+# entries). The valid tokens (TOKENS, 10 000 distinct ones, from `auth0-api token --count`)
+# cycle: each is verified in full at its first sighting, admitted at its second, then served by
+# the token cache, as tokens that clients reuse for their lifetime are; every invalid one (20
+# valid tokens whose payload was changed, so their signature no longer matches) is checked in
 # full every time.
 #
 # Environment: CARGO_TARGET_DIR (default ./target), DURATION (30s), WARMUP (5s), THREADS (1),
-# CONNECTIONS (32), TOKENS (20), CPU_LOCK (/tmp/cpu.lock).
+# CONNECTIONS (32), TOKENS (10000), RATE_PERCENT (70), DELAY_MS (10), CPU_LOCK (/tmp/cpu.lock).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -27,7 +31,9 @@ DURATION=${DURATION:-30s}
 WARMUP=${WARMUP:-5s}
 THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
-TOKENS=${TOKENS:-20}
+TOKENS=${TOKENS:-10000}
+RATE_PERCENT=${RATE_PERCENT:-70}
+DELAY_MS=${DELAY_MS:-10}
 CPU_LOCK=${CPU_LOCK:-/tmp/cpu.lock}
 AUD=https://api.example.com
 
@@ -59,10 +65,10 @@ DOMAIN=$(json "$WORK/tenant.json" domain)
 CA=$(json "$WORK/tenant.json" ca_cert)
 
 echo "== $TOKENS tokens" >&2
-for i in $(seq "$TOKENS"); do
-    "$BIN" token --domain "$DOMAIN" --ca-cert "$CA" --audience "$AUD" >"$WORK/token-$i.json"
-    json "$WORK/token-$i.json" access_token >>"$WORK/valid.txt"
-done
+"$BIN" token --domain "$DOMAIN" --ca-cert "$CA" --audience "$AUD" --count "$TOKENS" |
+    python3 -c 'import json, sys; [print(json.loads(line)["access_token"]) for line in sys.stdin]' \
+    >"$WORK/valid.txt"
+[ "$(sort -u "$WORK/valid.txt" | wc -l)" = "$TOKENS" ] || { echo "tokens are not distinct" >&2; exit 1; }
 python3 - "$WORK/valid.txt" "$WORK/tokens.lua" <<'EOF'
 import base64, json, sys
 
@@ -74,7 +80,7 @@ def b64e(b):
 
 valid = [line.strip() for line in open(sys.argv[1]) if line.strip()]
 invalid = []
-for token in valid:
+for token in valid[:20]:
     header, payload, sig = token.split(".")
     claims = json.loads(b64d(payload))
     claims["sub"] = "loadtest-invalid"
@@ -127,18 +133,34 @@ echo "== measured run: $DURATION, $THREADS wrk thread(s), $CONNECTIONS connectio
 SAMPLER=$!
 PIDS+=("$SAMPLER")
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
+echo "== saturation" >&2
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/loadtest.lua "$URL" | tee "$WORK/run.txt"
+RSS_SATURATED=$(rss)
+SATURATION=$(awk '/^LOADTEST requests=/ {sub(/rps=/, "", $4); print $4}' "$WORK/run.txt")
+# The rate run: C connections, each waiting DELAY_MS after each answer, offer about
+# C / (DELAY_MS + latency) requests a second.
+# The saturation run's median latency stands for the wait on each answer (at the lower rate it
+# is shorter, so the offered rate is an upper bound; the achieved one is reported).
+P50_US=$(awk '/^LOADTEST latency_us/ {sub(/p50=/, "", $3); print $3}' "$WORK/run.txt")
+RATE=$((SATURATION * RATE_PERCENT / 100))
+RATE_CONNECTIONS=$(( (RATE * (DELAY_MS * 1000 + P50_US) + 999999) / 1000000 ))
+echo "== rate run: ${RATE_PERCENT}% of $SATURATION req/s = $RATE req/s offered by $RATE_CONNECTIONS connections waiting ${DELAY_MS} ms" >&2
+LOADTEST_DELAY_MS=$DELAY_MS wrk -t"$THREADS" -c"$RATE_CONNECTIONS" -d"$DURATION" --latency \
+    -s scripts/loadtest.lua "$URL" | tee "$WORK/rate.txt"
 RSS_AFTER=$(rss)
 flock -u 9
 kill "$SAMPLER" 2>/dev/null || true
 
 echo
-echo "loadavg at start of the run: $LOAD_START"
-echo "server RSS: at start $RSS_START; after warm-up $RSS_BEFORE; after the run $RSS_AFTER"
-echo "RSS samples during the run:"
+echo "loadavg at start of the runs: $LOAD_START"
+echo "saturation: $SATURATION req/s; rate run offered $RATE req/s, achieved $(awk '/^LOADTEST requests=/ {sub(/rps=/, "", $4); print $4}' "$WORK/rate.txt") req/s"
+echo "server RSS: at start $RSS_START; after warm-up $RSS_BEFORE; after saturation $RSS_SATURATED; after the rate run $RSS_AFTER"
+echo "RSS samples during the runs:"
 sed 's/^/  /' "$WORK/rss.txt"
-grep -q 'unexpected=0$' "$WORK/run.txt" && grep -q 'bad_accept=0 ' "$WORK/run.txt" || {
-    echo "FAIL: unexpected statuses" >&2
-    exit 1
-}
+for run in run rate; do
+    grep -q 'unexpected=0$' "$WORK/$run.txt" && grep -q 'bad_accept=0 ' "$WORK/$run.txt" || {
+        echo "FAIL: unexpected statuses ($run)" >&2
+        exit 1
+    }
+done
 echo "OK: every valid token got 200, every invalid one 401 with the expected challenge"

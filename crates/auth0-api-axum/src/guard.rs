@@ -1,5 +1,7 @@
 //! Authorization after authentication: required scopes, Auth0 RBAC permissions and custom claim
-//! predicates, answering `403 insufficient_scope` (RFC 6750 section 3.1).
+//! predicates, answering `403 insufficient_scope` (RFC 6750 section 3.1), and step-up
+//! authentication ([`RequireUserAuthentication`]: `acr`, `auth_time`), answering `401
+//! insufficient_user_authentication` (RFC 9470 section 3).
 //!
 //! A [`ClaimsPolicy`] decides from the [`VerifiedRequest`]; closures `Fn(&VerifiedRequest) ->
 //! bool` are policies. Each policy works two ways:
@@ -44,6 +46,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use auth0_api::challenge::Challenges;
+use auth0_api::error::StepUpError;
 use auth0_api::{AuthScheme, Error, ErrorKind, VerifiedRequest};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
@@ -81,21 +84,92 @@ where
     }
 }
 
-/// Why a [`ClaimsPolicy`] refused a request: the `error_description`, and the scopes to name in
-/// the challenge's `scope` parameter.
+/// Why a [`ClaimsPolicy`] refused a request: the `error_description`, and what to name in the
+/// challenge.
+///
+/// Two kinds of refusal:
+/// - [`new`](Self::new): 403 `insufficient_scope` (RFC 6750 section 3.1), naming the required
+///   [`scope`](Self::scope);
+/// - [`user_authentication`](Self::user_authentication): 401
+///   `insufficient_user_authentication` (RFC 9470 section 3, step-up), naming the accepted
+///   [`acr_values`](Self::acr_values) and/or the [`max_age`](Self::max_age).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Forbidden {
     description: String,
     scope: Option<String>,
+    step_up: Option<StepUp>,
+}
+
+/// What a step-up refusal asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct StepUp {
+    reason: StepUpError,
+    acr_values: Option<String>,
+    max_age: Option<u64>,
 }
 
 impl Forbidden {
-    /// A refusal with this description (no secrets: it is sent to the client).
+    /// A 403 `insufficient_scope` refusal with this description (no secrets: it is sent to the
+    /// client).
     pub fn new(description: impl Into<String>) -> Self {
         Self {
             description: description.into(),
             scope: None,
+            step_up: None,
         }
+    }
+
+    /// A 401 `insufficient_user_authentication` refusal (RFC 9470): the token is valid, the
+    /// user must authenticate again, more strongly or more recently. The description is the
+    /// reason's.
+    pub fn user_authentication(reason: StepUpError) -> Self {
+        Self {
+            description: reason.to_string(),
+            scope: None,
+            step_up: Some(StepUp {
+                reason,
+                acr_values: None,
+                max_age: None,
+            }),
+        }
+    }
+
+    /// Names the accepted authentication context classes in a step-up challenge
+    /// (`acr_values="a b"`, in order of preference). No effect on a scope refusal.
+    pub fn acr_values(mut self, acr_values: impl Into<String>) -> Self {
+        if let Some(step_up) = &mut self.step_up {
+            step_up.acr_values = Some(acr_values.into());
+        }
+        self
+    }
+
+    /// Names the maximum authentication age, in seconds, in a step-up challenge
+    /// (`max_age="300"`). No effect on a scope refusal.
+    pub fn max_age(mut self, seconds: u64) -> Self {
+        if let Some(step_up) = &mut self.step_up {
+            step_up.max_age = Some(seconds);
+        }
+        self
+    }
+
+    /// The status this refusal is answered with: 403, or 401 for a step-up refusal.
+    pub fn status(&self) -> u16 {
+        if self.step_up.is_some() { 401 } else { 403 }
+    }
+
+    /// The step-up reason, for a step-up refusal.
+    pub fn step_up_reason(&self) -> Option<StepUpError> {
+        self.step_up.as_ref().map(|s| s.reason)
+    }
+
+    /// The `acr_values` challenge parameter of a step-up refusal, if any.
+    pub fn required_acr_values(&self) -> Option<&str> {
+        self.step_up.as_ref().and_then(|s| s.acr_values.as_deref())
+    }
+
+    /// The `max_age` challenge parameter of a step-up refusal, if any.
+    pub fn required_max_age(&self) -> Option<u64> {
+        self.step_up.as_ref().and_then(|s| s.max_age)
     }
 
     /// Names the scopes the resource requires in the challenge (`scope="a b"`).
@@ -114,19 +188,40 @@ impl Forbidden {
         self.scope.as_deref()
     }
 
-    /// The 403 rejection for a request that used `scheme`, with `context`'s settings.
+    /// The rejection (403, or 401 for step-up) for a request that used `scheme`, with
+    /// `context`'s settings.
     pub(crate) fn into_rejection(
         self,
         context: Option<&AuthContext>,
         scheme: AuthScheme,
     ) -> AuthRejection {
-        let algs = context.map(|c| c.client().dpop_algs());
-        let challenges = Challenges::insufficient_scope(scheme, self.scope.as_deref(), algs);
-        let error =
-            Error::new(ErrorKind::InsufficientScope, self.description).with_challenges(challenges);
+        let error = self.into_error(context.map(|c| c.client().dpop_algs()), scheme);
         match context {
             Some(context) => context.finish(error).into(),
             None => error.into(),
+        }
+    }
+
+    /// The error with its challenge (no `resource_metadata`), for a request that used `scheme`;
+    /// `algs` are the DPoP algorithms to name in a DPoP challenge.
+    pub fn into_error(self, algs: Option<&str>, scheme: AuthScheme) -> Error {
+        match self.step_up {
+            Some(step_up) => {
+                let challenges = Challenges::insufficient_user_authentication(
+                    scheme,
+                    &self.description,
+                    step_up.acr_values.as_deref(),
+                    step_up.max_age,
+                    algs,
+                );
+                Error::from(step_up.reason).with_challenges(challenges)
+            }
+            None => {
+                let challenges =
+                    Challenges::insufficient_scope(scheme, self.scope.as_deref(), algs);
+                Error::new(ErrorKind::InsufficientScope, self.description)
+                    .with_challenges(challenges)
+            }
         }
     }
 }
@@ -266,6 +361,115 @@ requirement_policy! {
     /// let delete = RequirePermissions::all(["delete:messages"]);
     /// ```
     RequirePermissions(permissions, "permissions", permissions)
+}
+
+/// Step-up authentication (RFC 9470): requires the user behind the token to have logged in with
+/// one of the accepted authentication context classes (`acr`) and/or recently enough
+/// (`auth_time` within `max_age`). A [`ClaimsPolicy`] and a tower layer.
+///
+/// A refusal is `401` with `WWW-Authenticate: Bearer error="insufficient_user_authentication",
+/// error_description="...", acr_values="...", max_age="..."` (every configured requirement
+/// named, so the client can meet them in one new authorization request) and the JSON body
+/// `{"error": "insufficient_user_authentication", ...}`.
+///
+/// ```
+/// use std::time::Duration;
+/// use auth0_api_axum::RequireUserAuthentication;
+/// let mfa = RequireUserAuthentication::acr_values(["http://schemas.openid.net/pape/policies/2007/06/multi-factor"]);
+/// let recent = RequireUserAuthentication::max_age(Duration::from_secs(300));
+/// let both = mfa.clone().and_max_age(Duration::from_secs(300));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequireUserAuthentication {
+    acr_values: Vec<String>,
+    max_age: Option<u64>,
+}
+
+/// How far in the future an `auth_time` may be (clock skew between issuer and resource).
+const AUTH_TIME_SKEW_SECS: f64 = 60.0;
+
+impl RequireUserAuthentication {
+    /// The token's `acr` must be one of `values` (named in order of preference).
+    pub fn acr_values<I, T>(values: I) -> Self
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<String>,
+    {
+        Self {
+            acr_values: values.into_iter().map(Into::into).collect(),
+            max_age: None,
+        }
+    }
+
+    /// The user must have authenticated at most `max_age` ago (whole seconds; the token's
+    /// `auth_time`).
+    pub fn max_age(max_age: std::time::Duration) -> Self {
+        Self {
+            acr_values: Vec::new(),
+            max_age: Some(max_age.as_secs()),
+        }
+    }
+
+    /// Adds a maximum authentication age to an `acr` requirement.
+    pub fn and_max_age(mut self, max_age: std::time::Duration) -> Self {
+        self.max_age = Some(max_age.as_secs());
+        self
+    }
+
+    /// Checks claims read as `acr` and `auth_time` against the requirement at time `now`
+    /// (seconds since the epoch).
+    fn check_at(
+        &self,
+        acr: Option<&str>,
+        auth_time: Option<f64>,
+        now: f64,
+    ) -> Result<(), Forbidden> {
+        let refuse = |reason| {
+            let mut forbidden = Forbidden::user_authentication(reason);
+            if !self.acr_values.is_empty() {
+                forbidden = forbidden.acr_values(self.acr_values.join(" "));
+            }
+            if let Some(max_age) = self.max_age {
+                forbidden = forbidden.max_age(max_age);
+            }
+            forbidden
+        };
+        if !self.acr_values.is_empty()
+            && !acr.is_some_and(|a| self.acr_values.iter().any(|v| v == a))
+        {
+            return Err(refuse(StepUpError::AcrNotAccepted));
+        }
+        if let Some(max_age) = self.max_age {
+            let Some(auth_time) = auth_time else {
+                return Err(refuse(StepUpError::AuthTimeMissing));
+            };
+            let age = now - auth_time;
+            // u64 seconds to f64: exact below 2^53, far beyond any sensible age.
+            #[allow(clippy::cast_precision_loss)]
+            let too_old = age > max_age as f64 || age < -AUTH_TIME_SKEW_SECS;
+            if too_old {
+                return Err(refuse(StepUpError::AuthenticationTooOld));
+            }
+        }
+        Ok(())
+    }
+}
+
+impl ClaimsPolicy for RequireUserAuthentication {
+    fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0.0, |d| d.as_secs_f64());
+        self.check_at(request.acr(), request.auth_time(), now)
+    }
+}
+
+impl<S> Layer<S> for RequireUserAuthentication {
+    type Service = Guard<S, RequireUserAuthentication>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        Guard::new(inner, Arc::new(self.clone()))
+    }
 }
 
 /// A tower layer applying any [`ClaimsPolicy`] (for example a closure).
@@ -435,5 +639,48 @@ mod tests {
         );
         let none = Requirement::new(Match::Any, Vec::<String>::new(), "scope");
         assert_eq!(none.check(std::iter::empty()), Ok(()));
+    }
+
+    #[test]
+    fn step_up_decisions() {
+        use std::time::Duration;
+        let now = 1_000_000.0;
+        let mfa = RequireUserAuthentication::acr_values(["mfa", "hwk"]);
+        assert_eq!(mfa.check_at(Some("hwk"), None, now), Ok(()));
+        for acr in [None, Some("pwd"), Some("")] {
+            let err = mfa.check_at(acr, Some(now), now).unwrap_err();
+            assert_eq!(err.step_up_reason(), Some(StepUpError::AcrNotAccepted));
+            assert_eq!(err.required_acr_values(), Some("mfa hwk"));
+            assert_eq!(err.required_max_age(), None);
+            assert_eq!(err.status(), 401);
+        }
+        let recent = RequireUserAuthentication::max_age(Duration::from_secs(300));
+        assert_eq!(recent.check_at(None, Some(now - 300.0), now), Ok(()));
+        assert_eq!(recent.check_at(None, Some(now + 30.0), now), Ok(()));
+        let cases = [
+            (None, StepUpError::AuthTimeMissing),
+            (Some(now - 301.0), StepUpError::AuthenticationTooOld),
+            (Some(now + 61.0), StepUpError::AuthenticationTooOld),
+        ];
+        for (auth_time, reason) in cases {
+            let err = recent.check_at(None, auth_time, now).unwrap_err();
+            assert_eq!(err.step_up_reason(), Some(reason));
+            assert_eq!(err.required_max_age(), Some(300));
+            assert_eq!(err.required_acr_values(), None);
+        }
+        // Both requirements are named whichever fails.
+        let both = mfa.and_max_age(Duration::from_secs(60));
+        let err = both
+            .check_at(Some("mfa"), Some(now - 120.0), now)
+            .unwrap_err();
+        assert_eq!(err.required_acr_values(), Some("mfa hwk"));
+        assert_eq!(err.required_max_age(), Some(60));
+        assert_eq!(
+            err.into_error(None, AuthScheme::Bearer).www_authenticate(),
+            Some(
+                r#"Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", acr_values="mfa hwk", max_age="60""#
+            )
+        );
+        assert_eq!(Forbidden::new("x").max_age(5).status(), 403);
     }
 }

@@ -12,7 +12,9 @@
 //! | [`Actor`] | the current actor and the delegation chain (RFC 8693 `act`) |
 //! | [`AccessToken`] | the raw token, for on-behalf-of exchange; `Debug` prints `[redacted]` |
 //! | [`RequireScopes`], [`RequirePermissions`], [`GuardLayer`] | 403 `insufficient_scope` guards, as layers or in handlers ([`Authenticated::require`]) |
+//! | [`RequireUserAuthentication`] | step-up (RFC 9470): accepted `acr` values, maximum `auth_time` age; 401 `insufficient_user_authentication` |
 //! | [`ProtectedResourceMetadata`] | the `/.well-known/oauth-protected-resource` document and the `resource_metadata` challenge parameter |
+//! | [`ProtectedResource`] | one of several resources in a process: identifier = audience, its own document at its path-specific address, its own layer |
 //! | [`AuthRejection`] | every refusal, as a response |
 //!
 //! The crate depends on `axum-core` and the tower traits only; any `http` service stack works.
@@ -71,9 +73,16 @@
 //!
 //! The layer keeps the caller's token as an [`AccessToken`]; exchange it for a downstream API's
 //! token with [`ApiClient::get_token_on_behalf_of`](auth0_api::ApiClient::get_token_on_behalf_of)
-//! (see [`AccessToken`], and `examples/mcp_server.rs` for a complete MCP server and downstream
-//! API on a local dev tenant: `cargo run -p auth0-api-axum --example mcp_server`). The
-//! downstream API checks who acts with the [`Actor`] extractor.
+//! (see [`AccessToken`]; the crate `auth0-api-rmcp` does this for MCP servers written with the
+//! rmcp SDK, and its example is a complete MCP server and downstream API on a local dev tenant:
+//! `cargo run -p auth0-api-rmcp --example mcp_rmcp`). The downstream API checks who acts with
+//! the [`Actor`] extractor.
+//!
+//! ## Several resources, step-up
+//!
+//! [`ProtectedResource`] gives each API of a process its own identifier (= audience), scopes and
+//! metadata document at its path-specific address, with challenges pointing there;
+//! [`RequireUserAuthentication`] asks for a stronger or more recent login (RFC 9470).
 
 #![forbid(unsafe_code)]
 
@@ -97,6 +106,7 @@ pub mod extract;
 pub mod guard;
 mod layer;
 pub mod metadata;
+pub mod resource;
 mod response;
 mod token;
 mod url;
@@ -105,9 +115,11 @@ pub use context::AuthContext;
 pub use extract::{Actor, Authenticated, MaybeAuthenticated};
 pub use guard::{
     ClaimsPolicy, Forbidden, Guard, GuardFuture, GuardLayer, RequirePermissions, RequireScopes,
+    RequireUserAuthentication,
 };
 pub use layer::{Auth0Layer, Auth0LayerBuilder, Auth0Service, ResponseFuture};
 pub use metadata::{MetadataService, ProtectedResourceMetadata, WELL_KNOWN_PREFIX};
+pub use resource::ProtectedResource;
 pub use response::{AuthRejection, DPOP_NONCE, error_response};
 pub use token::AccessToken;
 pub use url::UrlSource;

@@ -187,6 +187,16 @@ impl ProtectedResourceMetadata {
         &self.resource
     }
 
+    /// The authorization servers' issuer identifiers named so far.
+    pub fn authorization_servers(&self) -> &[String] {
+        &self.authorization_servers
+    }
+
+    /// The resource's origin (`scheme://host[:port]`), where its document is served.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// The path to serve the document at: the well-known prefix followed by the resource's path
     /// (RFC 9728 section 3.1), such as `/.well-known/oauth-protected-resource/mcp`.
     pub fn well_known_path(&self) -> &str {

@@ -10,7 +10,8 @@ use auth0_api::dpop::NonceConfig;
 use auth0_api::{ApiClient, ApiClientOptions, ApiClientOptionsBuilder, AuthScheme, DpopMode};
 use auth0_api_axum::{
     AccessToken, Actor, Auth0Layer, AuthContext, AuthRejection, Authenticated, GuardLayer,
-    MaybeAuthenticated, ProtectedResourceMetadata, RequirePermissions, RequireScopes,
+    MaybeAuthenticated, ProtectedResource, ProtectedResourceMetadata, RequirePermissions,
+    RequireScopes, RequireUserAuthentication,
 };
 use auth0_api_dev_tenant::DevTenant;
 use auth0_api_dev_tenant::dpop::DpopKey;
@@ -822,5 +823,263 @@ fn real_listener() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["scheme"], format!("{:?}", AuthScheme::Dpop));
         server.abort();
+    });
+}
+
+#[test]
+fn step_up_guards_answer_401_insufficient_user_authentication() {
+    run(|t| async move {
+        let url = "https://api.test/.well-known/oauth-protected-resource";
+        let layer = Auth0Layer::builder(client(t))
+            .resource_metadata(url)
+            .build()
+            .unwrap();
+        let mfa = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
+        let app: Router = Router::new()
+            .route("/mfa", get(|| async { "mfa ok" }))
+            .route_layer(RequireUserAuthentication::acr_values([mfa, "hwk"]))
+            .merge(
+                Router::new()
+                    .route("/recent", get(|| async { "recent ok" }))
+                    .route_layer(RequireUserAuthentication::max_age(
+                        std::time::Duration::from_secs(300),
+                    )),
+            )
+            .merge(Router::new().route(
+                "/in-handler",
+                get(move |auth: Authenticated| async move {
+                    auth.require(
+                        &RequireUserAuthentication::acr_values([mfa])
+                            .and_max_age(std::time::Duration::from_secs(60)),
+                    )
+                    .map(|()| "both ok")
+                }),
+            ))
+            .layer(layer);
+        let call = |path: &'static str, token: String| {
+            let app = app.clone();
+            async move { send(app, get_req(path, &[("authorization", &bearer(&token))])).await }
+        };
+        let user = || t.mint().sub("auth0|alice").aud(json!(AUD));
+        let rm = format!(r#"resource_metadata="{url}""#);
+
+        // acr
+        let reply = call("/mfa", user().acr("pwd").sign()).await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            reply.challenge(),
+            format!(
+                r#"Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="{mfa} hwk", {rm}"#
+            )
+        );
+        assert_eq!(
+            reply.json(),
+            json!({"error": "insufficient_user_authentication",
+                   "error_description": "A different authentication level is required"})
+        );
+        assert_eq!(
+            call("/mfa", user().sign()).await.status,
+            StatusCode::UNAUTHORIZED
+        );
+        let reply = call("/mfa", user().acr("hwk").sign()).await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "mfa ok")
+        );
+
+        // max_age
+        for token in [user().authenticated_secs_ago(1000).sign(), user().sign()] {
+            let reply = call("/recent", token).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                reply.challenge(),
+                format!(
+                    r#"Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age="300", {rm}"#
+                )
+            );
+        }
+        let reply = call("/recent", user().authenticated_secs_ago(10).sign()).await;
+        assert_eq!(reply.status, StatusCode::OK);
+
+        // Both in a handler: the challenge names both requirements whichever failed.
+        let reply = call(
+            "/in-handler",
+            user().acr(mfa).authenticated_secs_ago(120).sign(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            reply
+                .challenge()
+                .contains(&format!(r#"acr_values="{mfa}", max_age="60""#)),
+            "{}",
+            reply.challenge()
+        );
+        let reply = call(
+            "/in-handler",
+            user().acr(mfa).authenticated_secs_ago(5).sign(),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::OK);
+
+        // A DPoP request gets a DPoP challenge with the algorithms.
+        let key = DpopKey::generate();
+        let token = t
+            .mint()
+            .aud(json!(AUD))
+            .cnf_jkt(key.thumbprint())
+            .acr("pwd")
+            .sign();
+        let proof = key.proof("GET", "http://api.test/mfa", Some(&token)).sign();
+        let reply = send(
+            app.clone(),
+            get_req(
+                "/mfa",
+                &[
+                    ("authorization", &format!("DPoP {token}")),
+                    ("dpop", &proof),
+                ],
+            ),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{}", reply.body);
+        assert!(
+            reply
+                .challenge()
+                .starts_with(r#"DPoP error="insufficient_user_authentication""#),
+            "{}",
+            reply.challenge()
+        );
+        assert!(reply.challenge().contains(r#"algs="ES256""#));
+    });
+}
+
+#[test]
+fn several_protected_resources_with_path_specific_metadata() {
+    run(|t| async move {
+        let resource = |id: &str, scopes: &[&str]| {
+            let options = ApiClientOptions::builder()
+                .domain(t.domain())
+                .audience(id)
+                .root_ca_pem(t.ca_pem())
+                .dpop_mode(DpopMode::Disabled)
+                .build()
+                .unwrap();
+            let client = ApiClient::new(options).unwrap();
+            let metadata = ProtectedResourceMetadata::new(id)
+                .unwrap()
+                .scopes_supported(scopes.iter().copied());
+            ProtectedResource::new(client, metadata).unwrap()
+        };
+        let mcp_id = "https://api.test/mcp";
+        let calendar_id = "https://api.test/calendar";
+        let mcp = resource(mcp_id, &["mcp:read"]);
+        let calendar = resource(calendar_id, &["calendar:read"]);
+        let app: Router = Router::new()
+            .merge(
+                Router::new()
+                    .route("/mcp", get(|| async { "mcp" }))
+                    .route_layer(RequireScopes::all(["mcp:read"]))
+                    .layer(mcp.layer()),
+            )
+            .merge(
+                Router::new()
+                    .route("/calendar", get(|| async { "calendar" }))
+                    .route_layer(RequireScopes::all(["calendar:read"]))
+                    .layer(calendar.layer()),
+            )
+            .route_service(mcp.metadata().well_known_path(), mcp.metadata_service())
+            .route_service(
+                calendar.metadata().well_known_path(),
+                calendar.metadata_service(),
+            );
+
+        // Each document at its own path-specific address, naming its own identifier and scopes,
+        // and the tenant (the client's domain) as authorization server.
+        for (path, id, scope) in [
+            (
+                "/.well-known/oauth-protected-resource/mcp",
+                mcp_id,
+                "mcp:read",
+            ),
+            (
+                "/.well-known/oauth-protected-resource/calendar",
+                calendar_id,
+                "calendar:read",
+            ),
+        ] {
+            let reply = send(app.clone(), get_req(path, &[])).await;
+            assert_eq!(reply.status, StatusCode::OK, "{path}");
+            let doc = reply.json();
+            assert_eq!(doc["resource"], id);
+            assert_eq!(doc["scopes_supported"], json!([scope]));
+            assert_eq!(doc["authorization_servers"], json!([t.issuer()]));
+        }
+
+        // Each route's challenges point at its own document.
+        let doc_of = |name: &str| {
+            format!(
+                r#"resource_metadata="https://api.test/.well-known/oauth-protected-resource/{name}""#
+            )
+        };
+        for name in ["mcp", "calendar"] {
+            let path = format!("/{name}");
+            let reply = send(app.clone(), get_req(&path, &[])).await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(
+                reply.challenge(),
+                format!(r#"Bearer realm="api", {}"#, doc_of(name))
+            );
+        }
+
+        // Tokens are bound to their resource (RFC 8707 audience).
+        let for_mcp = t
+            .mint()
+            .aud(json!(mcp_id))
+            .scope("mcp:read calendar:read")
+            .sign();
+        let auth = bearer(&for_mcp);
+        let reply = send(app.clone(), get_req("/mcp", &[("authorization", &auth)])).await;
+        assert_eq!((reply.status, reply.body.as_str()), (StatusCode::OK, "mcp"));
+        let reply = send(
+            app.clone(),
+            get_req("/calendar", &[("authorization", &auth)]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+        assert!(
+            reply
+                .challenge()
+                .starts_with(r#"Bearer error="invalid_token""#)
+        );
+        assert!(reply.challenge().ends_with(&doc_of("calendar")));
+
+        // A missing scope: 403 naming the scope and this resource's document.
+        let narrow = t
+            .mint()
+            .aud(json!(calendar_id))
+            .scope("calendar:write")
+            .sign();
+        let reply = send(
+            app.clone(),
+            get_req("/calendar", &[("authorization", &bearer(&narrow))]),
+        )
+        .await;
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.challenge(),
+            format!(
+                r#"Bearer error="insufficient_scope", scope="calendar:read", {}"#,
+                doc_of("calendar")
+            )
+        );
+
+        // The identifier must be an audience of the client.
+        let err = ProtectedResource::new(
+            client(t),
+            ProtectedResourceMetadata::new("https://api.test/other").unwrap(),
+        )
+        .unwrap_err();
+        assert_eq!(err.error_code(), "invalid_configuration");
     });
 }

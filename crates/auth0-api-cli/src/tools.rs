@@ -1,5 +1,6 @@
 //! `dev-tenant`, `token`, `dpop-proof` and `verify`: small tools for trying the library by hand.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -69,6 +70,10 @@ pub(crate) struct TokenArgs {
     /// Bind the token to this DPoP key (PKCS#8 PEM file, made by `dpop-proof --generate`).
     #[arg(long)]
     dpop_key: Option<PathBuf>,
+    /// Get this many tokens (distinct: each has its own `jti`), printed one compact JSON
+    /// answer a line, over one connection (load tests); 1 prints the answer pretty.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    count: u32,
 }
 
 fn http_client(ca: &std::path::Path) -> Result<reqwest::Client, Box<dyn std::error::Error>> {
@@ -87,23 +92,34 @@ pub(crate) async fn token(args: TokenArgs) -> CliResult {
     if let Some(scope) = args.scope {
         form.push(("scope", scope));
     }
-    let mut req = client
-        .post(&endpoint)
-        .basic_auth(&args.client_id, Some(&args.client_secret))
-        .form(&form);
-    if let Some(path) = &args.dpop_key {
-        let key = DpopKey::from_pkcs8_pem(&std::fs::read_to_string(path)?)?;
-        req = req.header("DPoP", key.proof("POST", &endpoint, None).try_sign()?);
+    let key = match &args.dpop_key {
+        Some(path) => Some(DpopKey::from_pkcs8_pem(&std::fs::read_to_string(path)?)?),
+        None => None,
+    };
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    for _ in 0..args.count {
+        let mut req = client
+            .post(&endpoint)
+            .basic_auth(&args.client_id, Some(&args.client_secret))
+            .form(&form);
+        if let Some(key) = &key {
+            req = req.header("DPoP", key.proof("POST", &endpoint, None).try_sign()?);
+        }
+        let resp = req.send().await?;
+        let ok = resp.status().is_success();
+        let body: Value = resp.json().await?;
+        if args.count == 1 {
+            writeln!(out, "{}", serde_json::to_string_pretty(&body)?)?;
+        } else {
+            writeln!(out, "{}", serde_json::to_string(&body)?)?;
+        }
+        if !ok {
+            out.flush()?;
+            return Ok(ExitCode::FAILURE);
+        }
     }
-    let resp = req.send().await?;
-    let ok = resp.status().is_success();
-    let body: Value = resp.json().await?;
-    println!("{}", serde_json::to_string_pretty(&body)?);
-    Ok(if ok {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    })
+    out.flush()?;
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Arguments of `dpop-proof`.

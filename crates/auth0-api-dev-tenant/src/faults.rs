@@ -35,6 +35,8 @@ pub enum Fault {
     Delay(Duration),
     /// Drop the connection without answering.
     Close,
+    /// Answer `302 Found` with this `Location` (a redirect an API must not follow).
+    Redirect(String),
 }
 
 /// What the server does with a request to a faulted endpoint.
@@ -56,6 +58,13 @@ pub(crate) async fn apply(fault: Option<Fault>) -> FaultAction {
             FaultAction::Continue
         }
         Some(Fault::Close) => FaultAction::Close,
+        Some(Fault::Redirect(location)) => {
+            let mut response = raw_response(302, "", Vec::new());
+            if let Ok(value) = header::HeaderValue::from_str(&location) {
+                response.headers_mut().insert(header::LOCATION, value);
+            }
+            FaultAction::Respond(response)
+        }
         Some(Fault::Status(status)) => FaultAction::Respond(raw_response(status, "", Vec::new())),
         Some(Fault::Body {
             status,

@@ -201,6 +201,17 @@ impl TokenBuilder {
         self.claim("act", act)
     }
 
+    /// Sets `acr`, the authentication context class the user logged in with (RFC 9470
+    /// section 4), for step-up tests.
+    pub fn acr(self, acr: impl Into<String>) -> Self {
+        self.claim("acr", Value::String(acr.into()))
+    }
+
+    /// Sets `auth_time` to now - `secs_ago`: when the user logged in (RFC 9470 section 4).
+    pub fn authenticated_secs_ago(self, secs_ago: i64) -> Self {
+        self.claim("auth_time", json!(crate::now().saturating_sub(secs_ago)))
+    }
+
     jws_member_setters! {
         /// Sets any claim, replacing an existing value.
         claim,

@@ -13,7 +13,12 @@
 //! * `POST /oauth/token`: `client_credentials`, RFC 8693 token exchange
 //!   (on-behalf-of with nested `act`, and custom exchange profiles), and
 //!   Auth0's federated connection access token exchange, with optional DPoP
-//!   (RFC 9449) binding of the issued token.
+//!   (RFC 9449) binding of the issued token. The API is named by `audience`
+//!   or by RFC 8707's `resource` (one API per token, as in Auth0). Issued
+//!   tokens carry the user-authentication claims of RFC 9470 (`acr`,
+//!   `auth_time`) from the request's `acr` / `auth_time` parameters (a
+//!   development stand-in for how the user logged in) or, on an exchange,
+//!   from the subject token.
 //!
 //! It also mints arbitrary tokens for tests ([`DevTenant::mint`]), rotates
 //! keys, injects faults ([`Fault`]) and counts requests ([`Stats`]). The

@@ -144,6 +144,8 @@ const STANDARD_PARAMETERS: &[&str] = &[
     "connection",
     "login_hint",
     "refresh_token",
+    "acr",
+    "auth_time",
 ];
 
 fn process(state: &State, headers: &HeaderMap, body: &[u8]) -> Result<Reply, OAuthError> {
@@ -288,16 +290,23 @@ fn issue(
     Ok(body)
 }
 
-/// The requested `audience`: required (`invalid_request`), and one the
-/// client may get tokens for (else the error made by `denied`).
+/// The requested audience: Auth0's `audience` or RFC 8707's `resource` (the same value when
+/// both are given, else `invalid_target`); required (`invalid_request`), and one the client may
+/// get tokens for (else the error made by `denied`).
 fn requested_audience<'f>(
     client: &ClientConfig,
     form: &'f Form,
     denied: fn(String) -> OAuthError,
 ) -> Result<&'f str, OAuthError> {
-    let aud = form
-        .get("audience")
-        .ok_or_else(|| OAuthError::invalid_request("audience is required"))?;
+    let aud = match (form.get("audience"), form.get("resource")) {
+        (Some(audience), Some(resource)) if audience != resource => {
+            return Err(OAuthError::invalid_target(
+                "audience and resource name different APIs",
+            ));
+        }
+        (Some(aud), _) | (None, Some(aud)) => aud,
+        (None, None) => return Err(OAuthError::invalid_request("audience is required")),
+    };
     if client.audiences.iter().any(|a| a == aud) {
         Ok(aud)
     } else {
@@ -308,6 +317,41 @@ fn requested_audience<'f>(
     }
 }
 
+/// The user-authentication claims of an issued token (RFC 9470 section 4): the request's
+/// `acr` and `auth_time` parameters (a development hook standing in for how the user logged
+/// in), else those of the subject token, if any.
+fn authentication_claims(
+    form: &Form,
+    subject: Option<&Map<String, Value>>,
+) -> Result<Map<String, Value>, OAuthError> {
+    let mut claims = Map::new();
+    let inherited = |name: &str| subject.and_then(|s| s.get(name)).cloned();
+    match form.get("acr") {
+        Some(acr) => {
+            claims.insert("acr".into(), json!(acr));
+        }
+        None => {
+            if let Some(acr @ Value::String(_)) = inherited("acr") {
+                claims.insert("acr".into(), acr);
+            }
+        }
+    }
+    match form.get("auth_time") {
+        Some(text) => {
+            let time: i64 = text.parse().map_err(|_| {
+                OAuthError::invalid_request("auth_time must be an integer (seconds since 1970)")
+            })?;
+            claims.insert("auth_time".into(), json!(time));
+        }
+        None => {
+            if let Some(time @ Value::Number(_)) = inherited("auth_time") {
+                claims.insert("auth_time".into(), time);
+            }
+        }
+    }
+    Ok(claims)
+}
+
 /// What the client grants read: the tenant, the authenticated client, the form and the
 /// thumbprint of the request's DPoP proof, if any.
 #[derive(Clone, Copy)]
@@ -316,7 +360,7 @@ struct Grantee<'a>(&'a State, &'a ClientConfig, &'a Form, Option<&'a str>);
 fn client_credentials(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Reply, OAuthError> {
     let aud = requested_audience(client, form, OAuthError::access_denied)?;
     let sub = format!("{}@clients", client.id);
-    let mut extra = Map::new();
+    let mut extra = authentication_claims(form, None)?;
     extra.insert("gty".into(), json!("client-credentials"));
     organization_claims(state, form, &mut extra)?;
     let grant = Grant {
@@ -385,12 +429,25 @@ fn token_exchange(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Repl
             .and_then(Value::as_str)
             .ok_or_else(|| OAuthError::invalid_grant("Invalid subject token: no sub"))?;
         let aud = requested_audience(client, form, OAuthError::invalid_target)?;
+        // The actor: the `sub` of an actor token (RFC 8693 section 2.1) if one is given, else
+        // the client making the exchange.
+        let actor = match (form.get("actor_token"), form.get("actor_token_type")) {
+            (None, None) => client.id.clone(),
+            (Some(token), Some(TOKEN_TYPE_ACCESS_TOKEN)) => own_token_claims(state, token)
+                .and_then(|c| c.get("sub").and_then(Value::as_str).map(str::to_owned))
+                .ok_or_else(|| OAuthError::invalid_grant("Invalid actor token"))?,
+            _ => {
+                return Err(OAuthError::invalid_request(
+                    "actor_token and actor_token_type go together; only access tokens are accepted",
+                ));
+            }
+        };
         let mut act = Map::new();
-        act.insert("sub".into(), json!(client.id));
+        act.insert("sub".into(), json!(actor));
         if let Some(previous @ Value::Object(_)) = claims.get("act") {
             act.insert("act".into(), previous.clone());
         }
-        let mut extra = Map::new();
+        let mut extra = authentication_claims(form, Some(&claims))?;
         extra.insert("act".into(), Value::Object(act));
         organization_claims(state, form, &mut extra)?;
         let grant = Grant {
@@ -421,7 +478,7 @@ fn token_exchange(Grantee(state, client, form, jkt): Grantee<'_>) -> Result<Repl
         aud,
         scope,
         azp: &client.id,
-        extra: Map::new(),
+        extra: authentication_claims(form, None)?,
     };
     let mut body = issue(state, grant, jkt, Some(TOKEN_TYPE_ACCESS_TOKEN))?;
     if scope_has(scope, "offline_access") {

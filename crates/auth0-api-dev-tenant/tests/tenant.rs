@@ -1084,3 +1084,124 @@ async fn stop_closes_the_listener() {
     drop(t);
     assert!(!ca_path.exists());
 }
+
+#[tokio::test]
+async fn resource_parameter_and_user_authentication_claims() {
+    let t = tenant().await;
+    // RFC 8707: `resource` names the API as `audience` does.
+    let (status, body) = post_token(
+        &t,
+        MCP_AUTH,
+        &[("grant_type", "client_credentials"), ("resource", CAL)],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, claims) = decode(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], CAL);
+    assert!(claims.get("acr").is_none() && claims.get("auth_time").is_none());
+    // Both, naming the same API: fine; naming two: invalid_target.
+    let (status, _) = post_token(
+        &t,
+        MCP_AUTH,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", CAL),
+            ("audience", CAL),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = post_token(
+        &t,
+        MCP_AUTH,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", CAL),
+            ("audience", MCP),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_target");
+    // A resource the client may not use is refused like an audience.
+    let (status, body) = post_token(
+        &t,
+        MCP_AUTH,
+        &[
+            ("grant_type", "client_credentials"),
+            ("resource", "https://other.example.com"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // acr / auth_time per token request.
+    let (status, body) = post_token(
+        &t,
+        MCP_AUTH,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", MCP),
+            (
+                "acr",
+                "http://schemas.openid.net/pape/policies/2007/06/multi-factor",
+            ),
+            ("auth_time", "1700000000"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, claims) = decode(body["access_token"].as_str().unwrap());
+    assert_eq!(
+        claims["acr"],
+        "http://schemas.openid.net/pape/policies/2007/06/multi-factor"
+    );
+    assert_eq!(claims["auth_time"], 1_700_000_000);
+    let (status, body) = post_token(
+        &t,
+        MCP_AUTH,
+        &[
+            ("grant_type", "client_credentials"),
+            ("audience", MCP),
+            ("auth_time", "yesterday"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert_eq!(body["error"], "invalid_request");
+
+    // On-behalf-of keeps the user's authentication claims, with `resource` as the target.
+    let subject = t
+        .mint()
+        .sub("user_42")
+        .aud(json!(MCP))
+        .acr("mfa")
+        .authenticated_secs_ago(30)
+        .sign();
+    let (_, subject_claims) = decode(&subject);
+    let (status, body) = post_token(
+        &t,
+        MCP_AUTH,
+        &[
+            ("grant_type", OBO),
+            ("subject_token", &subject),
+            ("subject_token_type", AT),
+            ("resource", CAL),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, claims) = decode(body["access_token"].as_str().unwrap());
+    assert_eq!(claims["aud"], CAL);
+    assert_eq!(claims["acr"], "mfa");
+    assert_eq!(claims["auth_time"], subject_claims["auth_time"]);
+    assert_eq!(claims["act"], json!({"sub": "mcp-server"}));
+    t.stop().await;
+}

@@ -16,7 +16,8 @@
 //! Challenges are values ([`Challenges`]), carried by an [`Error`](crate::Error) and turned into
 //! header text only at the edge ([`Error::www_authenticate`](crate::Error::www_authenticate), or
 //! `Display`). Every rule lives here: the mode table above, RFC 6750's `insufficient_scope`
-//! (section 3.1), a parameter added to every challenge (RFC 9728's `resource_metadata`).
+//! (section 3.1), RFC 9470's `insufficient_user_authentication` (step-up, section 3), a
+//! parameter added to every challenge (RFC 9728's `resource_metadata`).
 //!
 //! ```
 //! use auth0_api::challenge::{AuthScheme, Challenges};
@@ -181,6 +182,45 @@ impl Challenges {
         let mut c = Challenge::new(scheme).param("error", "insufficient_scope");
         if let Some(scope) = scope {
             c = c.param("scope", scope);
+        }
+        if let (AuthScheme::Dpop, Some(algs)) = (scheme, algs) {
+            c = c.param("algs", algs);
+        }
+        Self { list: vec![c] }
+    }
+
+    /// RFC 9470 section 3's 401 challenge for a token whose user authentication is not strong
+    /// or recent enough: `error="insufficient_user_authentication"`, the description when not
+    /// empty, `acr_values` (space-separated, in order of preference) and/or `max_age` (seconds)
+    /// when given, and for DPoP the `algs` when given.
+    ///
+    /// ```
+    /// use auth0_api::challenge::{AuthScheme, Challenges};
+    /// let c = Challenges::insufficient_user_authentication(
+    ///     AuthScheme::Bearer,
+    ///     "A different authentication level is required",
+    ///     Some("myACR"),
+    ///     None,
+    ///     None,
+    /// );
+    /// assert_eq!(
+    ///     c.to_string(),
+    ///     r#"Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="myACR""#
+    /// );
+    /// ```
+    pub fn insufficient_user_authentication(
+        scheme: AuthScheme,
+        description: &str,
+        acr_values: Option<&str>,
+        max_age: Option<u64>,
+        algs: Option<&str>,
+    ) -> Self {
+        let mut c = Challenge::new(scheme).error("insufficient_user_authentication", description);
+        if let Some(acr_values) = acr_values {
+            c = c.param("acr_values", acr_values);
+        }
+        if let Some(max_age) = max_age {
+            c = c.param("max_age", max_age.to_string());
         }
         if let (AuthScheme::Dpop, Some(algs)) = (scheme, algs) {
             c = c.param("algs", algs);
@@ -416,6 +456,40 @@ mod tests {
         assert_eq!(
             c.to_string(),
             r#"Bearer realm="api", resource_metadata="https://api/.well-known/oauth-protected-resource", DPoP algs="ES256", resource_metadata="https://api/.well-known/oauth-protected-resource""#
+        );
+    }
+
+    #[test]
+    fn insufficient_user_authentication_challenges() {
+        // RFC 9470 section 3's two examples.
+        assert_eq!(
+            Challenges::insufficient_user_authentication(
+                Bearer,
+                "A different authentication level is required",
+                Some("myACR"),
+                None,
+                Some(A)
+            )
+            .to_string(),
+            r#"Bearer error="insufficient_user_authentication", error_description="A different authentication level is required", acr_values="myACR""#
+        );
+        assert_eq!(
+            Challenges::insufficient_user_authentication(
+                Bearer,
+                "More recent authentication is required",
+                None,
+                Some(5),
+                None
+            )
+            .to_string(),
+            r#"Bearer error="insufficient_user_authentication", error_description="More recent authentication is required", max_age="5""#
+        );
+        let mut both =
+            Challenges::insufficient_user_authentication(Dpop, "", Some("a b"), Some(300), Some(A));
+        both.add_to_each("resource_metadata", "https://api/m");
+        assert_eq!(
+            both.to_string(),
+            r#"DPoP error="insufficient_user_authentication", acr_values="a b", max_age="300", algs="ES256", resource_metadata="https://api/m""#
         );
     }
 

@@ -416,6 +416,20 @@ impl Claims {
     pub fn act(&self) -> Option<&Value> {
         self.get("act")
     }
+
+    /// `acr`, the authentication context class the user authenticated with (OpenID Connect
+    /// Core section 2; RFC 9470 section 4), when it is a string.
+    pub fn acr(&self) -> Option<&str> {
+        self.get("acr").and_then(Value::as_str)
+    }
+
+    /// `auth_time`, when the user authenticated, in seconds since the epoch (RFC 9470 section
+    /// 4), when it is a finite number.
+    pub fn auth_time(&self) -> Option<f64> {
+        self.get("auth_time")
+            .and_then(Value::as_f64)
+            .filter(|t| t.is_finite())
+    }
 }
 
 #[cfg(test)]
@@ -423,6 +437,29 @@ impl Claims {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn step_up_getters() {
+        let c = Claims::from_object(
+            json!({"acr":"http://schemas.openid.net/pape/policies/2007/06/multi-factor","auth_time":1700000000})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        assert_eq!(
+            c.acr(),
+            Some("http://schemas.openid.net/pape/policies/2007/06/multi-factor")
+        );
+        assert_eq!(c.auth_time(), Some(1_700_000_000.0));
+        let wrong_types = Claims::from_object(
+            json!({"acr":["x"],"auth_time":"1700000000"})
+                .as_object()
+                .unwrap()
+                .clone(),
+        );
+        assert_eq!(wrong_types.acr(), None);
+        assert_eq!(wrong_types.auth_time(), None);
+    }
 
     #[test]
     fn typed_getters() {

@@ -6,8 +6,8 @@ use crate::exchange::TokenExchange;
 #[allow(unused_imports)] // named in the docs
 use crate::exchange::{
     ConnectionToken, ConnectionTokenRequest, ExchangeProfileRequest, ExchangeProfileToken,
-    GRANT_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN, OnBehalfOfToken, TOKEN_TYPE_ACCESS_TOKEN,
-    TOKEN_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN,
+    GRANT_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN, OnBehalfOfRequest, OnBehalfOfToken,
+    TOKEN_TYPE_ACCESS_TOKEN, TOKEN_TYPE_FEDERATED_CONNECTION_ACCESS_TOKEN,
 };
 
 impl ApiClient {
@@ -36,6 +36,35 @@ impl ApiClient {
         self.exchange()
             .get_token_on_behalf_of(access_token, audience, scope)
             .await
+    }
+
+    /// [`get_token_on_behalf_of`](Self::get_token_on_behalf_of) with everything an exchange
+    /// may carry: scope, `organization`, an actor token (RFC 8693 section 2.1) and extra
+    /// parameters.
+    ///
+    /// ```no_run
+    /// use auth0_api::exchange::OnBehalfOfRequest;
+    /// # async fn run(client: auth0_api::ApiClient, users_token: &str) -> Result<(), auth0_api::Error> {
+    /// let token = client
+    ///     .get_token_on_behalf_of_with(
+    ///         OnBehalfOfRequest::new(users_token, "https://calendar.example.com")
+    ///             .scope("calendar:read")
+    ///             .organization("org_9ybsU1dN2dKfDkBi"),
+    ///     )
+    ///     .await?;
+    /// println!("expires in {} s", token.expires_in);
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// As [`get_token_on_behalf_of`](Self::get_token_on_behalf_of); an actor token without its
+    /// type, or an extra value with no form encoding, is 400
+    /// `get_token_by_exchange_profile_error` before anything is sent.
+    pub async fn get_token_on_behalf_of_with(
+        &self,
+        request: OnBehalfOfRequest,
+    ) -> Result<OnBehalfOfToken> {
+        self.exchange().get_token_on_behalf_of_with(request).await
     }
 
     /// Exchanges a subject token through a Custom Token Exchange profile (RFC 8693).

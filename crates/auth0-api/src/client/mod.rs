@@ -137,6 +137,7 @@ impl ApiClient {
             options.http_client.as_ref(),
             options.http_timeout,
             &options.root_certificates,
+            options.only_given_roots,
         )?;
         let adapter: Arc<dyn CacheAdapter> = match &options.cache_adapter {
             Some(a) => a.clone(),
@@ -206,6 +207,11 @@ impl ApiClient {
         self.inner.options.domain.as_deref()
     }
 
+    /// The accepted audiences (the Auth0 API identifiers this client verifies tokens for).
+    pub fn audiences(&self) -> &[String] {
+        self.inner.options.audiences()
+    }
+
     /// The DPoP mode.
     pub fn dpop_mode(&self) -> DpopMode {
         self.inner.options.dpop_mode
@@ -260,10 +266,10 @@ impl ApiClient {
     pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
         let observe = &self.inner.options.observe;
         let started = observe.start();
-        let outcome = self
-            .authenticate(request)
-            .instrument(tracing::debug_span!("auth0_api::verify_request"))
-            .await;
+        let outcome = in_span(self.authenticate(request), || {
+            tracing::debug_span!("auth0_api::verify_request")
+        })
+        .await;
         let scheme = outcome.as_ref().ok().map(|v| v.scheme);
         observe.verification(started, EntryPoint::Request, scheme, outcome.as_ref().err());
         outcome
@@ -331,10 +337,11 @@ impl ApiClient {
     ) -> Result<Claims> {
         let observe = &self.inner.options.observe;
         let started = observe.start();
-        let outcome = self
-            .verify_token(token, required, request_url, request_headers)
-            .instrument(tracing::debug_span!("auth0_api::verify_access_token"))
-            .await;
+        let outcome = in_span(
+            self.verify_token(token, required, request_url, request_headers),
+            || tracing::debug_span!("auth0_api::verify_access_token"),
+        )
+        .await;
         observe.verification(
             started,
             EntryPoint::AccessToken,
@@ -354,14 +361,25 @@ impl ApiClient {
     ) -> Result<VerifiedProof> {
         let observe = &self.inner.options.observe;
         let started = observe.start();
-        let outcome = self
-            .inner
-            .dpop
-            .verify(access_token, proof, http_method, http_url)
-            .instrument(tracing::debug_span!("auth0_api::verify_dpop_proof"))
-            .await;
+        let outcome = in_span(
+            self.inner
+                .dpop
+                .verify(access_token, proof, http_method, http_url),
+            || tracing::debug_span!("auth0_api::verify_dpop_proof"),
+        )
+        .await;
         observe.verification(started, EntryPoint::DpopProof, None, outcome.as_ref().err());
         outcome
+    }
+}
+
+/// Runs `work` inside the span `span` makes, only when a subscriber listens at debug level: a
+/// disabled span still costs its creation and `log` checks on every verification.
+async fn in_span<F: Future>(work: F, span: impl FnOnce() -> tracing::Span) -> F::Output {
+    if tracing::level_enabled!(tracing::Level::DEBUG) {
+        work.instrument(span()).await
+    } else {
+        work.await
     }
 }
 

@@ -14,6 +14,7 @@
 //! | [`ErrorKind::InvalidDpopProof`] | 400 | `invalid_dpop_proof` |
 //! | [`ErrorKind::UseDpopNonce`] | 401 | `use_dpop_nonce` |
 //! | [`ErrorKind::InsufficientScope`] | 403 | `insufficient_scope` |
+//! | [`ErrorKind::InsufficientUserAuthentication`] | 401 | `insufficient_user_authentication` (RFC 9470) |
 //! | [`ErrorKind::Configuration`] | 500 | `invalid_configuration` |
 //! | [`ErrorKind::DomainsResolver`] | 500 | `domains_resolver_error` |
 //! | [`ErrorKind::OrganizationResolver`] | 500 | `organization_resolver_error` |
@@ -29,10 +30,12 @@ use crate::challenge::{Challenges, is_without_details};
 
 mod proof;
 mod request;
+mod step_up;
 mod token;
 
 pub use proof::ProofError;
 pub use request::{NoCredentials, RequestError};
+pub use step_up::StepUpError;
 pub use token::{OrganizationClaim, TokenError, TokenPart};
 
 /// Boxed error used as the `source` of an [`Error`] and as the error of pluggable policies.
@@ -59,6 +62,9 @@ pub enum ErrorKind {
     UseDpopNonce,
     /// The token is valid but lacks a scope or permission (RFC 6750 section 3.1).
     InsufficientScope,
+    /// The token is valid but the user's authentication behind it is not strong or recent
+    /// enough (RFC 9470 step-up: `acr`, `auth_time`); see [`StepUpError`].
+    InsufficientUserAuthentication,
     /// The client was configured wrongly.
     Configuration,
     /// The multiple-custom-domains resolver failed or returned an unusable list.
@@ -92,6 +98,7 @@ impl ErrorKind {
             Self::InvalidDpopProof => "invalid_dpop_proof",
             Self::UseDpopNonce => "use_dpop_nonce",
             Self::InsufficientScope => "insufficient_scope",
+            Self::InsufficientUserAuthentication => "insufficient_user_authentication",
             Self::Configuration => "invalid_configuration",
             Self::DomainsResolver => "domains_resolver_error",
             Self::OrganizationResolver => "organization_resolver_error",
@@ -127,6 +134,9 @@ pub enum Reason {
     Proof(ProofError),
     /// The request itself: its `Authorization` scheme, missing credentials or arguments.
     Request(RequestError),
+    /// The user's authentication is not strong or recent enough (RFC 9470,
+    /// `insufficient_user_authentication`).
+    UserAuthentication(StepUpError),
     /// Any other failure (configuration, resolver, token exchange, or an error raised by an
     /// application): see [`Error::kind`] and [`Error::description`].
     Other,
@@ -289,6 +299,14 @@ impl Error {
         }
     }
 
+    /// The step-up failure (RFC 9470), if that is what this is.
+    pub fn step_up_error(&self) -> Option<&StepUpError> {
+        match &self.inner.reason {
+            Reason::UserAuthentication(e) => Some(e),
+            _ => None,
+        }
+    }
+
     /// The HTTP status code to answer with.
     pub fn status_code(&self) -> u16 {
         if self.is_missing_credentials() {
@@ -301,7 +319,9 @@ impl Error {
             | ErrorKind::InvalidDpopProof
             | ErrorKind::ExchangeProfile
             | ErrorKind::ConnectionToken => 400,
-            ErrorKind::InvalidToken | ErrorKind::UseDpopNonce => 401,
+            ErrorKind::InvalidToken
+            | ErrorKind::UseDpopNonce
+            | ErrorKind::InsufficientUserAuthentication => 401,
             ErrorKind::InsufficientScope => 403,
             ErrorKind::Configuration
             | ErrorKind::DomainsResolver
@@ -348,6 +368,17 @@ impl From<TokenError> for Error {
     fn from(e: TokenError) -> Self {
         let description = e.to_string();
         Self::with_reason(ErrorKind::InvalidToken, Reason::Token(e), description)
+    }
+}
+
+impl From<StepUpError> for Error {
+    fn from(e: StepUpError) -> Self {
+        let description = e.to_string();
+        Self::with_reason(
+            ErrorKind::InsufficientUserAuthentication,
+            Reason::UserAuthentication(e),
+            description,
+        )
     }
 }
 
@@ -424,6 +455,11 @@ mod tests {
                 Error::new(ErrorKind::InsufficientScope, "x"),
                 403,
                 "insufficient_scope",
+            ),
+            (
+                Error::new(ErrorKind::InsufficientUserAuthentication, "x"),
+                401,
+                "insufficient_user_authentication",
             ),
             (Error::configuration("x"), 500, "invalid_configuration"),
             (Error::domains_resolver("x"), 500, "domains_resolver_error"),

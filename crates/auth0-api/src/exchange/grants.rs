@@ -49,16 +49,22 @@ impl TokenExchange {
         audience: &str,
         scope: Option<&str>,
     ) -> Result<OnBehalfOfToken> {
-        if audience.is_empty() {
-            return Err(Error::missing_argument("audience"));
-        }
-        let mut request = ExchangeProfileRequest::new(access_token, TOKEN_TYPE_ACCESS_TOKEN)
-            .audience(audience)
-            .requested_token_type(TOKEN_TYPE_ACCESS_TOKEN);
+        let mut request = OnBehalfOfRequest::new(access_token, audience);
         if let Some(scope) = scope {
             request = request.scope(scope);
         }
-        self.get_token_by_exchange_profile(request)
+        self.get_token_on_behalf_of_with(request).await
+    }
+
+    /// See [`ApiClient::get_token_on_behalf_of_with`](crate::ApiClient::get_token_on_behalf_of_with).
+    pub(crate) async fn get_token_on_behalf_of_with(
+        &self,
+        request: OnBehalfOfRequest,
+    ) -> Result<OnBehalfOfToken> {
+        if request.0.audience.as_deref().is_none_or(str::is_empty) {
+            return Err(Error::missing_argument("audience"));
+        }
+        self.get_token_by_exchange_profile(request.0)
             .await
             .map(OnBehalfOfToken::from)
     }
@@ -160,6 +166,22 @@ fn exchange_form(request: &ExchangeProfileRequest) -> Result<Vec<(&str, &str)>> 
     if let Some(token_type) = non_empty(request.requested_token_type.as_deref()) {
         form.push(("requested_token_type", token_type));
     }
+    if let Some((token, token_type)) = &request.actor {
+        let invalid = |description: &str| Error::new(ErrorKind::ExchangeProfile, description);
+        if token.trim().is_empty() {
+            return Err(invalid("actor_token cannot be blank or whitespace"));
+        }
+        if token_type.trim().is_empty() {
+            return Err(invalid(
+                "actor_token_type is required when actor_token is given (RFC 8693 section 2.1)",
+            ));
+        }
+        form.push(("actor_token", token));
+        form.push(("actor_token_type", token_type));
+    }
+    if let Some(organization) = non_empty(request.organization.as_deref()) {
+        form.push(("organization", organization));
+    }
     apply_extra(&mut form, &request.extra)?;
     Ok(form)
 }
@@ -179,6 +201,13 @@ fn apply_extra<'a>(
             ));
         }
         match value {
+            ExtraValue::Omitted => {}
+            ExtraValue::Unsupported(why) => {
+                return Err(Error::new(
+                    ErrorKind::ExchangeProfile,
+                    format!("Parameter '{key}' {why}"),
+                ));
+            }
             ExtraValue::One(v) => form.push((key, v)),
             ExtraValue::Many(values) => {
                 if values.len() > MAX_EXTRA_VALUES {

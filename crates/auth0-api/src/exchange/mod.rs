@@ -65,15 +65,17 @@
 //! [`token_endpoint_timeout`]: crate::ApiClientOptionsBuilder::token_endpoint_timeout
 
 mod client_auth;
+mod extra;
 mod grants;
 mod requests;
 pub(crate) mod token_endpoint;
 
 pub use client_auth::{CLIENT_ASSERTION_TYPE_JWT_BEARER, ClientAuth};
+pub use extra::ExtraValue;
 pub(crate) use grants::{ExchangeSettings, TokenExchange};
 pub use requests::{
     ConnectionToken, ConnectionTokenRequest, ExchangeProfileRequest, ExchangeProfileToken,
-    ExtraValue, OnBehalfOfToken, SecretToken,
+    OnBehalfOfRequest, OnBehalfOfToken, SecretToken,
 };
 
 /// RFC 8693 token exchange grant type (section 2.1).

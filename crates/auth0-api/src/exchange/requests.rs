@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use super::{ExtraValue, TOKEN_TYPE_ACCESS_TOKEN};
+
 /// A token (access, id or refresh) received from the token endpoint.
 ///
 /// `Debug` prints `[redacted]`; read the value with [`expose`](Self::expose).
@@ -23,46 +25,6 @@ impl SecretToken {
 impl fmt::Debug for SecretToken {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("[redacted]")
-    }
-}
-
-/// An extra form parameter of an exchange-profile request: one value, or several sent as the
-/// same key repeated.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ExtraValue {
-    /// `key=value`.
-    One(String),
-    /// `key=v1&key=v2...`, at most [`MAX_EXTRA_VALUES`](super::MAX_EXTRA_VALUES) values.
-    Many(Vec<String>),
-}
-
-impl From<&str> for ExtraValue {
-    fn from(value: &str) -> Self {
-        Self::One(value.to_owned())
-    }
-}
-
-impl From<String> for ExtraValue {
-    fn from(value: String) -> Self {
-        Self::One(value)
-    }
-}
-
-impl From<Vec<String>> for ExtraValue {
-    fn from(values: Vec<String>) -> Self {
-        Self::Many(values)
-    }
-}
-
-impl From<Vec<&str>> for ExtraValue {
-    fn from(values: Vec<&str>) -> Self {
-        Self::Many(values.into_iter().map(str::to_owned).collect())
-    }
-}
-
-impl<const N: usize> From<[&str; N]> for ExtraValue {
-    fn from(values: [&str; N]) -> Self {
-        Self::Many(values.into_iter().map(str::to_owned).collect())
     }
 }
 
@@ -91,6 +53,9 @@ pub struct ExchangeProfileRequest {
     pub(super) scope: Option<String>,
     pub(super) requested_token_type: Option<String>,
     pub(super) extra: Vec<(String, ExtraValue)>,
+    /// `actor_token` and `actor_token_type` (RFC 8693 section 2.1).
+    pub(super) actor: Option<(String, String)>,
+    pub(super) organization: Option<String>,
 }
 
 impl ExchangeProfileRequest {
@@ -104,7 +69,26 @@ impl ExchangeProfileRequest {
             scope: None,
             requested_token_type: None,
             extra: Vec::new(),
+            actor: None,
+            organization: None,
         }
+    }
+
+    /// The party acting for the subject (RFC 8693 section 2.1): its token (`actor_token`) and
+    /// that token's type URI (`actor_token_type`, required with it). `Debug` never prints it.
+    pub fn actor_token(
+        mut self,
+        actor_token: impl Into<String>,
+        actor_token_type: impl Into<String>,
+    ) -> Self {
+        self.actor = Some((actor_token.into(), actor_token_type.into()));
+        self
+    }
+
+    /// The Auth0 Organization (ID or name) the issued token is for (`organization`).
+    pub fn organization(mut self, organization: impl Into<String>) -> Self {
+        self.organization = Some(organization.into());
+        self
     }
 
     option_setters! {
@@ -137,7 +121,63 @@ debug_fields!(ExchangeProfileRequest, |this| {
     scope: this.scope,
     requested_token_type: this.requested_token_type,
     extra: this.extra.iter().map(|(k, _)| k.as_str()).collect::<Vec<&str>>(),
+    actor_token: this.actor.as_ref().map(|_| "[redacted]"),
+    actor_token_type: this.actor.as_ref().map(|(_, kind)| kind),
+    organization: this.organization,
 });
+
+/// An on-behalf-of request (RFC 8693 with an access token as the subject) for
+/// [`ApiClient::get_token_on_behalf_of_with`](crate::ApiClient::get_token_on_behalf_of_with):
+/// the user's access token, the downstream API's audience, and what else the exchange may
+/// carry. [`get_token_on_behalf_of`](crate::ApiClient::get_token_on_behalf_of) is its short
+/// form. `Debug` never prints a token.
+///
+/// ```
+/// use auth0_api::exchange::OnBehalfOfRequest;
+/// let request = OnBehalfOfRequest::new("the-users-token", "https://calendar.example.com")
+///     .scope("calendar:read")
+///     .organization("org_9ybsU1dN2dKfDkBi")
+///     .extra("max_events", 50);
+/// assert!(!format!("{request:?}").contains("the-users-token"));
+/// ```
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct OnBehalfOfRequest(pub(super) ExchangeProfileRequest);
+
+impl OnBehalfOfRequest {
+    /// Exchanges `access_token` (the user's, as the API received it) for one for `audience`.
+    pub fn new(access_token: impl Into<String>, audience: impl Into<String>) -> Self {
+        Self(
+            ExchangeProfileRequest::new(access_token, TOKEN_TYPE_ACCESS_TOKEN)
+                .audience(audience)
+                .requested_token_type(TOKEN_TYPE_ACCESS_TOKEN),
+        )
+    }
+
+    /// Space-separated scopes to request.
+    pub fn scope(self, scope: impl Into<String>) -> Self {
+        Self(self.0.scope(scope))
+    }
+
+    /// The Auth0 Organization (ID or name) the issued token is for.
+    pub fn organization(self, organization: impl Into<String>) -> Self {
+        Self(self.0.organization(organization))
+    }
+
+    /// The acting party's token and its type (RFC 8693 section 2.1).
+    pub fn actor_token(
+        self,
+        actor_token: impl Into<String>,
+        actor_token_type: impl Into<String>,
+    ) -> Self {
+        Self(self.0.actor_token(actor_token, actor_token_type))
+    }
+
+    /// An additional form parameter, as [`ExchangeProfileRequest::extra`].
+    pub fn extra(self, key: impl Into<String>, value: impl Into<ExtraValue>) -> Self {
+        Self(self.0.extra(key, value))
+    }
+}
 
 /// The answer to a Custom Token Exchange.
 ///

@@ -24,6 +24,9 @@ pub enum FetchError {
     Status(u16),
     /// A body over the cap.
     TooLarge(usize),
+    /// The answer came from another URL: a caller-supplied client followed a redirect (ours
+    /// never does), and a redirected answer is never used.
+    Redirected,
 }
 
 impl fmt::Display for FetchError {
@@ -33,6 +36,7 @@ impl fmt::Display for FetchError {
             Self::Network(e) => write!(f, "network error: {e}"),
             Self::Status(s) => write!(f, "unexpected HTTP status {s}"),
             Self::TooLarge(max) => write!(f, "response body exceeds {max} bytes"),
+            Self::Redirected => f.write_str("redirects are not followed"),
         }
     }
 }
@@ -76,6 +80,7 @@ impl HttpClient {
         custom: Option<&reqwest::Client>,
         timeout: Duration,
         root_certificates: &[reqwest::Certificate],
+        only_given_roots: bool,
     ) -> Result<Self> {
         let client = match custom {
             Some(c) => c.clone(),
@@ -84,7 +89,9 @@ impl HttpClient {
                     .connect_timeout(timeout)
                     .redirect(reqwest::redirect::Policy::none())
                     .user_agent(concat!("auth0-api-rust/", env!("CARGO_PKG_VERSION")));
-                if !root_certificates.is_empty() {
+                if only_given_roots {
+                    b = b.tls_certs_only(root_certificates.iter().cloned());
+                } else if !root_certificates.is_empty() {
                     b = b.tls_certs_merge(root_certificates.iter().cloned());
                 }
                 b.build().map_err(|e| {
@@ -117,7 +124,14 @@ impl HttpClient {
 
 /// Sends a request and reads its body within `cap` bytes, whatever the status.
 pub async fn send(req: reqwest::RequestBuilder, cap: usize) -> Result<FetchedBody, FetchError> {
-    let mut resp = req.send().await.map_err(classify)?;
+    let (client, request) = req.build_split();
+    let request = request.map_err(classify)?;
+    let url = request.url().clone();
+    let mut resp = client.execute(request).await.map_err(classify)?;
+    // Our client follows no redirect; a caller's may have. Its answer is not used.
+    if *resp.url() != url {
+        return Err(FetchError::Redirected);
+    }
     let status = resp.status().as_u16();
     if resp.content_length().is_some_and(|len| len > cap as u64) {
         return Err(FetchError::TooLarge(cap));

@@ -54,6 +54,7 @@ pub struct ApiClientOptionsBuilder {
     organization_resolver: Option<OrganizationResolver>,
     static_keys: Vec<StaticKeyInput>,
     token_locations: Option<TokenLocations>,
+    only_given_roots: bool,
 }
 
 impl ApiClientOptionsBuilder {
@@ -146,8 +147,23 @@ impl ApiClientOptionsBuilder {
         self
     }
 
+    /// Trusts only the roots given with [`root_ca_pem`](Self::root_ca_pem), not the system's
+    /// (default: the system roots plus the given ones). For a tenant behind a private CA, and
+    /// to pin discovery, JWKS and the token endpoint to it.
+    pub fn trust_only_given_roots(mut self, only: bool) -> Self {
+        self.only_given_roots = only;
+        self
+    }
+
     option_setters! {
         /// Uses a caller-built HTTP client (its TLS and proxy settings) instead of ours.
+        ///
+        /// **Redirects**: ours follows none (a redirected discovery or JWKS could hand out
+        /// another issuer's keys). A caller's client keeps its own redirect policy (reqwest
+        /// follows up to 10 by default) and cannot be changed afterwards: the library refuses
+        /// every answer that came from another URL than the one asked for, but the redirected
+        /// request has been sent by then. Build the client with
+        /// `.redirect(reqwest::redirect::Policy::none())`.
         http_client: reqwest::Client;
         /// Clock skew tolerated for `exp` and `nbf` (default 0).
         clock_leeway: Duration;
@@ -372,6 +388,11 @@ impl ApiClientOptionsBuilder {
             }
             root_certificates.extend(certs);
         }
+        if self.only_given_roots && root_certificates.is_empty() {
+            return Err(Error::configuration(
+                "trust_only_given_roots needs at least one root_ca_pem",
+            ));
+        }
         if self.http_client.is_some() && !root_certificates.is_empty() {
             return Err(Error::configuration(
                 "root_ca_pem cannot be combined with a caller-supplied http_client; configure the roots on that client",
@@ -450,6 +471,7 @@ impl ApiClientOptionsBuilder {
             observe: Observe::new(self.observer),
             organization,
             static_jwks,
+            only_given_roots: self.only_given_roots,
             token_locations: self
                 .token_locations
                 .filter(|l| *l != TokenLocations::new())

@@ -72,6 +72,8 @@ pub struct ApiClientOptions {
     pub(crate) static_jwks: Option<serde_json::Map<String, serde_json::Value>>,
     /// Where else a token may come from (none by default).
     pub(crate) token_locations: Option<CheckedLocations>,
+    /// Trust only `root_certificates`, not the system roots.
+    pub(crate) only_given_roots: bool,
 }
 
 debug_fields!(ApiClientOptions, |this| {

@@ -9,6 +9,7 @@ mod caching;
 mod domains;
 mod exactness;
 mod exchange;
+mod exchange_extra;
 mod misbehaving;
 mod observer;
 mod organization;

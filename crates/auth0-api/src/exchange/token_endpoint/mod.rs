@@ -191,6 +191,9 @@ fn fetch_error(e: FetchError) -> Error {
         ),
         FetchError::TooLarge(_) => invalid_response("Token endpoint response too large"),
         FetchError::Status(status) => invalid_response(format!("Unexpected HTTP status {status}")),
+        FetchError::Redirected => {
+            invalid_response("Token endpoint redirected; redirects are not followed")
+        }
     }
 }
 
