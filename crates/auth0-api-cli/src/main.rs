@@ -1,5 +1,7 @@
 //! `auth0-api`: the command line of the auth0-api library.
 //!
+//! - `gateway`: protect an existing API (reverse proxy or forward-auth), configured by TOML,
+//!   flags and environment variables.
 //! - `demo`: every seed scenario end to end on an embedded dev tenant (the quickstart).
 //! - `serve`: a protected "whoami" API (the conformance suite's target).
 //! - `dev-tenant`, `token`, `dpop-proof`, `verify`: tools for trying the library with curl.
@@ -11,6 +13,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 mod demo;
+mod gateway;
 mod serve;
 mod tools;
 
@@ -46,6 +49,8 @@ enum Command {
     Demo,
     /// Serve a protected "whoami" API: every request goes through verify_request.
     Serve(serve::ServeArgs),
+    /// Protect an existing API: a verifying reverse proxy, or a forward-auth endpoint.
+    Gateway(Box<gateway::GatewayArgs>),
     /// Run the dev tenant standalone and print its issuer, CA path and client credentials.
     DevTenant {
         /// Port to listen on (127.0.0.1); 0 picks a free one.
@@ -89,6 +94,7 @@ async fn main() -> ExitCode {
             init_tracing();
             serve::run(args).await
         }
+        Command::Gateway(args) => gateway::run(*args).await,
         Command::DevTenant { port, audience } => {
             init_tracing();
             tools::dev_tenant(port, audience).await

@@ -34,6 +34,65 @@ pub(crate) struct ServeArgs {
     /// Extra trusted root CA (PEM) for discovery and JWKS.
     #[arg(long)]
     ca_cert: Option<PemPath>,
+    /// Accepted DPoP proof algorithm (repeat or comma-separate; default ES256).
+    #[arg(long = "dpop-algorithm", value_delimiter = ',')]
+    dpop_algorithms: Vec<String>,
+    /// Require server-issued DPoP nonces (RFC 9449 section 8).
+    #[arg(long)]
+    dpop_nonce: bool,
+    /// Shared nonce secret (at least 32 bytes; default: random per process).
+    #[arg(
+        long,
+        env = "AUTH0_API_DPOP_NONCE_SECRET",
+        hide_env_values = true,
+        requires = "dpop_nonce"
+    )]
+    dpop_nonce_secret: Option<String>,
+    /// Nonce lifetime in seconds.
+    #[arg(long, requires = "dpop_nonce")]
+    dpop_nonce_lifetime_secs: Option<u64>,
+}
+
+impl ServeArgs {
+    /// The proof-algorithm and nonce settings, checked (unknown algorithm, short secret).
+    fn dpop_extras(&self) -> Result<DpopExtras, Error> {
+        let algorithms = if self.dpop_algorithms.is_empty() {
+            None
+        } else {
+            Some(
+                self.dpop_algorithms
+                    .iter()
+                    .map(|n| {
+                        auth0_api::Algorithm::from_name(n).ok_or_else(|| {
+                            Error::configuration(format!(
+                                "--dpop-algorithm: unknown algorithm {n:?}"
+                            ))
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            )
+        };
+        let nonce = if self.dpop_nonce {
+            let mut n = match &self.dpop_nonce_secret {
+                Some(s) => auth0_api::dpop::NonceConfig::with_secret(s.as_bytes())?,
+                None => auth0_api::dpop::NonceConfig::new()?,
+            };
+            if let Some(secs) = self.dpop_nonce_lifetime_secs {
+                n = n.lifetime(std::time::Duration::from_secs(secs));
+            }
+            Some(n)
+        } else {
+            None
+        };
+        Ok(DpopExtras { algorithms, nonce })
+    }
+}
+
+/// `serve`'s optional DPoP settings (the demo uses none).
+#[derive(Default)]
+pub(crate) struct DpopExtras {
+    algorithms: Option<Vec<auth0_api::Algorithm>>,
+    nonce: Option<auth0_api::dpop::NonceConfig>,
 }
 
 pub(crate) fn build_client(
@@ -41,6 +100,7 @@ pub(crate) fn build_client(
     audience: &str,
     dpop: auth0_api::DpopMode,
     ca_pem: Option<Vec<u8>>,
+    extras: DpopExtras,
 ) -> Result<ApiClient, Error> {
     let mut b = ApiClientOptions::builder()
         .audience(audience)
@@ -52,6 +112,12 @@ pub(crate) fn build_client(
     if let Some(pem) = ca_pem {
         b = b.root_ca_pem(pem);
     }
+    if let Some(algs) = extras.algorithms {
+        b = b.dpop_algorithms(algs);
+    }
+    if let Some(nonce) = extras.nonce {
+        b = b.dpop_nonce(nonce);
+    }
     ApiClient::new(b.build()?)
 }
 
@@ -62,7 +128,8 @@ pub(crate) async fn run(
         Some(p) => Some(std::fs::read(p).map_err(|e| format!("cannot read {}: {e}", p.display()))?),
         None => None,
     };
-    let client = build_client(&args.domains, &args.audience, args.dpop.into(), ca)?;
+    let extras = args.dpop_extras()?;
+    let client = build_client(&args.domains, &args.audience, args.dpop.into(), ca, extras)?;
     // Signal handlers first (see shutdown_signal), so a signal right after startup stops cleanly.
     let signal = shutdown_signal();
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
@@ -74,19 +141,35 @@ pub(crate) async fn run(
         .to_owned();
     tracing::info!(%local, %public_url, "serving the protected whoami API");
     let app = router(client, &public_url)?;
-    // Graceful shutdown, bounded: axum waits for every open connection to finish, and a client
-    // that holds a half-sent request (axum sets no header-read timeout) would keep the process
-    // alive forever after SIGTERM. So once the signal arrives, in-flight requests get
-    // SHUTDOWN_GRACE, then the process exits anyway (still 0: the stop was requested).
+    serve_until_stopped(listener, app, signal, SHUTDOWN_GRACE).await?;
+    tracing::info!("stopped");
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// How long in-flight requests may run after SIGINT/SIGTERM before `serve` exits anyway.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
+
+/// Serves `app` on `listener` (with the peer address as `ConnectInfo`) until `signal`, then
+/// stops gracefully, bounded (`serve` and `gateway`): axum waits for every open connection to
+/// finish, and a client that holds a half-sent request (axum sets no header-read timeout)
+/// would keep the process alive forever after SIGTERM. So once the signal arrives, in-flight
+/// requests get `grace`, then this returns anyway (the stop was requested: not an error).
+pub(crate) async fn serve_until_stopped(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    signal: impl Future<Output = ()> + Send + 'static,
+    grace: std::time::Duration,
+) -> std::io::Result<()> {
     let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = axum::serve(listener, app).with_graceful_shutdown(async move {
+    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
         signal.await;
         tracing::info!("stopping");
         let _ = stopping_tx.send(());
     });
     let grace_expired = async {
         if stopping_rx.await.is_ok() {
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
+            tokio::time::sleep(grace).await;
         } else {
             std::future::pending::<()>().await;
         }
@@ -94,15 +177,11 @@ pub(crate) async fn run(
     tokio::select! {
         served = std::future::IntoFuture::into_future(server) => served?,
         () = grace_expired => {
-            tracing::warn!(grace = ?SHUTDOWN_GRACE, "connections still open after the grace period; exiting");
+            tracing::warn!(?grace, "connections still open after the grace period; exiting");
         }
     }
-    tracing::info!("stopped");
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(())
 }
-
-/// How long in-flight requests may run after SIGINT/SIGTERM before `serve` exits anyway.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// The whoami app (also used by the demo): every request, any method and path, goes through
 /// the auth0-api-axum layer, which checks it against `public_url` + path + query and answers

@@ -200,8 +200,13 @@ pub(crate) async fn verify(args: VerifyArgs) -> CliResult {
         Some(p) => Some(std::fs::read(p)?),
         None => None,
     };
-    let client: ApiClient =
-        crate::serve::build_client(&args.domains, &args.audience, args.dpop.into(), ca)?;
+    let client: ApiClient = crate::serve::build_client(
+        &args.domains,
+        &args.audience,
+        args.dpop.into(),
+        ca,
+        crate::serve::DpopExtras::default(),
+    )?;
     let scheme = if args.proof.is_some() {
         "DPoP"
     } else {

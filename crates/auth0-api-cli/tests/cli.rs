@@ -1481,3 +1481,88 @@ async fn verify_prints_the_error_as_json_and_fails() {
         })
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_takes_proof_algorithm_and_nonce_flags() {
+    let t = tenant().await;
+    let dir = TempDir::new("serve-nonce");
+    let ca = ca(&t);
+    let s = serve(
+        &dir,
+        "nonce",
+        &[
+            "--domain",
+            t.domain(),
+            "--audience",
+            AUDIENCE,
+            "--ca-cert",
+            &ca,
+            "--dpop-algorithm",
+            "ES256,ES384",
+            "--dpop-nonce",
+            "--dpop-nonce-secret",
+            "0123456789abcdef0123456789abcdef",
+        ],
+        &[],
+    )
+    .await;
+    let a = get(&format!("{}/x", s.base), &[]).await;
+    assert_eq!(
+        a.challenges,
+        [r#"Bearer realm="api", DPoP algs="ES256 ES384""#]
+    );
+    let key = DpopKey::generate();
+    let token = t.mint().cnf_jkt(key.thumbprint()).sign();
+    let url = format!("{}/x", s.base);
+    let proof = key.proof("GET", &url, Some(&token)).sign();
+    let auth = dpop(&token);
+    let a = get(&url, &[("authorization", &auth), ("dpop", &proof)]).await;
+    assert_eq!(a.status, 401, "{a:?}");
+    assert_eq!(a.json()["error"], "use_dpop_nonce");
+    assert_eq!(a.nonces.len(), 1, "{a:?}");
+    let proof = key
+        .proof("GET", &url, Some(&token))
+        .nonce(a.nonces[0].clone())
+        .sign();
+    let a = send("GET", &url, &[("authorization", &auth), ("dpop", &proof)]).await;
+    assert_eq!(a.status, 200, "{a:?}");
+    // Bad values stop the start.
+    let (status, _, stderr) = run(
+        &dir,
+        "bad-alg",
+        &[
+            "serve",
+            "--domain",
+            "x.example.com",
+            "--audience",
+            AUDIENCE,
+            "--dpop-algorithm",
+            "XX",
+        ],
+    )
+    .await;
+    assert!(!status.success());
+    assert!(stderr.contains("unknown algorithm"), "{stderr}");
+    let (status, _, stderr) = run(
+        &dir,
+        "short-secret",
+        &[
+            "serve",
+            "--domain",
+            "x.example.com",
+            "--audience",
+            AUDIENCE,
+            "--dpop-nonce",
+            "--dpop-nonce-secret",
+            "short",
+        ],
+    )
+    .await;
+    assert!(!status.success(), "{stderr}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// gateway (tests/gateway/)
+// ---------------------------------------------------------------------------------------------
+
+mod gateway;

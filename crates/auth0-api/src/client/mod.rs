@@ -227,6 +227,39 @@ impl ApiClient {
         self.inner.options.dpop_mode == DpopMode::Required
     }
 
+    /// Loads the discovery document and key set of every configured domain (the single
+    /// domain, or each of a static `domains` list) through the caches, with the checks a
+    /// token would get (the discovery `issuer` equals the domain, an `https` `jwks_uri`, a
+    /// usable key set). `Ok` means the first token of any configured issuer is verified
+    /// without waiting for the tenant: a readiness probe, or a warm-up before taking traffic.
+    /// With keys from the options, or a domains resolver (whose issuers are known only per
+    /// request), there is nothing to load and it is `Ok` at once.
+    ///
+    /// Once loaded, a call costs two cache lookups per domain; documents past their TTL are
+    /// reloaded (and, while the tenant fails, served stale up to `stale_if_error`, which
+    /// counts as loaded).
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), auth0_api::Error> {
+    /// use auth0_api::{ApiClient, ApiClientOptions};
+    /// let client = ApiClient::new(
+    ///     ApiClientOptions::builder()
+    ///         .domain("your-tenant.auth0.com")
+    ///         .audience("https://api.example.com")
+    ///         .build()?,
+    /// )?;
+    /// // Fails as a token would: 401 invalid_token "Failed to fetch JWKS: ..." while the
+    /// // tenant is down.
+    /// client.warm_up().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Errors
+    /// The error a token of that issuer would get (`invalid_token` or a network failure).
+    pub async fn warm_up(&self) -> Result<()> {
+        self.inner.tokens.warm_up().await
+    }
+
     /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
     /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
     /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.

@@ -121,9 +121,38 @@ impl TokenVerifier {
             }
         };
 
+        let (discovery_entry, mut keys) = self.documents(&discovery_url, &issuer).await?;
+        let jwks_uri = discovery_entry
+            .value
+            .jwks_uri
+            .as_deref()
+            .unwrap_or_default();
+        let kid = kid.clone()?;
+        // Key rotation: an unknown kid refetches at once after a regular load, then once per
+        // cooldown (a kid that is not a string can match no key: nothing to fetch for).
+        if let Some(kid) = kid
+            && keys.value.find(kid).is_none()
+        {
+            keys = self
+                .jwks
+                .refetch_for(jwks_uri, &keys, kid, self.jwks_refresh_cooldown, |set| {
+                    set.find(kid).is_some()
+                })
+                .await;
+        }
+        Ok((discovery_entry, keys))
+    }
+
+    /// The discovery document at `discovery_url`, checked against `issuer` (present, valid,
+    /// equal; an `https` `jwks_uri`), and its key set, through the caches.
+    pub(super) async fn documents(
+        &self,
+        discovery_url: &str,
+        issuer: &str,
+    ) -> Result<(Arc<Entry<Arc<Discovery>>>, Arc<Entry<KeySet>>)> {
         let discovery_entry = self
             .discovery
-            .get(&discovery_url)
+            .get(discovery_url)
             .await
             .map_err(|e| TokenError::Discovery(e.to_string()))?;
         let discovery = &discovery_entry.value;
@@ -143,24 +172,34 @@ impl TokenVerifier {
         if !jwks_uri.starts_with("https://") {
             Err(TokenError::Jwks("jwks_uri must use https".to_owned()))?;
         }
-        let mut keys = self
+        let keys = self
             .jwks
             .get(jwks_uri)
             .await
             .map_err(|e| TokenError::Jwks(e.to_string()))?;
-        let kid = kid.clone()?;
-        // Key rotation: an unknown kid refetches at once after a regular load, then once per
-        // cooldown (a kid that is not a string can match no key: nothing to fetch for).
-        if let Some(kid) = kid
-            && keys.value.find(kid).is_none()
-        {
-            keys = self
-                .jwks
-                .refetch_for(jwks_uri, &keys, kid, self.jwks_refresh_cooldown, |set| {
-                    set.find(kid).is_some()
-                })
-                .await;
-        }
         Ok((discovery_entry, keys))
+    }
+
+    /// Loads, through the caches, the discovery document and key set of every configured
+    /// issuer (single domain or static list), with the checks a token would get: what
+    /// [`ApiClient::warm_up`](crate::ApiClient::warm_up) runs. Nothing to load with keys from
+    /// the options or with a domains resolver.
+    pub(crate) async fn warm_up(&self) -> Result<()> {
+        if self.static_keys.is_some() {
+            return Ok(());
+        }
+        match &self.domains {
+            DomainsMode::Single => {
+                self.documents(&self.single_discovery_url, &self.single_issuer)
+                    .await?;
+            }
+            DomainsMode::List(_) => {
+                for (issuer, url) in &self.list_discovery_urls {
+                    self.documents(url, issuer).await?;
+                }
+            }
+            DomainsMode::Resolver(_) => {}
+        }
+        Ok(())
     }
 }

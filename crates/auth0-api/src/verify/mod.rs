@@ -54,6 +54,8 @@ pub(crate) struct TokenVerifier {
     static_keys: Option<StaticKeys>,
     /// Discovery URL of the configured domain (single-domain mode), computed once.
     single_discovery_url: String,
+    /// The configured domain as an issuer URL (single-domain mode).
+    single_issuer: String,
     /// Discovery URL of each allowed issuer (static `domains` list), computed once: a token's
     /// issuer is checked and its URL found with one hash lookup, however long the list.
     list_discovery_urls: HashMap<String, String>,
@@ -118,6 +120,7 @@ impl TokenVerifier {
                 .as_deref()
                 .map(discovery_url)
                 .unwrap_or_default(),
+            single_issuer: settings.domain.clone().unwrap_or_default(),
             list_discovery_urls,
             resolved,
             domains: settings.domains,

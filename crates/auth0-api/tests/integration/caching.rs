@@ -757,3 +757,43 @@ async fn a_failed_key_refetch_is_not_retried_per_request() {
     fresh_token_verifies(&c, &t).await;
     assert_eq!(t.stats().jwks, 2, "the key set in use keeps serving");
 }
+
+/// `warm_up` loads every configured domain's documents once (then reads the caches), fails
+/// with the tenant's error while it is down, and a token after it needs no fetch.
+#[tokio::test]
+async fn warm_up_loads_every_domain_then_costs_nothing() {
+    let a = crate::tenant().await;
+    let b = crate::tenant().await;
+    a.set_fault(
+        auth0_api_dev_tenant::Endpoint::Jwks,
+        Some(auth0_api_dev_tenant::Fault::Status(503)),
+    );
+    let c = client(
+        ApiClientOptions::builder()
+            .domains([a.domain(), b.domain()])
+            .audience(AUD)
+            .root_ca_pem(a.ca_pem())
+            .root_ca_pem(b.ca_pem()),
+    );
+    let err = c.warm_up().await.unwrap_err();
+    assert_eq!(
+        (err.error_code(), err.description()),
+        (
+            "invalid_token",
+            "Failed to fetch JWKS: unexpected HTTP status 503"
+        ),
+        "the error a token would get"
+    );
+    a.set_fault(auth0_api_dev_tenant::Endpoint::Jwks, None);
+    c.warm_up().await.unwrap();
+    c.warm_up().await.unwrap();
+    for t in [&a, &b] {
+        fresh_token_verifies(&c, t).await;
+        let s = t.stats();
+        assert_eq!(s.discovery, 1, "discovery loaded once");
+    }
+    assert_eq!(b.stats().jwks, 1);
+    // Static keys: nothing to load.
+    let offline = client(options(&a).static_jwks(a.jwks().to_string()));
+    offline.warm_up().await.unwrap();
+}

@@ -1,0 +1,257 @@
+//! Forward-auth behind real nginx (`auth_request`), run unprivileged-style in the foreground
+//! with its own config, pid and temp paths in a temp dir, on a free port; stopped on drop.
+
+use super::*;
+
+/// A foreground nginx, killed on drop.
+struct Nginx {
+    child: Child,
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts nginx with `server` (the body of one `server` block) listening on `port`.
+async fn nginx(dir: &TempDir, port: u16, server: &str) -> Nginx {
+    let root = dir.join("nginx");
+    std::fs::create_dir_all(root.join("tmp")).unwrap();
+    let r = root.to_str().unwrap();
+    let conf = format!(
+        r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {r}/nginx.pid;
+error_log {r}/error.log info;
+events {{ worker_connections 64; }}
+http {{
+    access_log off;
+    client_body_temp_path {r}/tmp/body;
+    proxy_temp_path {r}/tmp/proxy;
+    fastcgi_temp_path {r}/tmp/fastcgi;
+    uwsgi_temp_path {r}/tmp/uwsgi;
+    scgi_temp_path {r}/tmp/scgi;
+    server {{
+        listen 127.0.0.1:{port};
+        {server}
+    }}
+}}
+"#
+    );
+    let path = root.join("nginx.conf");
+    std::fs::write(&path, conf).unwrap();
+    let child = Command::new("nginx")
+        .args(["-p", r, "-c", path.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(File::create(root.join("stderr")).unwrap())
+        .spawn()
+        .unwrap_or_else(|e| {
+            panic!("cannot run nginx ({e}): install it (apt-get install -y nginx)")
+        });
+    let mut n = Nginx { child };
+    let deadline = Instant::now() + STARTUP;
+    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
+        if let Ok(Some(status)) = n.child.try_wait() {
+            panic!(
+                "nginx exited with {status}: {}{}",
+                std::fs::read_to_string(root.join("stderr")).unwrap_or_default(),
+                std::fs::read_to_string(root.join("error.log")).unwrap_or_default()
+            );
+        }
+        assert!(Instant::now() < deadline, "nginx did not start");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    n
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clients_url() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-nginx");
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--forward-auth".into(),
+        "--trusted-proxy".into(),
+        "127.0.0.1/32,::1".into(),
+        "--route".into(),
+        r#"{prefix = "/admin", scopes = ["admin"]}"#.into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "fwd", &args).await;
+    let gw = g.base.trim_start_matches("http://").to_owned();
+    let port = free_port();
+    let server = format!(
+        r#"
+        location = /_auth {{
+            internal;
+            proxy_pass http://{gw}/auth;
+            proxy_pass_request_body off;
+            proxy_set_header Content-Length "";
+            proxy_set_header X-Original-URI $request_uri;
+            proxy_set_header X-Original-Method $request_method;
+            proxy_set_header X-Forwarded-Proto $scheme;
+            proxy_set_header X-Forwarded-Host $http_host;
+        }}
+        location / {{
+            auth_request /_auth;
+            auth_request_set $auth0_sub $upstream_http_x_auth0_sub;
+            auth_request_set $auth0_scheme $upstream_http_x_auth0_scheme;
+            proxy_set_header X-Auth0-Sub $auth0_sub;
+            proxy_set_header X-Auth0-Scheme $auth0_scheme;
+            proxy_set_header Authorization "";
+            proxy_set_header DPoP "";
+            proxy_pass http://{upstream};
+        }}
+        "#,
+        upstream = up.addr
+    );
+    let _nginx = nginx(&dir, port, &server).await;
+    let front = format!("http://127.0.0.1:{port}");
+
+    // Bearer through nginx; a forged identity header is overwritten by nginx.
+    let token = bearer(&t.mint().sub("user_n").sign());
+    let a = request(
+        "GET",
+        &format!("{front}/orders?x=1"),
+        &[("authorization", &token), ("x-auth0-sub", "forged")],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.seen("x-auth0-sub"), ["user_n"]);
+    assert_eq!(a.seen("x-auth0-scheme"), ["bearer"]);
+    assert_eq!(a.json()["query"], "x=1");
+
+    // DPoP: the proof's htu is the URL the client used at nginx (not the gateway's).
+    let key = DpopKey::generate();
+    let bound = t.mint().sub("user_d").cnf_jkt(key.thumbprint()).sign();
+    let url = format!("{front}/orders/9?y=2");
+    let proof = key.proof("DELETE", &url, Some(&bound)).sign();
+    let a = request(
+        "DELETE",
+        &url,
+        &[("authorization", &dpop(&bound)), ("dpop", &proof)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.seen("x-auth0-sub"), ["user_d"]);
+    assert_eq!(a.seen("x-auth0-scheme"), ["dpop"]);
+    assert_eq!(a.json()["method"], "DELETE");
+    let hits = up.hits.load(Ordering::SeqCst);
+    // A proof for the gateway's own URL, or another method, is refused.
+    for (htm, htu) in [
+        ("DELETE", format!("{}/orders/9?y=2", g.base)),
+        ("GET", url.clone()),
+    ] {
+        let proof = key.proof(htm, &htu, Some(&bound)).sign();
+        let a = request(
+            "DELETE",
+            &url,
+            &[("authorization", &dpop(&bound)), ("dpop", &proof)],
+            None,
+        )
+        .await;
+        assert_eq!(a.status, 401, "{htm} {htu}");
+        assert!(
+            a.header("www-authenticate")
+                .unwrap()
+                .contains("invalid_dpop_proof"),
+            "{:?}",
+            a.headers
+        );
+    }
+    // No token: 401 with the library's challenge (nginx passes WWW-Authenticate on).
+    let a = request("GET", &format!("{front}/orders"), &[], None).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(a.header("www-authenticate"), Some(ALLOWED_BARE));
+    // A route's scope: 403.
+    let a = request(
+        "GET",
+        &format!("{front}/admin/x"),
+        &[("authorization", &token)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(
+        up.hits.load(Ordering::SeqCst),
+        hits,
+        "refused requests never reach the upstream"
+    );
+
+    // The gateway directly: its answers carry the identity and the challenges.
+    let a = request(
+        "GET",
+        &format!("{}/auth", g.base),
+        &[
+            ("authorization", &token),
+            ("x-original-uri", "/admin/x"),
+            ("x-original-method", "GET"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(
+        a.header("www-authenticate"),
+        Some(r#"Bearer error="insufficient_scope", scope="admin""#)
+    );
+    let a = request(
+        "GET",
+        &format!("{}/orders", g.base),
+        &[("authorization", &token)],
+        None,
+    )
+    .await;
+    assert_eq!(
+        a.status, 200,
+        "Envoy style: the sub-request is the original request"
+    );
+    assert_eq!(a.header("x-auth0-sub"), Some("user_n"));
+
+    // Traefik's headers: method, URI, host and proto of the client's request.
+    let traefik_url = "https://api.example.com/orders/1?z=3";
+    let proof = key.proof("PUT", traefik_url, Some(&bound)).sign();
+    let a = request(
+        "GET",
+        &format!("{}/", g.base),
+        &[
+            ("authorization", &dpop(&bound)),
+            ("dpop", &proof),
+            ("x-forwarded-method", "PUT"),
+            ("x-forwarded-uri", "/orders/1?z=3"),
+            ("x-forwarded-host", "api.example.com"),
+            ("x-forwarded-proto", "https"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.header("x-auth0-sub"), Some("user_d"));
+
+    // From an untrusted peer, forwarding headers are refused, never ignored.
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--forward-auth".into(),
+        "--trusted-proxy".into(),
+        "10.0.0.0/8".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let strict = gateway(&dir, "fwd-strict", &args).await;
+    let a = request(
+        "GET",
+        &format!("{}/auth", strict.base),
+        &[("authorization", &token), ("x-original-uri", "/orders")],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    assert_eq!(a.json()["error"], "untrusted_proxy");
+}
