@@ -178,6 +178,21 @@ settings! {
     /// Accepted Auth0 Organizations (IDs `org_...` or names); tokens must carry one.
     #[arg(long = "organization", env = "AUTH0_GATEWAY_ORGANIZATIONS", value_delimiter = ',')]
     organizations: Vec<String>,
+    /// The header a TLS-terminating proxy puts the client certificate in (PEM or URL-encoded
+    /// PEM, e.g. nginx `$ssl_client_escaped_cert`), read from trusted proxies only (RFC 8705).
+    #[arg(long, env = "AUTH0_GATEWAY_CLIENT_CERTIFICATE_HEADER")]
+    client_certificate_header: String,
+    /// Enforce certificate-bound tokens (RFC 8705): a token with `cnf.x5t#S256` needs the
+    /// client certificate it names (default false, as auth0-api-python).
+    #[arg(long, env = "AUTH0_GATEWAY_CERTIFICATE_BOUND_TOKENS", num_args = 0..=1, default_missing_value = "true")]
+    certificate_bound_tokens: bool,
+    /// The API's RSA private key (PEM file) for encrypted access tokens (JWE, RSA-OAEP-256 +
+    /// A256GCM); once set, only encrypted tokens are accepted.
+    #[arg(long, env = "AUTH0_GATEWAY_ACCESS_TOKEN_DECRYPTION_KEY")]
+    access_token_decryption_key: PathBuf,
+    /// With a decryption key, also accept plain tokens (a migration window).
+    #[arg(long, env = "AUTH0_GATEWAY_ACCEPT_UNENCRYPTED_ACCESS_TOKENS", num_args = 0..=1, default_missing_value = "true")]
+    accept_unencrypted_access_tokens: bool,
     /// Log format: `json` (default) or `text`.
     #[arg(long, env = "AUTH0_GATEWAY_LOG_FORMAT")]
     log_format: String,
@@ -232,6 +247,8 @@ pub(crate) struct Config {
     pub(crate) metrics_listen: SocketAddr,
     pub(crate) public_url: Option<String>,
     pub(crate) trusted: TrustedProxies,
+    /// Where a trusted proxy puts the client certificate.
+    pub(crate) client_certificate_header: Option<http::HeaderName>,
     pub(crate) pass_credentials: bool,
     pub(crate) required_claims: Vec<String>,
     pub(crate) routes: RouteTable,
@@ -275,6 +292,9 @@ pub(crate) struct OptionsPlan {
     pub(crate) cache_ttl: Option<Duration>,
     pub(crate) stale_if_error: Option<Duration>,
     pub(crate) organizations: Vec<String>,
+    pub(crate) certificate_bound_tokens: bool,
+    pub(crate) decryption_key_pem: Option<Vec<u8>>,
+    pub(crate) accept_unencrypted_access_tokens: Option<bool>,
 }
 
 impl OptionsPlan {
@@ -330,6 +350,15 @@ impl OptionsPlan {
         }
         for org in &self.organizations {
             b = b.organization(org.clone());
+        }
+        if self.certificate_bound_tokens {
+            b = b.certificate_binding(auth0_api::mtls::CertificateBinding::Enforced);
+        }
+        if let Some(pem) = &self.decryption_key_pem {
+            b = b.access_token_decryption_key_pem(pem);
+        }
+        if let Some(accept) = self.accept_unencrypted_access_tokens {
+            b = b.accept_unencrypted_access_tokens(accept);
         }
         Ok(b)
     }
@@ -501,6 +530,32 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
             ConfigError::new("ca_certs", format!("cannot read {}: {e}", path.display()))
         })?);
     }
+    let decryption_key_pem = match s.access_token_decryption_key {
+        Some(path) => Some(std::fs::read(&path).map_err(|e| {
+            ConfigError::new(
+                "access_token_decryption_key",
+                format!("cannot read {}: {e}", path.display()),
+            )
+        })?),
+        None => None,
+    };
+    let client_certificate_header = s
+        .client_certificate_header
+        .map(|name| {
+            http::HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                ConfigError::new(
+                    "client_certificate_header",
+                    format!("{name:?} is not a header name"),
+                )
+            })
+        })
+        .transpose()?;
+    if client_certificate_header.is_some() && trusted.is_empty() {
+        return Err(ConfigError::new(
+            "client_certificate_header",
+            "needs trusted_proxies: the header is believed from them only",
+        ));
+    }
     let options = OptionsPlan {
         domains: domains.clone(),
         audiences,
@@ -517,6 +572,9 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
         cache_ttl: secs(s.cache_ttl_secs),
         stale_if_error: secs(s.stale_if_error_secs),
         organizations: s.organizations.unwrap_or_default(),
+        certificate_bound_tokens: s.certificate_bound_tokens.unwrap_or(false),
+        decryption_key_pem,
+        accept_unencrypted_access_tokens: s.accept_unencrypted_access_tokens,
     };
     // Every library check now, with the key of what it is about where it can be told.
     options
@@ -553,6 +611,7 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
             .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 9464))),
         public_url,
         trusted,
+        client_certificate_header,
         pass_credentials: s.pass_credentials.unwrap_or(false),
         required_claims,
         routes,
@@ -567,7 +626,7 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
 
 /// The key a library configuration error names (its texts quote the reference's parameter).
 fn options_key(description: &str) -> &'static str {
-    const KEYS: [(&str, &str); 10] = [
+    const KEYS: [(&str, &str); 12] = [
         ("rganization", "organizations"),
         ("cache", "cache_ttl_secs"),
         ("dpop_iat", "dpop_iat_leeway_secs"),
@@ -576,6 +635,8 @@ fn options_key(description: &str) -> &'static str {
         ("audience", "audiences"),
         ("domain", "domains"),
         ("algorithm", "algorithms"),
+        ("decryption key", "access_token_decryption_key"),
+        ("unencrypted", "accept_unencrypted_access_tokens"),
         ("PEM", "ca_certs"),
         ("certificate", "ca_certs"),
     ];

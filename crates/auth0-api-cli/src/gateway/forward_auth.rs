@@ -84,7 +84,11 @@ pub(crate) async fn handle(
     }
     let path = target.split(['?', '#']).next().unwrap_or("/").to_owned();
     let url = app.request_url(headers, peer, &target);
-    let decision = app.gate.decide(&method, url, &path, headers).await;
+    let trusted_peer = app.trusted.contains(peer.ip());
+    let decision = app
+        .gate
+        .decide(&method, url, &path, headers, trusted_peer)
+        .await;
     let (response, outcome, sub) = match decision {
         Decision::Refused(mut response, code) => {
             if response.status() == StatusCode::BAD_REQUEST {

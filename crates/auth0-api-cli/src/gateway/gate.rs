@@ -37,26 +37,37 @@ pub(crate) struct Gate {
     /// (resource path, metadata URL), longest path first: the `resource_metadata` of
     /// challenges for requests under that path.
     pub(crate) resource_metadata: Vec<(String, String)>,
+    /// Where a trusted proxy puts the client certificate (RFC 8705), if configured.
+    pub(crate) client_certificate_header: Option<HeaderName>,
 }
 
 impl Gate {
     /// Decides for a request to `path` (route matching) with `method`, `url` (DPoP `htu`) and
-    /// `headers` (`Authorization`, `DPoP`).
+    /// `headers` (`Authorization`, `DPoP`, and the client certificate's header when the peer
+    /// is a trusted proxy: `trusted_peer`).
     pub(crate) async fn decide(
         &self,
         method: &str,
         url: Option<String>,
         path: &str,
         headers: &HeaderMap,
+        trusted_peer: bool,
     ) -> Decision {
         let policies = match self.routes.access(path) {
             Some(Access::Public) => return Decision::Public,
             Some(Access::Protected(p)) => p.as_slice(),
             None => &[],
         };
+        let certificate = match self.client_certificate(headers, trusted_peer) {
+            Ok(c) => c,
+            Err(e) => return self.refuse(path, self.client.with_challenge(e, None)),
+        };
         let mut request = VerifyRequest::from_headers(headers).method(method);
         if let Some(url) = url {
             request = request.url(url);
+        }
+        if let Some(der) = certificate {
+            request = request.client_certificate(der);
         }
         let verified = match self.client.verify_request(request).await {
             Ok(v) => v,
@@ -84,6 +95,31 @@ impl Gate {
             return self.refuse(path, e);
         }
         allowed(&verified, actor.as_deref())
+    }
+
+    /// The client certificate a trusted proxy passed (RFC 8705): from its header, only when the
+    /// peer is trusted; one header line at most.
+    fn client_certificate(
+        &self,
+        headers: &HeaderMap,
+        trusted_peer: bool,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        let Some(name) = self
+            .client_certificate_header
+            .as_ref()
+            .filter(|_| trusted_peer)
+        else {
+            return Ok(None);
+        };
+        let mut values = headers.get_all(name).iter();
+        match (values.next(), values.next()) {
+            (None, _) => Ok(None),
+            (Some(_), Some(_)) => Err(auth0_api::error::RequestError::InvalidClientCertificate(
+                auth0_api::error::CertificateProblem::Multiple,
+            )
+            .into()),
+            (Some(v), None) => auth0_api::mtls::certificate_from_header(v.as_bytes()),
+        }
     }
 
     /// The refusal for `error` on `path`, with `resource_metadata` when a resource covers it.

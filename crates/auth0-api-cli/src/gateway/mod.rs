@@ -204,6 +204,7 @@ async fn build(config: Config, metrics: Arc<metrics::Metrics>) -> Result<App, Co
             routes: config.routes,
             required_claims: config.required_claims,
             resource_metadata,
+            client_certificate_header: config.client_certificate_header,
         },
         mode,
         public_url: config.public_url,

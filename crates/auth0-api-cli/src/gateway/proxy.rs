@@ -73,7 +73,15 @@ pub(crate) async fn handle(
         .map_or_else(|| "/".to_owned(), |p| p.as_str().to_owned());
     let url = app.request_url(&parts.headers, peer, &path_and_query);
     let method = parts.method.as_str().to_owned();
-    let decision = app.gate.decide(&method, url, &path, &parts.headers).await;
+    let trusted_peer = app.trusted.contains(peer.ip());
+    if !trusted_peer && let Some(name) = &app.gate.client_certificate_header {
+        // A client's own certificate header must not reach the upstream as if a proxy set it.
+        parts.headers.remove(name);
+    }
+    let decision = app
+        .gate
+        .decide(&method, url, &path, &parts.headers, trusted_peer)
+        .await;
     let (nonce, sub, outcome) = match decision {
         Decision::Refused(response, code) => {
             app.metrics.request(&code, started.elapsed());

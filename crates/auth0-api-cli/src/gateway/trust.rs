@@ -36,6 +36,11 @@ impl TrustedProxies {
         Ok(Self(out))
     }
 
+    /// Whether none is configured.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Whether `peer` is one of them (an IPv4-mapped IPv6 peer counts as its IPv4 address).
     pub(crate) fn contains(&self, peer: IpAddr) -> bool {
         let peer = match peer {

@@ -12,6 +12,7 @@ use super::*;
 
 mod fleet;
 mod nginx;
+mod tokenbind;
 
 /// A test upstream: echoes what reached it as JSON (method, path, query, every header, the
 /// body's length and SHA-256, read as a stream), `GET /big?n=N` answers N bytes, `/slow`

@@ -1,0 +1,186 @@
+//! The gateway with certificate-bound tokens (RFC 8705: the client certificate from a trusted
+//! TLS-terminating proxy's header) and encrypted access tokens (JWE).
+
+use auth0_api_dev_tenant::jwe::{EncryptionKeyPair, JweEncrypter};
+use auth0_api_dev_tenant::mtls::ClientCertificate;
+
+use super::*;
+
+/// A request from local address `from` (127.0.0.1 is the trusted proxy, 127.0.0.2 is not).
+async fn request_from(from: [u8; 4], url: &str, headers: &[(&str, &str)]) -> Answer {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap();
+    let mut req = client.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    Answer {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_mtls_certificate_header_from_trusted_proxies_only() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-mtls");
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--upstream".into(),
+        format!("http://{}", up.addr),
+        "--trusted-proxy".into(),
+        "127.0.0.1".into(),
+        "--client-certificate-header".into(),
+        "x-client-cert".into(),
+        "--certificate-bound-tokens".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "mtls", &args).await;
+
+    let cert = ClientCertificate::generate("client-1").unwrap();
+    let other = ClientCertificate::generate("client-2").unwrap();
+    let token = t
+        .mint()
+        .sub("user_1")
+        .bound_to_certificate(cert.der())
+        .sign();
+    let auth = bearer(&token);
+    let url = format!("{}/orders", g.base);
+    let escaped = cert.escaped_pem();
+
+    // The proxy passed the client's certificate: through, and the header reached upstream.
+    let a = request_from(
+        [127, 0, 0, 1],
+        &url,
+        &[("authorization", &auth), ("x-client-cert", &escaped)],
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.seen("x-auth0-sub"), ["user_1"]);
+
+    // Another certificate, or none: 401 invalid_token; the upstream never sees them.
+    let hits = up.hits.load(std::sync::atomic::Ordering::SeqCst);
+    let a = request_from(
+        [127, 0, 0, 1],
+        &url,
+        &[
+            ("authorization", &auth),
+            ("x-client-cert", &other.escaped_pem()),
+        ],
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert!(
+        a.header("www-authenticate")
+            .unwrap()
+            .contains("error=\"invalid_token\"")
+    );
+    let a = request_from([127, 0, 0, 1], &url, &[("authorization", &auth)]).await;
+    assert_eq!(a.status, 401);
+
+    // The right certificate's header from a peer that is not a trusted proxy is ignored.
+    let a = request_from(
+        [127, 0, 0, 2],
+        &url,
+        &[("authorization", &auth), ("x-client-cert", &escaped)],
+    )
+    .await;
+    assert_eq!(a.status, 401, "{}", String::from_utf8_lossy(&a.body));
+
+    // A garbled header from the proxy: 400 invalid_request, never a crash.
+    let a = request_from(
+        [127, 0, 0, 1],
+        &url,
+        &[("authorization", &auth), ("x-client-cert", "%zz")],
+    )
+    .await;
+    assert_eq!(a.status, 400);
+    assert_eq!(a.json()["error"], "invalid_request");
+    assert_eq!(
+        up.hits.load(std::sync::atomic::Ordering::SeqCst),
+        hits,
+        "refusals never reach the upstream"
+    );
+
+    // An unbound token needs no certificate.
+    let plain = bearer(&t.mint().sub("user_2").sign());
+    let a = request_from([127, 0, 0, 2], &url, &[("authorization", &plain)]).await;
+    assert_eq!(a.status, 200);
+
+    // A client's own certificate header (untrusted peer) is not passed upstream.
+    let a = request_from(
+        [127, 0, 0, 2],
+        &url,
+        &[("authorization", &plain), ("x-client-cert", &escaped)],
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert!(a.seen("x-client-cert").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_jwe_encrypted_tokens_with_the_apis_key() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-jwe");
+    let keys = EncryptionKeyPair::generate().unwrap();
+    let key_path = dir.join("api-key.pem");
+    std::fs::write(&key_path, keys.private_pem()).unwrap();
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--upstream".into(),
+        format!("http://{}", up.addr),
+        "--access-token-decryption-key".into(),
+        key_path.display().to_string(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "jwe", &args).await;
+    let url = format!("{}/orders", g.base);
+
+    let encrypter = JweEncrypter::from_public_key_pem(keys.public_pem()).unwrap();
+    let jwe = t.mint().sub("user_1").sign_encrypted(&encrypter);
+    let a = request("GET", &url, &[("authorization", &bearer(&jwe))], None).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.seen("x-auth0-sub"), ["user_1"]);
+
+    // A plain token is refused once encryption is configured; a tampered JWE gets the one
+    // generic answer.
+    let plain = t.mint().sub("user_1").sign();
+    let a = request("GET", &url, &[("authorization", &bearer(&plain))], None).await;
+    assert_eq!(a.status, 401);
+    let mut tampered = jwe.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    let a = request("GET", &url, &[("authorization", &bearer(&tampered))], None).await;
+    assert_eq!(a.status, 401);
+    assert_eq!(
+        a.json()["error_description"],
+        "Access token could not be decrypted"
+    );
+
+    // A key file that is not a key fails the start, naming the key.
+    std::fs::write(&key_path, "not a key").unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_auth0-api"))
+        .args([
+            "gateway",
+            "--domain",
+            t.domain(),
+            "--audience",
+            AUDIENCE,
+            "--upstream",
+        ])
+        .arg(format!("http://{}", up.addr))
+        .arg("--access-token-decryption-key")
+        .arg(&key_path)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("`access_token_decryption_key`"), "{stderr}");
+}
