@@ -125,9 +125,46 @@ impl ResolverContext {
 type ResolveFn =
     dyn Fn(ResolverContext) -> BoxFuture<'static, Result<Vec<String>, BoxError>> + Send + Sync;
 
+/// A caller's function of the request context that names strings (domains, organizations):
+/// what [`DomainsResolver`] and
+/// [`OrganizationResolver`](crate::organization::OrganizationResolver) hold.
+#[derive(Clone)]
+pub(crate) struct ContextFn(Arc<ResolveFn>);
+
+impl ContextFn {
+    pub(crate) fn from_async<F, Fut, E>(f: F) -> Self
+    where
+        F: Fn(ResolverContext) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<Vec<String>, E>> + Send + 'static,
+        E: Into<BoxError>,
+    {
+        Self(Arc::new(move |ctx| {
+            f(ctx).map(|r| r.map_err(Into::into)).boxed()
+        }))
+    }
+
+    pub(crate) fn from_fn<F, E>(f: F) -> Self
+    where
+        F: Fn(&ResolverContext) -> Result<Vec<String>, E> + Send + Sync + 'static,
+        E: Into<BoxError>,
+    {
+        Self(Arc::new(move |ctx| {
+            std::future::ready(f(&ctx).map_err(Into::into)).boxed()
+        }))
+    }
+
+    /// Runs the function for `ctx`.
+    pub(crate) fn call(
+        &self,
+        ctx: ResolverContext,
+    ) -> BoxFuture<'static, Result<Vec<String>, BoxError>> {
+        (self.0)(ctx)
+    }
+}
+
 /// Names the domains accepted for a request (multiple custom domains).
 #[derive(Clone)]
-pub struct DomainsResolver(Arc<ResolveFn>);
+pub struct DomainsResolver(ContextFn);
 
 impl fmt::Debug for DomainsResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -143,9 +180,7 @@ impl DomainsResolver {
         Fut: Future<Output = Result<Vec<String>, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        Self(Arc::new(move |ctx| {
-            f(ctx).map(|r| r.map_err(Into::into)).boxed()
-        }))
+        Self(ContextFn::from_async(f))
     }
 
     /// A resolver from a plain function.
@@ -154,15 +189,12 @@ impl DomainsResolver {
         F: Fn(&ResolverContext) -> Result<Vec<String>, E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
-        Self(Arc::new(move |ctx| {
-            let r = f(&ctx).map_err(Into::into);
-            std::future::ready(r).boxed()
-        }))
+        Self(ContextFn::from_fn(f))
     }
 
     /// Runs the resolver and validates its answer (reference messages).
     pub(crate) async fn resolve(&self, ctx: ResolverContext) -> Result<Vec<String>> {
-        let list = (self.0)(ctx).await.map_err(|e| {
+        let list = self.0.call(ctx).await.map_err(|e| {
             Error::domains_resolver(format!("Domains resolver function failed: {e}"))
         })?;
         if list.is_empty() {

@@ -42,13 +42,9 @@
 //! ```
 
 use std::fmt;
-use std::sync::Arc;
-
-use futures_util::FutureExt;
-use futures_util::future::BoxFuture;
 
 use crate::claims::Claims;
-use crate::domains::ResolverContext;
+use crate::domains::{ContextFn, ResolverContext};
 use crate::error::{BoxError, Error, ErrorKind, OrganizationClaim, Result, TokenError};
 
 /// Most organizations a resolver may accept for one request.
@@ -93,13 +89,10 @@ impl Organization {
     }
 }
 
-type ResolveFn =
-    dyn Fn(ResolverContext) -> BoxFuture<'static, Result<Vec<String>, BoxError>> + Send + Sync;
-
 /// Names the organizations accepted for a request (IDs or names, as
 /// [`Organization::parse`] reads them). An empty answer accepts none.
 #[derive(Clone)]
-pub struct OrganizationResolver(Arc<ResolveFn>);
+pub struct OrganizationResolver(ContextFn);
 
 impl fmt::Debug for OrganizationResolver {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -115,9 +108,7 @@ impl OrganizationResolver {
         Fut: Future<Output = Result<Vec<String>, E>> + Send + 'static,
         E: Into<BoxError>,
     {
-        Self(Arc::new(move |ctx| {
-            f(ctx).map(|r| r.map_err(Into::into)).boxed()
-        }))
+        Self(ContextFn::from_async(f))
     }
 
     /// A resolver from a plain function.
@@ -126,13 +117,11 @@ impl OrganizationResolver {
         F: Fn(&ResolverContext) -> Result<Vec<String>, E> + Send + Sync + 'static,
         E: Into<BoxError>,
     {
-        Self(Arc::new(move |ctx| {
-            std::future::ready(f(&ctx).map_err(Into::into)).boxed()
-        }))
+        Self(ContextFn::from_fn(f))
     }
 
     async fn resolve(&self, ctx: ResolverContext) -> Result<Vec<Organization>> {
-        let names = (self.0)(ctx).await.map_err(|e| {
+        let names = self.0.call(ctx).await.map_err(|e| {
             Error::new(
                 ErrorKind::OrganizationResolver,
                 format!("Organization resolver function failed: {e}"),

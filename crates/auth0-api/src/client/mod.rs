@@ -264,15 +264,13 @@ impl ApiClient {
     /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
     /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
     pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
-        let observe = &self.inner.options.observe;
-        let started = observe.start();
-        let outcome = in_span(self.authenticate(request), || {
-            tracing::debug_span!("auth0_api::verify_request")
-        })
-        .await;
-        let scheme = outcome.as_ref().ok().map(|v| v.scheme);
-        observe.verification(started, EntryPoint::Request, scheme, outcome.as_ref().err());
-        outcome
+        self.observed(
+            EntryPoint::Request,
+            || tracing::debug_span!("auth0_api::verify_request"),
+            |v| Some(v.scheme),
+            self.authenticate(request),
+        )
+        .await
     }
 
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
@@ -335,20 +333,13 @@ impl ApiClient {
         request_url: Option<&str>,
         request_headers: Option<&http::HeaderMap>,
     ) -> Result<Claims> {
-        let observe = &self.inner.options.observe;
-        let started = observe.start();
-        let outcome = in_span(
-            self.verify_token(token, required, request_url, request_headers),
-            || tracing::debug_span!("auth0_api::verify_access_token"),
-        )
-        .await;
-        observe.verification(
-            started,
+        self.observed(
             EntryPoint::AccessToken,
-            None,
-            outcome.as_ref().err(),
-        );
-        outcome
+            || tracing::debug_span!("auth0_api::verify_access_token"),
+            |_| None,
+            self.verify_token(token, required, request_url, request_headers),
+        )
+        .await
     }
 
     /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.
@@ -359,27 +350,38 @@ impl ApiClient {
         http_method: &str,
         http_url: &str,
     ) -> Result<VerifiedProof> {
-        let observe = &self.inner.options.observe;
-        let started = observe.start();
-        let outcome = in_span(
+        self.observed(
+            EntryPoint::DpopProof,
+            || tracing::debug_span!("auth0_api::verify_dpop_proof"),
+            |_| None,
             self.inner
                 .dpop
                 .verify(access_token, proof, http_method, http_url),
-            || tracing::debug_span!("auth0_api::verify_dpop_proof"),
         )
-        .await;
-        observe.verification(started, EntryPoint::DpopProof, None, outcome.as_ref().err());
-        outcome
+        .await
     }
-}
 
-/// Runs `work` inside the span `span` makes, only when a subscriber listens at debug level: a
-/// disabled span still costs its creation and `log` checks on every verification.
-async fn in_span<F: Future>(work: F, span: impl FnOnce() -> tracing::Span) -> F::Output {
-    if tracing::level_enabled!(tracing::Level::DEBUG) {
-        work.instrument(span()).await
-    } else {
-        work.await
+    /// Runs an entry point's `work`: inside the span `span` makes only when a subscriber
+    /// listens at debug level (a disabled span still costs its creation and `log` checks on
+    /// every verification), and told to the observer, if any, with its outcome, the scheme
+    /// `scheme` reads from a success, and its latency.
+    async fn observed<T>(
+        &self,
+        entry: EntryPoint,
+        span: fn() -> tracing::Span,
+        scheme: fn(&T) -> Option<AuthScheme>,
+        work: impl Future<Output = Result<T>>,
+    ) -> Result<T> {
+        let observe = &self.inner.options.observe;
+        let started = observe.start();
+        let outcome = if tracing::level_enabled!(tracing::Level::DEBUG) {
+            work.instrument(span()).await
+        } else {
+            work.await
+        };
+        let scheme = outcome.as_ref().ok().and_then(scheme);
+        observe.verification(started, entry, scheme, outcome.as_ref().err());
+        outcome
     }
 }
 

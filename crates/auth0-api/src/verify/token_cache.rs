@@ -18,7 +18,13 @@
 //!   positive of the bitset (at most 1 in 8) only admits a token early.
 //! - **Bound**: at most `max_entries` tokens (the option `verified_token_cache_size`), split
 //!   over 16 shards (one when `max_entries` < 64) and evicted by CLOCK (second chance): a token
-//!   used since the hand last passed stays. Each entry holds the token's text (at most
+//!   used since the hand last passed stays. The hand looks at [`MAX_HAND_STEPS`] slots at most
+//!   per insert; when each was used since it last passed, the newcomer is not admitted. That
+//!   makes the cache scan-resistant: more distinct tokens cycling than a shard holds (10,000
+//!   tokens round-robin into 16 shards of 625 is the common case: some shards get more than
+//!   625) keep the cached ones cached (hits for all but the overflow) instead of each insert
+//!   evicting the token asked for next (no hit at all, as plain LRU or CLOCK give). Entries
+//!   that stop being used lose their mark on the hand's next pass and make room then. Each entry holds the token's text (at most
 //!   [`MAX_TOKEN_BYTES`](crate::jws::MAX_TOKEN_BYTES)), its payload text and claims index, `kid`
 //!   and `jwks_uri`: about 1.6 KB for an 800-byte Auth0 token, 16 MB for the default 10,000.
 //!
@@ -49,6 +55,10 @@ const SHARDED_FROM: usize = 64;
 const DOOR_BITS_PER_ENTRY: usize = 16;
 const DOOR_MIN_BITS: usize = 1 << 12;
 const DOOR_MAX_BITS: usize = 1 << 24;
+
+/// Most slots an insert's CLOCK hand looks at before it gives up and does not admit the
+/// newcomer.
+const MAX_HAND_STEPS: usize = 8;
 
 /// Bytes at the end of a token that its lookup key hashes.
 const KEYED_TAIL: usize = 32;
@@ -103,6 +113,8 @@ struct Table<V> {
     /// The lookup keys are keyed hashes already: the index uses them as they are.
     index: DigestMap<usize>,
     slots: Vec<Option<Slot<V>>>,
+    /// Slots emptied by [`Table::remove`], filled first.
+    free: Vec<usize>,
     capacity: usize,
     hand: usize,
 }
@@ -221,11 +233,13 @@ impl TokenCache {
         if !entry.live {
             return;
         }
+        // Admitted on its second sighting, just verified: it counts as used, so that a full
+        // table of tokens in use does not evict one of them for it (see MAX_HAND_STEPS).
         let slot = Slot {
             key,
             token: token.into(),
             entry: Arc::new(entry),
-            referenced: AtomicBool::new(false),
+            referenced: AtomicBool::new(true),
         };
         let evicted = self
             .shard(key)
@@ -237,17 +251,12 @@ impl TokenCache {
     }
 
     pub(crate) fn remove(&self, key: &u64) {
-        let removed = {
-            let mut table = self
-                .shard(*key)
-                .table
-                .write()
-                .unwrap_or_else(PoisonError::into_inner);
-            match table.index.remove(key) {
-                Some(i) => table.slots.get_mut(i).and_then(Option::take),
-                None => None,
-            }
-        };
+        let removed = self
+            .shard(*key)
+            .table
+            .write()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
         drop(removed);
     }
 }
@@ -257,9 +266,20 @@ impl<V> Table<V> {
         Self {
             index: HashMap::default(),
             slots: Vec::new(),
+            free: Vec::new(),
             capacity,
             hand: 0,
         }
+    }
+
+    /// Takes the entry of `key` out, leaving its slot free.
+    fn remove(&mut self, key: &u64) -> Option<Slot<V>> {
+        let i = self.index.remove(key)?;
+        let removed = self.slots.get_mut(i).and_then(Option::take);
+        if removed.is_some() {
+            self.free.push(i);
+        }
+        removed
     }
 
     /// Stores `slot`, answering what it displaced (dropped by the caller, outside the lock).
@@ -270,23 +290,35 @@ impl<V> Table<V> {
         if let Some(&i) = self.index.get(&slot.key) {
             return self.slots.get_mut(i).and_then(|s| s.replace(slot));
         }
+        if let Some(i) = self.free.pop() {
+            self.index.insert(slot.key, i);
+            self.slots[i] = Some(slot);
+            return None;
+        }
         if self.slots.len() < self.capacity {
             self.index.insert(slot.key, self.slots.len());
             self.slots.push(Some(slot));
             return None;
         }
-        // CLOCK: the first slot that is empty or was not used since the hand last passed (at
-        // most one full turn clearing marks, then the next slot is taken).
+        // CLOCK with a bounded hand: the first of the next MAX_HAND_STEPS slots that is empty
+        // or was not used since the hand last passed (clearing the marks on the way); if there
+        // is none, the newcomer is not admitted.
         let len = self.slots.len();
-        let mut victim = self.hand % len;
-        for _ in 0..=len {
-            victim = self.hand % len;
-            self.hand = (victim + 1) % len;
-            match &self.slots[victim] {
+        let mut found = None;
+        for _ in 0..MAX_HAND_STEPS.min(len) {
+            let i = self.hand % len;
+            self.hand = (i + 1) % len;
+            match &self.slots[i] {
                 Some(s) if s.referenced.swap(false, Relaxed) => {}
-                _ => break,
+                _ => {
+                    found = Some(i);
+                    break;
+                }
             }
         }
+        let Some(victim) = found else {
+            return Some(slot);
+        };
         let key = slot.key;
         let old = self.slots[victim].replace(slot);
         if let Some(o) = &old {
@@ -375,5 +407,57 @@ mod tests {
         let mut t = Table::new(0);
         assert!(t.insert(make(1)).is_some());
         assert!(t.slots.is_empty());
+    }
+
+    #[test]
+    fn clock_is_scan_resistant_and_reuses_removed_slots() {
+        let n = 32;
+        let t = &mut Table::new(n);
+        for k in 0..n as u64 {
+            assert!(t.insert(make(k)).is_none());
+        }
+        // Every entry used since the hand passed: a newcomer is refused, nothing is evicted,
+        // and the hand clears MAX_HAND_STEPS marks.
+        for s in t.slots.iter().flatten() {
+            s.referenced.store(true, Relaxed);
+        }
+        for k in 100..100 + (n / MAX_HAND_STEPS) as u64 {
+            assert_eq!(t.insert(make(k)).unwrap().key, k);
+        }
+        assert_eq!(keys(t), (0..n as u64).collect::<Vec<_>>());
+        // Once the hand has gone round, the first slot it cleared (not used since) goes.
+        assert_eq!(t.insert(make(200)).unwrap().key, 0);
+        // A cyclic pattern over more tokens than the table holds keeps most of them cached.
+        let t = &mut Table::new(n);
+        let (mut hits, mut lookups) = (0, 0);
+        for round in 0..50 {
+            for k in 0..(n as u64 + 4) {
+                let hit = t
+                    .index
+                    .get(&k)
+                    .and_then(|&i| t.slots[i].as_ref())
+                    .map(|s| s.referenced.store(true, Relaxed))
+                    .is_some();
+                if round > 0 {
+                    lookups += 1;
+                    hits += usize::from(hit);
+                }
+                if !hit {
+                    // As `TokenCache::insert` stores them: used.
+                    let slot = make(k);
+                    slot.referenced.store(true, Relaxed);
+                    drop(t.insert(slot));
+                }
+            }
+        }
+        assert!(hits * 100 >= lookups * 80, "{hits} hits of {lookups}");
+        // A removed entry's slot is used by the next insert, however full the table.
+        let removed = t
+            .remove(&t.slots[5].as_ref().unwrap().key.clone())
+            .unwrap()
+            .key;
+        assert!(t.insert(make(999)).is_none());
+        assert_eq!(t.index.get(&999), Some(&5));
+        assert!(!keys(t).contains(&removed));
     }
 }
