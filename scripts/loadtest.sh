@@ -21,7 +21,7 @@
 # full every time.
 #
 # Environment: CARGO_TARGET_DIR (default ./target), DURATION (30s), WARMUP (5s), THREADS (1),
-# CONNECTIONS (32), TOKENS (10000), RATE_PERCENT (70), DELAY_MS (10), CPU_LOCK (/tmp/cpu.lock).
+# CONNECTIONS (32), TOKENS (10000), RATE_PERCENT (70), DELAY_MS (1), CPU_LOCK (/tmp/cpu.lock).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,7 +33,7 @@ THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 TOKENS=${TOKENS:-10000}
 RATE_PERCENT=${RATE_PERCENT:-70}
-DELAY_MS=${DELAY_MS:-10}
+DELAY_MS=${DELAY_MS:-1}
 CPU_LOCK=${CPU_LOCK:-/tmp/cpu.lock}
 AUD=https://api.example.com
 
