@@ -70,16 +70,29 @@ impl std::fmt::Debug for ClientCertificate {
     }
 }
 
-/// An IP network: an address and a prefix length.
+/// An IP network: an address and a prefix length (a trusted proxy: one address, or a CIDR).
+/// IPv4-mapped IPv6 addresses count as their IPv4 address on both sides.
+///
+/// ```
+/// use auth0_api_axum::mtls::IpNet;
+/// let net = IpNet::parse("10.0.0.0/8")?;
+/// assert!(net.contains("10.1.2.3".parse().unwrap()));
+/// assert!(net.contains("::ffff:10.1.2.3".parse().unwrap()));
+/// assert!(!net.contains("11.0.0.1".parse().unwrap()));
+/// # Ok::<(), auth0_api::Error>(())
+/// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct IpNet {
+pub struct IpNet {
     addr: IpAddr,
     prefix: u8,
 }
 
 impl IpNet {
     /// `addr` or `addr/prefix` (IPv4 or IPv6).
-    pub(crate) fn parse(text: &str) -> Result<Self, Error> {
+    ///
+    /// # Errors
+    /// `invalid_configuration` for anything else, or a prefix longer than the address.
+    pub fn parse(text: &str) -> Result<Self, Error> {
         let invalid = || {
             Error::configuration(format!(
                 "Invalid trusted proxy {text:?}: expected an IP address or network (a.b.c.d/n)"
@@ -103,7 +116,8 @@ impl IpNet {
         Ok(Self { addr, prefix })
     }
 
-    pub(crate) fn contains(&self, ip: IpAddr) -> bool {
+    /// Whether `ip` is in this network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
         let bits = |ip: IpAddr| -> (u128, u32) {
             match ip {
                 IpAddr::V4(v4) => (u128::from(u32::from(v4)), 32),

@@ -2,38 +2,21 @@
 
 use std::net::IpAddr;
 
+use auth0_api_axum::mtls::IpNet;
 use http::HeaderMap;
 
-/// Peers whose forwarding headers are believed.
+/// Peers whose forwarding headers are believed: the axum crate's networks (one CIDR rule for
+/// the layer's certificate header and the gateway).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct TrustedProxies(Vec<(IpAddr, u8)>);
+pub(crate) struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
     /// Parses `10.0.0.0/8`, `127.0.0.1`, `::1`, `fd00::/8`.
     pub(crate) fn parse(list: &[String]) -> Result<Self, String> {
-        let mut out = Vec::with_capacity(list.len());
-        for item in list {
-            let (addr, len) = match item.split_once('/') {
-                Some((a, l)) => (a, Some(l)),
-                None => (item.as_str(), None),
-            };
-            let ip: IpAddr = addr
-                .trim()
-                .parse()
-                .map_err(|_| format!("{item:?} is not an IP address or CIDR"))?;
-            let max = if ip.is_ipv4() { 32 } else { 128 };
-            let len = match len {
-                None => max,
-                Some(l) => l
-                    .trim()
-                    .parse::<u8>()
-                    .ok()
-                    .filter(|l| *l <= max)
-                    .ok_or_else(|| format!("{item:?}: the prefix length must be 0 to {max}"))?,
-            };
-            out.push((ip, len));
-        }
-        Ok(Self(out))
+        list.iter()
+            .map(|item| IpNet::parse(item).map_err(|e| e.description().to_owned()))
+            .collect::<Result<_, _>>()
+            .map(Self)
     }
 
     /// Whether none is configured.
@@ -43,25 +26,8 @@ impl TrustedProxies {
 
     /// Whether `peer` is one of them (an IPv4-mapped IPv6 peer counts as its IPv4 address).
     pub(crate) fn contains(&self, peer: IpAddr) -> bool {
-        let peer = match peer {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(peer, IpAddr::V4),
-            v4 => v4,
-        };
-        self.0.iter().any(|(net, len)| in_net(peer, *net, *len))
+        self.0.iter().any(|net| net.contains(peer))
     }
-}
-
-fn in_net(peer: IpAddr, net: IpAddr, len: u8) -> bool {
-    let (p, n, bits) = match (peer, net) {
-        (IpAddr::V4(p), IpAddr::V4(n)) => (u128::from(u32::from(p)), u128::from(u32::from(n)), 32),
-        (IpAddr::V6(p), IpAddr::V6(n)) => (u128::from(p), u128::from(n), 128),
-        _ => return false,
-    };
-    let shift = bits - u32::from(len);
-    if shift >= 128 {
-        return true;
-    }
-    (p >> shift) == (n >> shift)
 }
 
 /// The first comma-separated value of a header, trimmed, when it is text.
