@@ -282,7 +282,8 @@ impl ApiClient {
     /// # Ok(()) }
     /// ```
     pub async fn verify_access_token(&self, token: &str) -> Result<Claims> {
-        self.observed_token(token, &[], None, None).await
+        self.verify_access_token_with(token, &VerifyOptions::default())
+            .await
     }
 
     /// [`verify_access_token`](Self::verify_access_token) with required claims and the request
@@ -292,11 +293,17 @@ impl ApiClient {
         token: &str,
         options: &VerifyOptions,
     ) -> Result<Claims> {
-        self.observed_token(
+        let work = self.verify_token(
             token,
             &options.required_claims,
             options.request_url.as_deref(),
             options.request_headers.as_ref(),
+        );
+        self.observed(
+            EntryPoint::AccessToken,
+            || tracing::debug_span!("auth0_api::verify_access_token"),
+            |_| None,
+            work,
         )
         .await
     }
@@ -323,23 +330,6 @@ impl ApiClient {
                 .await?;
         }
         Ok(claims)
-    }
-
-    /// [`verify_token`](Self::verify_token), observed as the access-token entry point.
-    async fn observed_token(
-        &self,
-        token: &str,
-        required: &[String],
-        request_url: Option<&str>,
-        request_headers: Option<&http::HeaderMap>,
-    ) -> Result<Claims> {
-        self.observed(
-            EntryPoint::AccessToken,
-            || tracing::debug_span!("auth0_api::verify_access_token"),
-            |_| None,
-            self.verify_token(token, required, request_url, request_headers),
-        )
-        .await
     }
 
     /// Verifies a DPoP proof (RFC 9449 section 4.3) for an access token, method and URL.
