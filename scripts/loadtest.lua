@@ -15,14 +15,6 @@
 --   unexpected   any other status, or a 401 with another challenge (must be 0)
 
 local tokens = dofile(os.getenv("LOADTEST_TOKENS"))
--- LOADTEST_DELAY_MS (optional): each connection waits this long after each answer before its
--- next request, so that CONNECTIONS / (DELAY + latency) fixes the offered rate (the rate run).
-local delay_ms = tonumber(os.getenv("LOADTEST_DELAY_MS") or "")
-if delay_ms then
-  function delay()
-    return delay_ms
-  end
-end
 local expected_401 = os.getenv("LOADTEST_EXPECTED_401") or ""
 local valid, invalid = tokens.valid, tokens.invalid
 local threads = {}

@@ -2,8 +2,10 @@
 # Load test of `auth0-api serve` on loopback, in two runs of DURATION (30 s) each with 99% valid
 # and 1% invalid Bearer tokens, every response checked (valid -> 200, invalid -> 401 with the
 # expected challenge): first at saturation (wrk's closed loop, CONNECTIONS connections), for
-# the requests/s; then at RATE_PERCENT (70) % of that rate (each of enough connections waits
-# DELAY_MS between requests), for the latency percentiles at a load the server can carry.
+# the requests/s; then at RATE_PERCENT (70) % of that rate, offered open-loop at a fixed rate by
+# `crates/auth0-api-cli/examples/open_loop.rs` (each request's latency counted from when it was
+# due, as wrk2 does, so no slow answer hides the requests queued behind it), for the latency
+# percentiles at a load the server can carry.
 # The server's RSS (/proc/<pid>/status VmRSS) at start, after the warm-up and after each run,
 # sampled every 5 s.
 #
@@ -21,7 +23,8 @@
 # full every time.
 #
 # Environment: CARGO_TARGET_DIR (default ./target), DURATION (30s), WARMUP (5s), THREADS (1),
-# CONNECTIONS (32), TOKENS (10000), RATE_PERCENT (70), DELAY_MS (1), CPU_LOCK (/tmp/cpu.lock).
+# CONNECTIONS (32), TOKENS (10000), RATE_PERCENT (70), RATE_CONNECTIONS (64), CPU_LOCK
+# (/tmp/cpu.lock).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -33,13 +36,13 @@ THREADS=${THREADS:-1}
 CONNECTIONS=${CONNECTIONS:-32}
 TOKENS=${TOKENS:-10000}
 RATE_PERCENT=${RATE_PERCENT:-70}
-DELAY_MS=${DELAY_MS:-1}
+RATE_CONNECTIONS=${RATE_CONNECTIONS:-64}
 CPU_LOCK=${CPU_LOCK:-/tmp/cpu.lock}
 AUD=https://api.example.com
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
 echo "== building (release)" >&2
-cargo build --release -q -p auth0-api-cli --bin auth0-api
+cargo build --release -q -p auth0-api-cli --bin auth0-api --example open_loop
 BIN=$TARGET/release/auth0-api
 
 WORK=$(mktemp -d)
@@ -69,7 +72,7 @@ echo "== $TOKENS tokens" >&2
     python3 -c 'import json, sys; [print(json.loads(line)["access_token"]) for line in sys.stdin]' \
     >"$WORK/valid.txt"
 [ "$(sort -u "$WORK/valid.txt" | wc -l)" = "$TOKENS" ] || { echo "tokens are not distinct" >&2; exit 1; }
-python3 - "$WORK/valid.txt" "$WORK/tokens.lua" <<'EOF'
+python3 - "$WORK/valid.txt" "$WORK/tokens.lua" "$WORK/invalid.txt" <<'EOF'
 import base64, json, sys
 
 def b64d(s):
@@ -91,6 +94,8 @@ with open(sys.argv[2], "w") as f:
     f.write("  },\n  invalid = {\n")
     f.writelines(f'    "{t}",\n' for t in invalid)
     f.write("  },\n}\n")
+with open(sys.argv[3], "w") as f:
+    f.writelines(f"{t}\n" for t in invalid)
 EOF
 
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -137,16 +142,12 @@ echo "== saturation" >&2
 wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/loadtest.lua "$URL" | tee "$WORK/run.txt"
 RSS_SATURATED=$(rss)
 SATURATION=$(awk '/^LOADTEST requests=/ {sub(/rps=/, "", $4); print $4}' "$WORK/run.txt")
-# The rate run: C connections, each waiting DELAY_MS after each answer, offer about
-# C / (DELAY_MS + latency) requests a second.
-# The saturation run's median latency stands for the wait on each answer (at the lower rate it
-# is shorter, so the offered rate is an upper bound; the achieved one is reported).
-P50_US=$(awk '/^LOADTEST latency_us/ {sub(/p50=/, "", $3); print $3}' "$WORK/run.txt")
+# The rate run: RATE_PERCENT % of the saturation rate, offered at a fixed rate whatever the
+# answers do (open loop), the latency of each request counted from when it was due.
 RATE=$((SATURATION * RATE_PERCENT / 100))
-RATE_CONNECTIONS=$(( (RATE * (DELAY_MS * 1000 + P50_US) + 999999) / 1000000 ))
-echo "== rate run: ${RATE_PERCENT}% of $SATURATION req/s = $RATE req/s offered by $RATE_CONNECTIONS connections waiting ${DELAY_MS} ms" >&2
-LOADTEST_DELAY_MS=$DELAY_MS wrk -t"$THREADS" -c"$RATE_CONNECTIONS" -d"$DURATION" --latency \
-    -s scripts/loadtest.lua "$URL" | tee "$WORK/rate.txt"
+echo "== rate run: ${RATE_PERCENT}% of $SATURATION req/s = $RATE req/s, open loop over $RATE_CONNECTIONS connections" >&2
+"$TARGET/release/examples/open_loop" "$URL" "$RATE" "${DURATION%s}" "$RATE_CONNECTIONS" \
+    "$WORK/valid.txt" "$WORK/invalid.txt" "$EXPECTED_401" | tee "$WORK/rate.txt"
 RSS_AFTER=$(rss)
 flock -u 9
 kill "$SAMPLER" 2>/dev/null || true
