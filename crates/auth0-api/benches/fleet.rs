@@ -39,7 +39,10 @@ use tokio::runtime::Runtime;
 #[path = "common/mod.rs"]
 mod common;
 
-use common::{AUD, Split, Stream, auth0_shaped, current_thread, distinct_tokens, rsa_key, split};
+use common::{
+    AUD, Stream, auth0_shaped, current_thread, issuers_client, round_robin_tokens, rsa_key, split,
+    start_tenants,
+};
 
 /// Issuers in the multiple-custom-domains bench.
 const ISSUERS: usize = 50;
@@ -127,26 +130,8 @@ fn cold_start(rt: &Runtime, tenant: &DevTenant, token: &Arc<str>) -> Duration {
 }
 
 fn fleet(c: &mut Criterion) {
-    // The tenants live on their own runtime, so they answer whatever the bench threads do.
-    let tenant_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .enable_all()
-        .build()
-        .unwrap();
     let setup = Instant::now();
-    let tenants: Vec<DevTenant> = tenant_rt.block_on(async {
-        let mut v = Vec::with_capacity(MAX_ISSUERS);
-        for _ in 0..MAX_ISSUERS {
-            v.push(
-                DevTenant::builder()
-                    .client("cid", "s", [AUD])
-                    .start()
-                    .await
-                    .unwrap(),
-            );
-        }
-        v
-    });
+    let (tenant_rt, tenants) = start_tenants(MAX_ISSUERS);
     eprintln!(
         "{MAX_ISSUERS} dev tenants up in {:.1} s",
         setup.elapsed().as_secs_f64()
@@ -230,49 +215,10 @@ fn fleet(c: &mut Criterion) {
     let mut g = c.benchmark_group("mcd_default");
     for issuers in [ISSUERS, MAX_ISSUERS] {
         let fleet = &tenants[..issuers];
-        let per_issuer: Vec<Vec<String>> = fleet
-            .iter()
-            .map(|t| distinct_tokens(t, TOKENS_PER_ISSUER, "m"))
-            .collect();
-        // Round-robin: token j of every issuer, then token j + 1 of every issuer...
-        let items: Vec<(String, usize, Split)> = (0..TOKENS_PER_ISSUER)
-            .flat_map(|j| (0..issuers).map(move |i| (i, j)))
-            .map(|(i, j)| {
-                let t = per_issuer[i][j].clone();
-                let s = split(&t);
-                (t, i, s)
-            })
-            .collect();
+        let items = round_robin_tokens(fleet, TOKENS_PER_ISSUER);
         let keys: Vec<ParsedPublicKey> = fleet.iter().map(rsa_key).collect();
         let warm: Vec<String> = fleet.iter().map(shaped_token).collect();
-        let make = || {
-            let mut options = ApiClientOptions::builder()
-                .domains(fleet.iter().map(|t| t.domain().to_owned()))
-                .audience(AUD);
-            if issuers <= ISSUERS {
-                for t in fleet {
-                    options = options.root_ca_pem(t.ca_pem());
-                }
-            } else {
-                // Every dev tenant's CA has the same name, and with 200 of them rustls's path
-                // building exceeds its budget of signature checks (`MaximumSignatureChecksExceeded`).
-                // Deviation, for this bench only: certificates are not checked. TLS is used only
-                // by the untimed loads of the documents.
-                options = options.http_client(
-                    reqwest::Client::builder()
-                        .danger_accept_invalid_certs(true)
-                        .build()
-                        .unwrap(),
-                );
-            }
-            let client = ApiClient::new(options.build().unwrap()).unwrap();
-            rt.block_on(async {
-                for t in &warm {
-                    client.verify_access_token(t).await.unwrap();
-                }
-            });
-            client
-        };
+        let make = || issuers_client(&rt, fleet, &warm);
         g.bench_function(format!("raw_rs256_{issuers}_issuers"), |b| {
             let mut next = 0;
             b.iter_custom(|iters| {

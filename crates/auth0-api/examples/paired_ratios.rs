@@ -15,7 +15,8 @@
 //! ```
 //!
 //! Prints one line per path: bare µs, library µs (medians), and the median ratio with its
-//! 25th and 75th percentiles. Starts its own dev tenant on loopback.
+//! 25th and 75th percentiles. Starts its own dev tenant on loopback (and 200 more for the
+//! static lists of 50 and 200 issuers).
 //!
 //! The last two lines are the 2-thread scaling of the bare check and of a fresh-token
 //! verification (one client shared by both threads, each with its own current-thread runtime):
@@ -39,8 +40,8 @@ mod common;
 
 use common::{
     Clients, DpopFleet, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
-    default_options, distinct_tokens, ec_key, fill, in_turn, rsa_key, split, start_tenant,
-    time_bare_pairs, time_requests, with_splits,
+    default_options, distinct_tokens, ec_key, fill, in_turn, issuers_client, round_robin_tokens,
+    rsa_key, split, start_tenant, start_tenants, time_bare_pairs, time_requests, with_splits,
 };
 
 /// Distinct tokens made up front for the fresh-token paths (each used once per client).
@@ -49,6 +50,10 @@ const POOL: usize = 4_096;
 const DPOP_POOL: usize = 1_024;
 /// The verified-token cache's default size: a full default cache holds this many tokens.
 const DEFAULT_CACHE: usize = 10_000;
+
+/// Issuers of the two static `domains` lists measured.
+const FEW_ISSUERS: usize = 50;
+const MANY_ISSUERS: usize = 200;
 
 /// Calls per batch (Bearer); DPoP batches are a fifth of it.
 const BATCH: usize = 200;
@@ -240,6 +245,53 @@ fn main() {
         eprintln!("  ({} clients)", stream.clients);
     }
     drop(streams);
+
+    // Multiple custom domains (issue #18): static lists of 50 and 200 issuers (dev tenants,
+    // each its own key), default options, distinct tokens round-robin across the issuers, each
+    // against the bare check with its issuer's key. (200 issuers: certificates not checked, see
+    // `issuers_client`; TLS serves only the untimed document loads.)
+    eprintln!("starting {MANY_ISSUERS} dev tenants...");
+    let (tenant_rt, tenants) = start_tenants(MANY_ISSUERS);
+    for issuers in [FEW_ISSUERS, MANY_ISSUERS] {
+        let fleet = &tenants[..issuers];
+        let items = round_robin_tokens(fleet, POOL / issuers);
+        let keys: Vec<_> = fleet.iter().map(rsa_key).collect();
+        let warm: Vec<String> = fleet.iter().map(|t| auth0_shaped(t).sign()).collect();
+        let mut stream = Stream::new(&items, || issuers_client(&rt, fleet, &warm));
+        let mut pairs_of = vec![];
+        for i in 0..pairs {
+            let (client, batch) = stream.take(BATCH);
+            let bare = || {
+                let start = Instant::now();
+                for (_, k, (input, sig)) in batch {
+                    keys[*k]
+                        .verify_sig(black_box(input), black_box(sig))
+                        .unwrap();
+                }
+                start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
+            };
+            let lib = || {
+                rt.block_on(async {
+                    let start = Instant::now();
+                    for (token, _, _) in batch {
+                        black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                    }
+                    start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
+                })
+            };
+            pairs_of.push(in_turn(i, bare, lib));
+        }
+        print(
+            &format!("bearer: {issuers} issuers round-robin, default"),
+            &summarise(&pairs_of),
+        );
+        eprintln!("  ({} clients)", stream.clients);
+    }
+    tenant_rt.block_on(async {
+        for t in &tenants {
+            t.stop().await;
+        }
+    });
 
     // DPoP: a bound token and a fresh proof per call, against the bare pair on the same proofs.
     let key = DpopKey::generate();

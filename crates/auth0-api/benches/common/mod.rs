@@ -316,3 +316,82 @@ impl<'k> DpopFleet<'k> {
         }
     }
 }
+
+/// `n` dev tenants (each its own port, CA and RSA key), on a runtime of their own so that they
+/// answer whatever the measuring threads do; answers the runtime too (keep it alive).
+pub fn start_tenants(n: usize) -> (tokio::runtime::Runtime, Vec<DevTenant>) {
+    let tenant_rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let tenants = tenant_rt.block_on(async {
+        let mut v = Vec::with_capacity(n);
+        for _ in 0..n {
+            v.push(
+                DevTenant::builder()
+                    .client("cid", "s", [AUD])
+                    .start()
+                    .await
+                    .unwrap(),
+            );
+        }
+        v
+    });
+    (tenant_rt, tenants)
+}
+
+/// Issuers up to which a static list's client checks the tenants' certificates.
+const CHECKED_CERTIFICATES_UP_TO: usize = 50;
+
+/// A client for the static `domains` list of `fleet` with the default options, every issuer's
+/// documents loaded (by verifying one token of each, `warm`).
+///
+/// Every dev tenant's CA has the same name, and with more than 50 of them rustls's path building
+/// exceeds its budget of signature checks (`MaximumSignatureChecksExceeded`). Deviation, for
+/// such lists only: certificates are not checked. TLS serves only the untimed document loads.
+pub fn issuers_client(
+    rt: &tokio::runtime::Runtime,
+    fleet: &[DevTenant],
+    warm: &[String],
+) -> ApiClient {
+    let mut options = ApiClientOptions::builder()
+        .domains(fleet.iter().map(|t| t.domain().to_owned()))
+        .audience(AUD);
+    if fleet.len() <= CHECKED_CERTIFICATES_UP_TO {
+        for t in fleet {
+            options = options.root_ca_pem(t.ca_pem());
+        }
+    } else {
+        options = options.http_client(
+            reqwest::Client::builder()
+                .danger_accept_invalid_certs(true)
+                .build()
+                .unwrap(),
+        );
+    }
+    let client = ApiClient::new(options.build().unwrap()).unwrap();
+    rt.block_on(async {
+        for t in warm {
+            client.verify_access_token(t).await.unwrap();
+        }
+    });
+    client
+}
+
+/// `per_issuer` distinct tokens of each tenant of `fleet`, round-robin (token j of every
+/// issuer, then token j + 1 of every issuer...), each with its issuer's index and its split.
+pub fn round_robin_tokens(fleet: &[DevTenant], per_issuer: usize) -> Vec<(String, usize, Split)> {
+    let tokens: Vec<Vec<String>> = fleet
+        .iter()
+        .map(|t| distinct_tokens(t, per_issuer, "m"))
+        .collect();
+    (0..per_issuer)
+        .flat_map(|j| (0..fleet.len()).map(move |i| (i, j)))
+        .map(|(i, j)| {
+            let t = tokens[i][j].clone();
+            let s = split(&t);
+            (t, i, s)
+        })
+        .collect()
+}
