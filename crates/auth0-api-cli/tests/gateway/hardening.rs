@@ -93,3 +93,118 @@ async fn gateway_proxy_refuses_paths_not_in_normal_form_and_forwards_the_checked
     assert_eq!(a.json()["path"], "/Admin/x");
     assert_eq!(up.hits.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_auth_reads_one_header_family_and_refuses_unreadable_ones() {
+    let t = tenant().await;
+    let dir = TempDir::new("gw-family");
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--forward-auth".into(),
+        "--trusted-proxy".into(),
+        "127.0.0.1".into(),
+        "--route".into(),
+        r#"{prefix = "/admin", scopes = ["admin"]}"#.into(),
+        "--public-path".into(),
+        "/public".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "family", &args).await;
+    let token = bearer(&t.mint().sub("user_f").sign());
+    let auth = format!("Authorization: {token}");
+    let auth = auth.as_bytes();
+
+    // A present but unreadable, empty, repeated or missing original-request header is refused
+    // (401 invalid_request, as every bad request here), never replaced by `/auth` itself.
+    let cases: [&[&[u8]]; 8] = [
+        &[b"X-Original-URI: /orders/\xff", b"X-Original-Method: GET"],
+        &[b"X-Original-URI: /orders", b"X-Original-Method: G\xffT"],
+        &[b"X-Original-URI: /orders", b"X-Original-Method: GE T"],
+        &[b"X-Original-Method: GET"],
+        &[b"X-Original-URI: /orders", b"X-Original-URI: /admin"],
+        &[b"X-Forwarded-Uri: /orders/\xfe"],
+        &[b"X-Forwarded-Method: GET"],
+        &[b"X-Original-URI: /public/../admin/x"],
+    ];
+    for (i, extra) in cases.iter().enumerate() {
+        let mut headers = vec![auth];
+        headers.extend_from_slice(extra);
+        let a = raw(&g.base, &get(&g, b"/auth", &headers)).await;
+        assert_eq!(a.status, 401, "case {i}: {}", a.head);
+        assert_eq!(a.json()["error"], "invalid_request", "case {i}");
+        assert_eq!(a.header("x-auth0-sub"), None, "case {i}");
+    }
+    // The same token is fine for `/auth` itself, and for a readable original request.
+    let a = raw(&g.base, &get(&g, b"/auth", &[auth])).await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    let a = raw(
+        &g.base,
+        &get(&g, b"/auth", &[auth, b"X-Original-URI: /orders"]),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert_eq!(a.header("x-auth0-sub"), Some("user_f"));
+
+    // One family: with X-Original-*, a client's X-Forwarded-Method/-Uri are ignored.
+    let a = request(
+        "GET",
+        &format!("{}/auth", g.base),
+        &[
+            ("authorization", &token),
+            ("x-original-uri", "/admin/x"),
+            ("x-forwarded-uri", "/orders"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 403, "X-Original-URI decides");
+    let key = DpopKey::generate();
+    let bound = t.mint().sub("user_d").cnf_jkt(key.thumbprint()).sign();
+    let htu = format!("{}/orders", g.base);
+    for (original_method, proof_htm, status) in [
+        (Some("GET"), "GET", 200),
+        (Some("GET"), "DELETE", 401),
+        // No X-Original-Method: the sub-request's method (GET), not X-Forwarded-Method.
+        (None, "GET", 200),
+        (None, "DELETE", 401),
+    ] {
+        let proof = key.proof(proof_htm, &htu, Some(&bound)).sign();
+        let dpop_auth = dpop(&bound);
+        let mut headers = vec![
+            ("authorization", dpop_auth.as_str()),
+            ("dpop", proof.as_str()),
+            ("x-original-uri", "/orders"),
+            ("x-forwarded-method", "DELETE"),
+        ];
+        if let Some(m) = original_method {
+            headers.push(("x-original-method", m));
+        }
+        let a = request("GET", &format!("{}/auth", g.base), &headers, None).await;
+        assert_eq!(
+            a.status,
+            status,
+            "X-Original-Method {original_method:?}, proof for {proof_htm}: {}",
+            String::from_utf8_lossy(&a.body)
+        );
+        if status == 401 {
+            assert_eq!(a.json()["error"], "invalid_dpop_proof");
+        } else {
+            assert_eq!(a.header("x-auth0-sub"), Some("user_d"));
+        }
+    }
+    // Without X-Original-*, Traefik's family is used whole.
+    let proof = key.proof("PUT", &htu, Some(&bound)).sign();
+    let a = request(
+        "GET",
+        &format!("{}/auth", g.base),
+        &[
+            ("authorization", &dpop(&bound)),
+            ("dpop", &proof),
+            ("x-forwarded-method", "PUT"),
+            ("x-forwarded-uri", "/orders"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+}

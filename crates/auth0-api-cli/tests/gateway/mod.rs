@@ -258,6 +258,14 @@ impl Raw {
             )
         })
     }
+
+    /// One response header's value (the first), by case-insensitive name.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
 }
 
 /// Writes `head` (the request line and header lines, `\r\n`-separated, without the blank line)
