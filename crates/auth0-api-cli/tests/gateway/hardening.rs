@@ -95,6 +95,104 @@ async fn gateway_proxy_refuses_paths_not_in_normal_form_and_forwards_the_checked
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_identity_survives_connection_and_underscore_spellings_are_stripped() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-conn");
+    let g = proxy(&t, &up, &dir, "conn", &[]).await;
+    let token = t
+        .mint()
+        .sub("user_c")
+        .scope("read:a")
+        .act(json!({"sub": "agent_1"}))
+        .sign();
+    let auth = format!("Authorization: {}", bearer(&token));
+    let a = raw(
+        &g.base,
+        &get(
+            &g,
+            b"/orders",
+            &[
+                auth.as_bytes(),
+                b"Connection: X-Auth0-Actor, X-Auth0-Scope",
+                b"Connection: x-auth0-sub",
+                b"X_Auth0_Sub: forged",
+                b"x_auth0_org_id: org_forged",
+                b"X-Auth0_Permissions: admin",
+                b"X-Auth0-Actor: forged",
+            ],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert_eq!(a.seen("x-auth0-actor"), ["agent_1"]);
+    assert_eq!(a.seen("x-auth0-scope"), ["read:a"]);
+    assert_eq!(a.seen("x-auth0-sub"), ["user_c"]);
+    let headers = a.json()["headers"].clone();
+    let names: Vec<&String> = headers.as_object().unwrap().keys().collect();
+    for forged in [
+        "x_auth0_sub",
+        "x_auth0_org_id",
+        "x-auth0_permissions",
+        "connection",
+    ] {
+        assert!(!names.iter().any(|n| *n == forged), "{forged} in {names:?}");
+    }
+    assert!(a.seen("x-auth0-org-id").is_empty());
+    assert!(a.seen("x-auth0-permissions").is_empty());
+
+    // Public paths: underscore spellings stripped too.
+    let a = raw(
+        &g.base,
+        &get(
+            &g,
+            b"/public/x",
+            &[b"X_Auth0_Sub: forged", b"x-auth0-scope: admin"],
+        ),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    let headers = a.json()["headers"].clone();
+    let names: Vec<&String> = headers.as_object().unwrap().keys().collect();
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.replace('_', "-").starts_with("x-auth0-")),
+        "{names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_public_paths_drop_credentials_unless_pass_credentials() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-creds");
+    let token = bearer(&t.mint().sign());
+    let headers = [("authorization", token.as_str()), ("dpop", "a.proof.here")];
+
+    let g = proxy(&t, &up, &dir, "creds", &[]).await;
+    let a = request("GET", &format!("{}/public/x", g.base), &headers, None).await;
+    assert_eq!(a.status, 200);
+    assert!(a.seen("authorization").is_empty(), "{:?}", a.json());
+    assert!(a.seen("dpop").is_empty(), "{:?}", a.json());
+
+    let g = proxy(&t, &up, &dir, "creds-pass", &["--pass-credentials"]).await;
+    let a = request("GET", &format!("{}/public/x", g.base), &headers, None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.seen("authorization"), [token.as_str()]);
+    assert_eq!(a.seen("dpop"), ["a.proof.here"]);
+    let a = request(
+        "GET",
+        &format!("{}/orders", g.base),
+        &[("authorization", &token)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.seen("authorization"), [token.as_str()]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_auth_reads_one_header_family_and_refuses_unreadable_ones() {
     let t = tenant().await;
     let dir = TempDir::new("gw-family");

@@ -266,6 +266,14 @@ impl Raw {
             k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
         })
     }
+
+    /// What the upstream saw: one header's values (the echo upstream's JSON).
+    pub(crate) fn seen(&self, name: &str) -> Vec<String> {
+        self.json()["headers"][name]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    }
 }
 
 /// Writes `head` (the request line and header lines, `\r\n`-separated, without the blank line)
