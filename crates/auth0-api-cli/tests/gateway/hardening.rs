@@ -306,3 +306,76 @@ async fn forward_auth_reads_one_header_family_and_refuses_unreadable_ones() {
     .await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_dead_upstream_is_502_and_keys_from_the_environment_apply() {
+    let t = tenant().await;
+    let dir = TempDir::new("gw-dead");
+    let token = bearer(&t.mint().scope("read").sign());
+
+    // Nothing listens on the upstream's port: 502 of the gateway's own, quickly.
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--upstream".into(),
+        format!("http://127.0.0.1:{}", free_port()),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "dead", &args).await;
+    let a = request(
+        "GET",
+        &format!("{}/orders", g.base),
+        &[("authorization", &token)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 502);
+    assert_eq!(
+        a.json(),
+        json!({"error": "bad_gateway", "error_description": "The upstream did not answer"})
+    );
+    assert!(
+        g.metrics()
+            .await
+            .contains("auth0_gateway_requests_total{outcome=\"bad_gateway\"} 1")
+    );
+
+    // The upstream, a route and a public path from environment variables.
+    let up = upstream().await;
+    let upstream_url = format!("http://{}", up.addr);
+    let args = tenant_args(&t);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway_with_env(
+        &dir,
+        "env",
+        &args,
+        &[
+            ("AUTH0_GATEWAY_UPSTREAM", upstream_url.as_str()),
+            (
+                "AUTH0_GATEWAY_ROUTES",
+                r#"{prefix = "/admin", scopes = ["admin"]}"#,
+            ),
+            ("AUTH0_GATEWAY_PUBLIC_PATHS", "/public,/health"),
+        ],
+    )
+    .await;
+    let a = request(
+        "GET",
+        &format!("{}/orders", g.base),
+        &[("authorization", &token)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.json()["path"], "/orders");
+    let a = request(
+        "GET",
+        &format!("{}/admin/x", g.base),
+        &[("authorization", &token)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 403);
+    let a = request("GET", &format!("{}/health", g.base), &[], None).await;
+    assert_eq!(a.status, 200);
+    assert_eq!(up.hits.load(Ordering::SeqCst), 2);
+}

@@ -133,6 +133,16 @@ impl Gateway {
 
 /// Starts `gateway` with `args` (everything but the listeners) and waits until both listen.
 pub(crate) async fn gateway(dir: &TempDir, name: &str, args: &[&str]) -> Gateway {
+    gateway_with_env(dir, name, args, &[]).await
+}
+
+/// [`gateway`] with environment variables `envs` set for the child.
+pub(crate) async fn gateway_with_env(
+    dir: &TempDir,
+    name: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Gateway {
     for attempt in 0..5 {
         let (port, mport) = (free_port(), free_port());
         let (listen, mlisten) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{mport}"));
@@ -144,7 +154,7 @@ pub(crate) async fn gateway(dir: &TempDir, name: &str, args: &[&str]) -> Gateway
             mlisten.as_str(),
         ];
         all.extend_from_slice(args);
-        let mut child = ChildGuard::spawn(dir, &format!("{name}-{attempt}"), &all, &[]);
+        let mut child = ChildGuard::spawn(dir, &format!("{name}-{attempt}"), &all, envs);
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Some(status) = child.try_exit() {
