@@ -42,9 +42,10 @@ pub(crate) struct Gate {
 }
 
 impl Gate {
-    /// Decides for a request to `path` (route matching) with `method`, `url` (DPoP `htu`) and
-    /// `headers` (`Authorization`, `DPoP`, and the client certificate's header when the peer
-    /// is a trusted proxy: `trusted_peer`).
+    /// Decides for a request to `path` (the raw path; route matching) with `method`, `url`
+    /// (DPoP `htu`) and `headers` (`Authorization`, `DPoP`, and the client certificate's header
+    /// when the peer is a trusted proxy: `trusted_peer`). A path not in normal form
+    /// ([`routes::route_path`]) is refused, 400 `invalid_request`, public paths included.
     pub(crate) async fn decide(
         &self,
         method: &str,
@@ -53,6 +54,20 @@ impl Gate {
         headers: &HeaderMap,
         trusted_peer: bool,
     ) -> Decision {
+        let path = match routes::route_path(path) {
+            Ok(p) => p,
+            Err(problem) => {
+                return Decision::Refused(
+                    own_error(
+                        http::StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        problem.description(),
+                    ),
+                    "invalid_request".to_owned(),
+                );
+            }
+        };
+        let path = path.as_str();
         let policies = match self.routes.access(path) {
             Some(Access::Public) => return Decision::Public,
             Some(Access::Protected(p)) => p.as_slice(),

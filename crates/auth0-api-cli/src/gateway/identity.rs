@@ -7,11 +7,21 @@ use http::{HeaderMap, HeaderName, HeaderValue};
 /// The prefix of every identity header (lower case, as `http` stores names).
 pub(crate) const PREFIX: &str = "x-auth0-";
 
-/// Removes every header whose name starts with `X-Auth0-` (any case).
+/// Whether `name` (lower case, as `http` stores names) is an identity header's, reading `_` as
+/// `-`: CGI, WSGI and Rack upstreams see `X_Auth0_Sub` as `HTTP_X_AUTH0_SUB`, as `X-Auth0-Sub`.
+fn is_identity_name(name: &str) -> bool {
+    name.len() >= PREFIX.len()
+        && name
+            .bytes()
+            .zip(PREFIX.bytes())
+            .all(|(n, p)| n == p || (n == b'_' && p == b'-'))
+}
+
+/// Removes every header whose name starts with `X-Auth0-` (any case, `_` read as `-`).
 pub(crate) fn strip(headers: &mut HeaderMap) {
     let forged: Vec<HeaderName> = headers
         .keys()
-        .filter(|name| name.as_str().starts_with(PREFIX))
+        .filter(|name| is_identity_name(name.as_str()))
         .cloned()
         .collect();
     for name in forged {
@@ -79,10 +89,15 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert("X-Auth0-Sub", HeaderValue::from_static("forged"));
         h.append("x-AUTH0-scope", HeaderValue::from_static("admin"));
+        h.insert("X_Auth0_Sub", HeaderValue::from_static("forged"));
+        h.insert("x-auth0_actor", HeaderValue::from_static("forged"));
+        h.insert("x_auth0-scope", HeaderValue::from_static("forged"));
         h.insert("x-auth0x", HeaderValue::from_static("kept"));
+        h.insert("x_auth0x", HeaderValue::from_static("kept"));
+        h.insert("x-auth0", HeaderValue::from_static("kept"));
         h.insert("accept", HeaderValue::from_static("kept"));
         strip(&mut h);
-        assert_eq!(h.len(), 2);
-        assert!(h.contains_key("x-auth0x"));
+        assert_eq!(h.len(), 4, "{h:?}");
+        assert!(h.contains_key("x-auth0x") && h.contains_key("x_auth0x"));
     }
 }

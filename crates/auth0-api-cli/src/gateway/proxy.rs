@@ -65,6 +65,10 @@ pub(crate) async fn handle(
 ) -> Response {
     let started = Instant::now();
     let (mut parts, body) = request.into_parts();
+    // Hop-by-hop headers (and those `Connection` names) go first, then any `X-Auth0-*` the
+    // caller sent; the verified identity is inserted last, so nothing the caller sends (not
+    // `Connection: X-Auth0-Actor`) can remove or replace it.
+    strip_hop_by_hop(&mut parts.headers);
     identity::strip(&mut parts.headers);
     let path = parts.uri.path().to_owned();
     let path_and_query = parts
@@ -104,14 +108,14 @@ pub(crate) async fn handle(
             for (name, value) in identity {
                 parts.headers.insert(name, value);
             }
-            if !app.pass_credentials {
-                parts.headers.remove(AUTHORIZATION);
-                parts.headers.remove("dpop");
-            }
             (nonce, sub, "ok")
         }
     };
-    strip_hop_by_hop(&mut parts.headers);
+    // Public paths too: credentials reach the upstream only when configured to.
+    if !app.pass_credentials {
+        parts.headers.remove(AUTHORIZATION);
+        parts.headers.remove("dpop");
+    }
     if let Ok(v) = http::HeaderValue::from_str(&peer.ip().to_string()) {
         parts.headers.append("x-forwarded-for", v);
     }

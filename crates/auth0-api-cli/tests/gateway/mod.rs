@@ -11,6 +11,7 @@ use futures_util::StreamExt as _;
 use super::*;
 
 mod fleet;
+mod hardening;
 mod nginx;
 mod tokenbind;
 
@@ -132,6 +133,16 @@ impl Gateway {
 
 /// Starts `gateway` with `args` (everything but the listeners) and waits until both listen.
 pub(crate) async fn gateway(dir: &TempDir, name: &str, args: &[&str]) -> Gateway {
+    gateway_with_env(dir, name, args, &[]).await
+}
+
+/// [`gateway`] with environment variables `envs` set for the child.
+pub(crate) async fn gateway_with_env(
+    dir: &TempDir,
+    name: &str,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Gateway {
     for attempt in 0..5 {
         let (port, mport) = (free_port(), free_port());
         let (listen, mlisten) = (format!("127.0.0.1:{port}"), format!("127.0.0.1:{mport}"));
@@ -143,7 +154,7 @@ pub(crate) async fn gateway(dir: &TempDir, name: &str, args: &[&str]) -> Gateway
             mlisten.as_str(),
         ];
         all.extend_from_slice(args);
-        let mut child = ChildGuard::spawn(dir, &format!("{name}-{attempt}"), &all, &[]);
+        let mut child = ChildGuard::spawn(dir, &format!("{name}-{attempt}"), &all, envs);
         let deadline = Instant::now() + STARTUP;
         loop {
             if let Some(status) = child.try_exit() {
@@ -235,6 +246,94 @@ pub(crate) async fn request(
         status,
         headers,
         body,
+    }
+}
+
+/// An answer read off a raw socket.
+pub(crate) struct Raw {
+    pub(crate) status: u16,
+    /// The status line and headers.
+    pub(crate) head: String,
+    /// The body, de-chunked.
+    pub(crate) body: Vec<u8>,
+}
+
+impl Raw {
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| {
+            panic!(
+                "not JSON ({e}): {}\n{}",
+                self.head,
+                String::from_utf8_lossy(&self.body)
+            )
+        })
+    }
+
+    /// One response header's value (the first), by case-insensitive name.
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
+        self.head.lines().skip(1).find_map(|line| {
+            let (k, v) = line.split_once(':')?;
+            k.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// What the upstream saw: one header's values (the echo upstream's JSON).
+    pub(crate) fn seen(&self, name: &str) -> Vec<String> {
+        self.json()["headers"][name]
+            .as_array()
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    }
+}
+
+/// Writes `head` (the request line and header lines, `\r\n`-separated, without the blank line)
+/// byte for byte to `base` (`http://host:port`), adds `Connection: close`, and reads the whole
+/// answer (at most 16 MiB, within 20 s). reqwest would normalise the path (`..`) itself.
+pub(crate) async fn raw(base: &str, head: &[u8]) -> Raw {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = base.trim_start_matches("http://");
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut request = head.to_vec();
+    request.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    stream.write_all(&request).await.unwrap();
+    let mut buf = Vec::new();
+    tokio::time::timeout(
+        Duration::from_secs(20),
+        stream.take(16 << 20).read_to_end(&mut buf),
+    )
+    .await
+    .expect("the answer within 20 s")
+    .unwrap();
+    let end = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .unwrap_or_else(|| panic!("no header end: {}", String::from_utf8_lossy(&buf)));
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let mut body = buf[end + 4..].to_vec();
+    let chunked = head.lines().any(|l| {
+        let l = l.to_ascii_lowercase();
+        l.starts_with("transfer-encoding:") && l.contains("chunked")
+    });
+    if chunked {
+        body = dechunk(&body);
+    }
+    Raw { status, head, body }
+}
+
+/// A chunked body's data (bounded by its input).
+fn dechunk(mut data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let eol = data.windows(2).position(|w| w == b"\r\n").unwrap();
+        let line = std::str::from_utf8(&data[..eol]).unwrap();
+        let size = usize::from_str_radix(line.split(';').next().unwrap().trim(), 16).unwrap();
+        data = &data[eol + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&data[..size]);
+        data = &data[size + 2..];
     }
 }
 

@@ -69,6 +69,22 @@ http {{
     n
 }
 
+/// README's nginx block ("Protect an existing API"), with the gateway at `gw` and the upstream
+/// at `upstream` in place of its `127.0.0.1:8080` and `127.0.0.1:3000`: the tests run the
+/// configuration users copy.
+fn readme_nginx_block(gw: &str, upstream: SocketAddr) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let section = &readme[readme.find("## Protect an existing API").unwrap()..];
+    let start = section.find("```nginx\n").unwrap() + "```nginx\n".len();
+    let block = &section[start..];
+    let block = &block[..block.find("```").unwrap()];
+    assert!(block.contains("127.0.0.1:8080/auth;") && block.contains("127.0.0.1:3000;"));
+    block
+        .replace("127.0.0.1:8080", gw)
+        .replace("127.0.0.1:3000", &upstream.to_string())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clients_url() {
     let t = tenant().await;
@@ -86,31 +102,7 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
     let g = gateway(&dir, "fwd", &args).await;
     let gw = g.base.trim_start_matches("http://").to_owned();
     let port = free_port();
-    let server = format!(
-        r#"
-        location = /_auth {{
-            internal;
-            proxy_pass http://{gw}/auth;
-            proxy_pass_request_body off;
-            proxy_set_header Content-Length "";
-            proxy_set_header X-Original-URI $request_uri;
-            proxy_set_header X-Original-Method $request_method;
-            proxy_set_header X-Forwarded-Proto $scheme;
-            proxy_set_header X-Forwarded-Host $http_host;
-        }}
-        location / {{
-            auth_request /_auth;
-            auth_request_set $auth0_sub $upstream_http_x_auth0_sub;
-            auth_request_set $auth0_scheme $upstream_http_x_auth0_scheme;
-            proxy_set_header X-Auth0-Sub $auth0_sub;
-            proxy_set_header X-Auth0-Scheme $auth0_scheme;
-            proxy_set_header Authorization "";
-            proxy_set_header DPoP "";
-            proxy_pass http://{upstream};
-        }}
-        "#,
-        upstream = up.addr
-    );
+    let server = readme_nginx_block(&gw, up.addr);
     let _nginx = nginx(&dir, port, &server).await;
     let front = format!("http://127.0.0.1:{port}");
 
@@ -254,4 +246,140 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
     .await;
     assert_eq!(a.status, 403);
     assert_eq!(a.json()["error"], "untrusted_proxy");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_auth_behind_the_readme_nginx_block_refuses_other_paths_and_forged_identity() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-nginx-readme");
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--forward-auth".into(),
+        "--trusted-proxy".into(),
+        "127.0.0.1/32,::1".into(),
+        "--route".into(),
+        r#"{prefix = "/admin", scopes = ["admin"]}"#.into(),
+        "--public-path".into(),
+        "/public".into(),
+        "--dpop-nonce".into(),
+        "--dpop-nonce-secret".into(),
+        "0123456789abcdef0123456789abcdef".into(),
+    ]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "fwd-readme", &args).await;
+    let gw = g.base.trim_start_matches("http://").to_owned();
+    let port = free_port();
+    let _nginx = nginx(&dir, port, &readme_nginx_block(&gw, up.addr)).await;
+    let front = format!("http://127.0.0.1:{port}");
+
+    // Forged identity headers never reach the upstream: nginx sets every one the gateway
+    // answers, and an empty one (no actor, no org) is not sent at all.
+    let token = bearer(&t.mint().sub("user_n").scope("read:a").sign());
+    let forged = [
+        ("x-auth0-sub", "forged"),
+        ("x-auth0-actor", "agent_forged"),
+        ("x-auth0-scope", "admin"),
+        ("x-auth0-permissions", "admin"),
+        ("x-auth0-org-id", "org_forged"),
+        ("x-auth0-jkt", "forged"),
+        ("x-auth0-client-id", "forged"),
+    ];
+    let mut headers = vec![("authorization", token.as_str())];
+    headers.extend(forged);
+    let a = request("GET", &format!("{front}/orders"), &headers, None).await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.seen("x-auth0-sub"), ["user_n"]);
+    assert_eq!(a.seen("x-auth0-scope"), ["read:a"]);
+    assert_eq!(a.seen("x-auth0-scheme"), ["bearer"]);
+    assert_eq!(a.seen("x-auth0-issuer"), [t.issuer()]);
+    for (name, _) in forged.iter().skip(3) {
+        assert!(a.seen(name).is_empty(), "{name}: {:?}", a.json());
+    }
+    assert!(a.seen("x-auth0-actor").is_empty(), "{:?}", a.json());
+    assert!(a.seen("authorization").is_empty() && a.seen("dpop").is_empty());
+    // With an actor in the token, the verified one.
+    let acting = bearer(&t.mint().sub("user_a").act(json!({"sub": "agent_1"})).sign());
+    let a = request(
+        "GET",
+        &format!("{front}/orders"),
+        &[
+            ("authorization", &acting),
+            ("x-auth0-actor", "agent_forged"),
+            ("x-auth0-scope", "admin"),
+        ],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    assert_eq!(a.seen("x-auth0-actor"), ["agent_1"]);
+    assert!(a.seen("x-auth0-scope").is_empty(), "no scope in the token");
+    let hits = up.hits.load(Ordering::SeqCst);
+
+    // Paths nginx normalises before matching its locations, but hands the gateway raw
+    // (`$request_uri`) and the upstream raw (`proxy_pass` without a URI): refused.
+    let host = format!("Host: 127.0.0.1:{port}");
+    for path in [
+        "/public/../admin/x",
+        "/public/%2e%2e/admin/x",
+        "/%61dmin/x",
+        "//admin/x",
+        "/admin;x/y",
+        "/public/./../admin/x",
+    ] {
+        let head = format!("GET {path} HTTP/1.1\r\n{host}\r\nAuthorization: {token}");
+        let a = raw(&front, head.as_bytes()).await;
+        assert_eq!(a.status, 401, "{path}: {}", a.head);
+        let head = format!("GET {path} HTTP/1.1\r\n{host}");
+        let a = raw(&front, head.as_bytes()).await;
+        assert_eq!(a.status, 401, "{path} without a token: {}", a.head);
+    }
+    assert_eq!(
+        up.hits.load(Ordering::SeqCst),
+        hits,
+        "no such path reached the upstream"
+    );
+    let a = raw(
+        &front,
+        format!("GET /public/x HTTP/1.1\r\n{host}").as_bytes(),
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", a.head);
+    assert_eq!(a.json()["path"], "/public/x");
+
+    // DPoP nonces pass back through nginx, on the 401 and on success.
+    let key = DpopKey::generate();
+    let bound = t.mint().sub("user_d").cnf_jkt(key.thumbprint()).sign();
+    let url = format!("{front}/orders/9");
+    let proof = key.proof("GET", &url, Some(&bound)).sign();
+    let a = request(
+        "GET",
+        &url,
+        &[("authorization", &dpop(&bound)), ("dpop", &proof)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 401);
+    assert!(
+        a.header("www-authenticate")
+            .unwrap()
+            .contains("use_dpop_nonce"),
+        "{:?}",
+        a.headers
+    );
+    let nonce = a
+        .header("dpop-nonce")
+        .expect("DPoP-Nonce on the 401")
+        .to_owned();
+    let proof = key.proof("GET", &url, Some(&bound)).nonce(nonce).sign();
+    let a = request(
+        "GET",
+        &url,
+        &[("authorization", &dpop(&bound)), ("dpop", &proof)],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.seen("x-auth0-jkt"), [key.thumbprint()]);
+    assert!(a.header("dpop-nonce").is_some(), "{:?}", a.headers);
 }
