@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser as _;
+
 use auth0_api::{ApiClient, ApiClientOptions};
 use auth0_api_axum::{
     Actor, Authenticated, ProtectedResource, ProtectedResourceMetadata, RequireScopes,
@@ -33,6 +35,11 @@ const AGENT_ID: &str = "python-agent";
 const AGENT_SECRET: &str = "python-agent-secret";
 const MCP_CLIENT_SECRET: &str = "mcp-server-secret";
 const MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
+
+/// The example program, whose demo and serve mode the tests below run.
+#[allow(dead_code)]
+#[path = "../examples/mcp_rmcp.rs"]
+mod example;
 
 #[derive(Clone)]
 struct TestServer {
@@ -609,4 +616,85 @@ async fn oversized_bodies_and_batches_are_refused_before_rmcp() {
     let response = http.post(&f.mcp_id).body("{}").send().await.unwrap();
     assert_eq!(response.status(), 401);
     f.stop().await;
+}
+
+/// The example's promise: run without arguments, it plays every step against the dev tenant
+/// with an rmcp client and succeeds only when every step behaved (within its own timeout).
+#[tokio::test]
+async fn the_example_demo_plays_every_step() {
+    if let Err(e) = example::demo().await {
+        panic!("the mcp_rmcp demo failed: {e}");
+    }
+}
+
+/// The example's real-tenant mode (`--domain`, `--audience`, client credentials), here against
+/// a dev tenant trusted through `--root-ca`: tools listed, `whoami` and the on-behalf-of
+/// `calendar_events` called by an rmcp client.
+#[tokio::test]
+async fn the_example_serves_the_tenant_named_by_its_flags() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let audience = format!("http://{addr}/mcp");
+    let calendar = format!("http://{addr}/calendar");
+    let tenant = DevTenant::builder()
+        .client(MCP_CLIENT_ID, MCP_CLIENT_SECRET, [calendar.as_str()])
+        .start()
+        .await
+        .unwrap();
+    let ca = tenant.ca_path().display().to_string();
+    let listen = addr.to_string();
+    let flags = |root_ca: &str| {
+        example::Args::try_parse_from([
+            "mcp_rmcp",
+            "--domain",
+            tenant.domain(),
+            "--audience",
+            &audience,
+            "--client-id",
+            MCP_CLIENT_ID,
+            "--client-secret",
+            MCP_CLIENT_SECRET,
+            "--root-ca",
+            root_ca,
+            "--listen",
+            &listen,
+        ])
+        .unwrap()
+    };
+    let missing = format!("{ca}.missing");
+    assert!(example::serve_config(&flags(&missing), addr).is_err());
+    let args = flags(&ca);
+    let server = tokio::spawn(async move { example::serve(&args, listener).await });
+
+    let token = tenant
+        .mint()
+        .sub("auth0|bob")
+        .aud(json!(audience))
+        .scope("mcp:read calendar:read")
+        .sign();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(audience.as_str()).auth_header(token),
+    );
+    let client = ().serve(transport).await.unwrap();
+    let mut tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.into_owned())
+        .collect();
+    tools.sort();
+    assert_eq!(tools, ["calendar_events", "whoami"]);
+    let me = text_json(&call(&client, "whoami").await);
+    assert_eq!(me["user"], "auth0|bob");
+    assert_eq!(me["scope"], "mcp:read calendar:read");
+    // The exchange goes to the tenant over HTTPS trusted through --root-ca.
+    let events = call(&client, "calendar_events").await;
+    assert_ne!(events.is_error, Some(true), "{events:?}");
+    let events = text_json(&events);
+    assert_eq!(events["user"], "auth0|bob");
+    assert_eq!(events["current_actor"], MCP_CLIENT_ID);
+    client.cancel().await.unwrap();
+    server.abort();
+    tenant.stop().await;
 }
