@@ -17,6 +17,17 @@
 //! being authenticated (no layer, or the layer in optional mode) gets 401 with the layer's
 //! challenge.
 //!
+//! ## Stacked guards
+//!
+//! Guards stack (a router-level [`RequireScopes`] around route-level ones). So that a client
+//! can accumulate what it needs (the MCP authorization spec's scope step-up), a scope refusal
+//! names the *full* set the call needs: the scopes of every guard layer the request already
+//! passed on its way in (each records what it relied on, [`ClaimsPolicy::scopes_relied_on`]),
+//! then the refusing guard's own, without repeats. An outer guard that passed contributes its
+//! scopes (a `RequireScopes::any` only those of its list the token holds); a refusal that
+//! names no scope (a closure policy) and step-up refusals are left as they are. Refusals in a
+//! handler ([`Authenticated::require`](crate::Authenticated::require)) name only their own.
+//!
 //! ```
 //! use auth0_api::{ApiClient, ApiClientOptions, VerifiedRequest};
 //! use auth0_api_axum::{Auth0Layer, GuardLayer, RequirePermissions, RequireScopes};
@@ -67,6 +78,15 @@ pub trait ClaimsPolicy: Send + Sync + 'static {
     /// # Errors
     /// [`Forbidden`] when the token does not grant access.
     fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden>;
+
+    /// The scopes this policy relied on when it let `request` through. A guard layer records
+    /// them in the request, and a scope refusal by a guard stacked inside it names them along
+    /// with its own (see [Stacked guards](crate::guard#stacked-guards)). None by default;
+    /// [`RequireScopes`] names its scopes (for `any`, those of its list the token holds).
+    fn scopes_relied_on(&self, request: &VerifiedRequest) -> Vec<String> {
+        let _ = request;
+        Vec::new()
+    }
 }
 
 impl<F> ClaimsPolicy for F
@@ -254,6 +274,21 @@ impl Requirement {
         }
     }
 
+    /// What a token that passed relies on: every value for `all`, the held ones for `any`.
+    fn relied_on<'a>(&self, granted: impl Iterator<Item = &'a str>) -> Vec<String> {
+        match self.mode {
+            Match::All => self.values.clone(),
+            Match::Any => {
+                let granted: Vec<&str> = granted.collect();
+                self.values
+                    .iter()
+                    .filter(|v| granted.contains(&v.as_str()))
+                    .cloned()
+                    .collect()
+            }
+        }
+    }
+
     fn check<'a>(&self, granted: impl Iterator<Item = &'a str>) -> Result<(), Forbidden> {
         let granted: Vec<&str> = granted.collect();
         let has = |v: &String| granted.contains(&v.as_str());
@@ -296,7 +331,7 @@ impl Requirement {
 /// struct, its `all` and `any` constructors (taking `$values`, named `$what` in the
 /// descriptions), and its impls; `$granted` reads the token's list from the [`VerifiedRequest`].
 macro_rules! requirement_policy {
-    ($(#[$doc:meta])* $name:ident($values:ident, $what:literal, $granted:ident)) => {
+    ($(#[$doc:meta])* $name:ident($values:ident, $what:literal, $granted:ident, $scopes:literal)) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name(Requirement);
@@ -329,6 +364,14 @@ macro_rules! requirement_policy {
             fn check(&self, request: &VerifiedRequest) -> Result<(), Forbidden> {
                 self.0.check(request.$granted())
             }
+
+            fn scopes_relied_on(&self, request: &VerifiedRequest) -> Vec<String> {
+                if $scopes {
+                    self.0.relied_on(request.$granted())
+                } else {
+                    Vec::new()
+                }
+            }
         }
 
         impl<S> Layer<S> for $name {
@@ -349,7 +392,7 @@ requirement_policy! {
     /// let read = RequireScopes::all(["read:messages"]);
     /// let read_or_admin = RequireScopes::any(["read:messages", "admin"]);
     /// ```
-    RequireScopes(scopes, "scope", scopes)
+    RequireScopes(scopes, "scope", scopes, true)
 }
 
 requirement_policy! {
@@ -360,7 +403,7 @@ requirement_policy! {
     /// use auth0_api_axum::RequirePermissions;
     /// let delete = RequirePermissions::all(["delete:messages"]);
     /// ```
-    RequirePermissions(permissions, "permissions", permissions)
+    RequirePermissions(permissions, "permissions", permissions, false)
 }
 
 /// Step-up authentication (RFC 9470): requires the user behind the token to have logged in with
@@ -547,17 +590,54 @@ impl<S: fmt::Debug, P> fmt::Debug for Guard<S, P> {
     }
 }
 
-/// Checks `policy` against a request's extensions.
-pub(crate) fn authorize(
-    extensions: &http::Extensions,
+/// The scopes relied on by the guard layers a request passed, outermost first (request
+/// extension).
+#[derive(Debug, Clone, Default)]
+struct StackedScopes(Vec<String>);
+
+/// Adds `values` not yet in `list`, in order.
+fn push_unique(list: &mut Vec<String>, values: impl IntoIterator<Item = String>) {
+    for value in values {
+        if !list.contains(&value) {
+            list.push(value);
+        }
+    }
+}
+
+/// Checks `policy` against a request's extensions, for a guard layer: a pass records what the policy relied on; a scope refusal
+/// names the scopes recorded by the guards already passed, then its own.
+fn authorize_stacked(
+    extensions: &mut http::Extensions,
     policy: &dyn ClaimsPolicy,
 ) -> Result<(), AuthRejection> {
     let Some(verified) = extensions.get::<VerifiedRequest>() else {
         return Err(unauthenticated(extensions));
     };
-    policy
-        .check(verified)
-        .map_err(|f| f.into_rejection(extensions.get::<AuthContext>(), verified.scheme))
+    match policy.check(verified) {
+        Ok(()) => {
+            let relied = policy.scopes_relied_on(verified);
+            if !relied.is_empty() {
+                let stacked = extensions.get_or_insert_default::<StackedScopes>();
+                push_unique(&mut stacked.0, relied);
+            }
+            Ok(())
+        }
+        Err(mut forbidden) => {
+            if let (Some(outer), Some(own), None) = (
+                extensions.get::<StackedScopes>(),
+                forbidden.required_scope(),
+                forbidden.step_up_reason(),
+            ) {
+                let mut all = outer.0.clone();
+                push_unique(
+                    &mut all,
+                    own.split(' ').filter(|s| !s.is_empty()).map(str::to_owned),
+                );
+                forbidden = forbidden.scope(all.join(" "));
+            }
+            Err(forbidden.into_rejection(extensions.get::<AuthContext>(), verified.scheme))
+        }
+    }
 }
 
 impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for Guard<S, P>
@@ -568,8 +648,8 @@ where
 {
     middleware_service_items!(GuardFuture<S::Future>);
 
-    fn call(&mut self, request: Request<ReqBody>) -> Self::Future {
-        match authorize(request.extensions(), self.policy.as_ref()) {
+    fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
+        match authorize_stacked(request.extensions_mut(), self.policy.as_ref()) {
             Ok(()) => GuardFuture {
                 state: State::Inner(Box::pin(self.inner.call(request))),
             },

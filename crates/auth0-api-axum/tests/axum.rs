@@ -1413,3 +1413,70 @@ mod mtls {
         });
     }
 }
+
+#[test]
+fn stacked_scope_guards_name_every_scope_the_call_needs() {
+    run(|t| async move {
+        let app: Router = Router::new()
+            .merge(
+                Router::new()
+                    .route("/events", get(|| async { "events" }))
+                    .route_layer(RequireScopes::all(["calendar:read", "mcp:read"])),
+            )
+            .merge(
+                Router::new()
+                    .route("/perm", get(|| async { "perm" }))
+                    .route_layer(RequirePermissions::all(["delete:x"])),
+            )
+            .merge(
+                Router::new()
+                    .route("/acme", get(|| async { "acme" }))
+                    .route_layer(GuardLayer::from_fn(|_: &auth0_api::VerifiedRequest| false)),
+            )
+            .layer(RequireScopes::any(["admin", "mcp:read"]))
+            .layer(RequireScopes::all(["base"]))
+            .layer(Auth0Layer::new(client(t)));
+        let call = |path: &'static str, scope: &'static str| {
+            let token = t.mint().aud(json!(AUD)).scope(scope).sign();
+            send(
+                app.clone(),
+                get_req(path, &[("authorization", &bearer(&token))]),
+            )
+        };
+        let forbidden = |reply: Reply| {
+            assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.body);
+            reply.challenge().to_owned()
+        };
+
+        // The inner refusal names what the outer guards relied on (the `any` guard: the scope
+        // the token holds), then its own scopes, once each.
+        assert_eq!(
+            forbidden(call("/events", "base mcp:read").await),
+            r#"Bearer error="insufficient_scope", scope="base mcp:read calendar:read""#
+        );
+        assert_eq!(
+            forbidden(call("/perm", "base mcp:read").await),
+            r#"Bearer error="insufficient_scope", scope="base mcp:read delete:x""#
+        );
+        // A refusal naming no scope stays so.
+        assert_eq!(
+            forbidden(call("/acme", "base mcp:read").await),
+            r#"Bearer error="insufficient_scope""#
+        );
+        // An outer refusal names what the guards outside it relied on.
+        assert_eq!(
+            forbidden(call("/events", "base").await),
+            r#"Bearer error="insufficient_scope", scope="base admin mcp:read""#
+        );
+        assert_eq!(
+            forbidden(call("/events", "mcp:read calendar:read").await),
+            r#"Bearer error="insufficient_scope", scope="base""#
+        );
+        // Asking for exactly the named set gets through.
+        let reply = call("/events", "base mcp:read calendar:read").await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "events")
+        );
+    });
+}

@@ -9,15 +9,17 @@
 //! `/calendar`, each with its own API identifier, scopes and RFC 9728 document at its
 //! path-specific address), and an rmcp **client** playing the user's MCP client:
 //!
-//! 1. without a token: `401` whose `WWW-Authenticate` carries `resource_metadata`; the client
-//!    fetches that document and finds the tenant as authorization server;
+//! 1. without a token: `401` (not 403) whose `WWW-Authenticate` carries `resource_metadata`
+//!    and no `error`; the client fetches that document and finds the tenant as authorization
+//!    server;
 //! 2. with a token for `mcp:read calendar:read`: initialize, list the tools, call `whoami`, call
 //!    `calendar_events`, which exchanges the token on behalf of the user (RFC 8693) and calls
 //!    the calendar API, which sees the user and the MCP server as current actor;
 //! 3. with a token for `mcp:read` only: `calendar_events` is refused with `403
 //!    insufficient_scope` and `scope="mcp:read calendar:read"`.
 //!
-//! It exits 0 only when every step behaved.
+//! It exits 0 only when every step behaved, within a minute. `cargo test -p auth0-api-rmcp`
+//! runs it (`tests/rmcp.rs` includes this file as a module).
 //!
 //! Against a real Auth0 tenant (see the README section "An MCP server in Rust"):
 //!
@@ -28,11 +30,16 @@
 //! ```
 //!
 //! serves the same two resources; `--calendar-audience` names the calendar API (by default
-//! the audience's origin followed by `/calendar`).
+//! the audience's origin followed by `/calendar`), `--root-ca PEM_FILE` adds a root CA for the
+//! tenant's HTTPS (a private tenant, or the dev tenant: `tests/rmcp.rs` serves this way against
+//! one).
 
 use std::error::Error;
+use std::io::Read;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 use auth0_api::{ApiClient, ApiClientOptions};
 use auth0_api_axum::{Actor, Authenticated, ProtectedResource, ProtectedResourceMetadata};
@@ -59,9 +66,15 @@ type BoxError = Box<dyn Error + Send + Sync>;
 const DEV_CLIENT_ID: &str = "mcp-server";
 const DEV_CLIENT_SECRET: &str = "mcp-server-secret";
 
+/// How long the demo's client may take for all its steps.
+const DEMO_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The largest `--root-ca` file read.
+const MAX_ROOT_CA_BYTES: u64 = 1024 * 1024;
+
 /// Serve against a real tenant, or (no arguments) play every step on a local dev tenant.
 #[derive(Parser, Debug)]
-struct Args {
+pub(crate) struct Args {
     /// The Auth0 tenant's domain (`your-tenant.us.auth0.com`); without it, the dev-tenant demo.
     #[arg(long, env = "AUTH0_DOMAIN")]
     domain: Option<String>,
@@ -77,19 +90,22 @@ struct Args {
     /// Its client secret.
     #[arg(long, env = "AUTH0_CLIENT_SECRET")]
     client_secret: Option<String>,
+    /// A PEM file of root CAs trusted for the tenant's HTTPS, besides the system's.
+    #[arg(long, value_name = "PEM_FILE")]
+    root_ca: Option<PathBuf>,
     /// Where to listen.
     #[arg(long, default_value = "127.0.0.1:8080")]
     listen: SocketAddr,
 }
 
 /// What the server needs to know.
-struct Config {
+pub(crate) struct Config {
     domain: String,
     mcp_resource: String,
     calendar_resource: String,
     client_id: String,
     client_secret: String,
-    /// The dev tenant's CA, trusted in addition to the system roots.
+    /// A CA (the dev tenant's, or `--root-ca`), trusted in addition to the system roots.
     root_ca: Option<String>,
     /// Where the MCP server reaches the calendar API (the same process).
     calendar_events_url: String,
@@ -100,11 +116,24 @@ struct Config {
 #[tokio::main]
 async fn main() -> Result<(), BoxError> {
     let args = Args::parse();
-    match (&args.domain, &args.audience) {
-        (None, None) => demo().await,
-        (Some(domain), Some(audience)) => serve(&args, domain, audience).await,
-        _ => Err("give both --domain and --audience, or neither for the dev-tenant demo".into()),
+    if args.domain.is_none() && args.audience.is_none() {
+        return demo().await;
     }
+    let listener = TcpListener::bind(args.listen).await?;
+    serve(&args, listener).await
+}
+
+/// Serves against the tenant the flags name, on `listener`.
+pub(crate) async fn serve(args: &Args, listener: TcpListener) -> Result<(), BoxError> {
+    let listen = listener.local_addr()?;
+    let config = serve_config(args, listen)?;
+    let app = app(&config)?;
+    println!(
+        "MCP server    {} (listening on {listen})",
+        config.mcp_resource
+    );
+    axum::serve(listener, app).await?;
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -188,7 +217,7 @@ async fn calendar_events(
 }
 
 /// The two resources and their documents.
-fn app(config: &Config) -> Result<Router, BoxError> {
+pub(crate) fn app(config: &Config) -> Result<Router, BoxError> {
     let client = |audience: &str, credentials: bool| -> Result<ApiClient, auth0_api::Error> {
         let mut options = ApiClientOptions::builder()
             .domain(&config.domain)
@@ -261,8 +290,11 @@ fn path_of(resource: &str) -> Result<String, BoxError> {
     })
 }
 
-/// Serves against a real tenant.
-async fn serve(args: &Args, domain: &str, audience: &str) -> Result<(), BoxError> {
+/// The configuration for serving against a real tenant, the server listening on `listen`.
+pub(crate) fn serve_config(args: &Args, listen: SocketAddr) -> Result<Config, BoxError> {
+    let (Some(domain), Some(audience)) = (&args.domain, &args.audience) else {
+        return Err("give both --domain and --audience, or neither for the dev-tenant demo".into());
+    };
     let uri: http::Uri = audience.parse()?;
     let (Some(scheme), Some(authority)) = (uri.scheme_str(), uri.authority()) else {
         return Err("--audience must be the MCP server's absolute URL".into());
@@ -271,7 +303,11 @@ async fn serve(args: &Args, domain: &str, audience: &str) -> Result<(), BoxError
     let (Some(client_id), Some(client_secret)) = (&args.client_id, &args.client_secret) else {
         return Err("--client-id and --client-secret are needed for on-behalf-of calls".into());
     };
-    let config = Config {
+    let root_ca = match &args.root_ca {
+        Some(path) => Some(read_root_ca(path)?),
+        None => None,
+    };
+    Ok(Config {
         domain: domain.to_owned(),
         mcp_resource: audience.to_owned(),
         calendar_resource: args
@@ -280,20 +316,35 @@ async fn serve(args: &Args, domain: &str, audience: &str) -> Result<(), BoxError
             .unwrap_or_else(|| format!("{origin}/calendar")),
         client_id: client_id.clone(),
         client_secret: client_secret.clone(),
-        root_ca: None,
-        calendar_events_url: format!("http://{}/calendar/events", args.listen),
+        root_ca,
+        calendar_events_url: format!("http://{listen}/calendar/events"),
         allowed_hosts: vec![authority.host().to_owned(), authority.as_str().to_owned()],
-    };
-    let listener = TcpListener::bind(args.listen).await?;
-    println!("MCP server    {audience} (listening on {})", args.listen);
-    axum::serve(listener, app(&config)?).await?;
-    Ok(())
+    })
+}
+
+/// The PEM text of `--root-ca` (at most [`MAX_ROOT_CA_BYTES`]).
+fn read_root_ca(path: &std::path::Path) -> Result<String, BoxError> {
+    let file =
+        std::fs::File::open(path).map_err(|e| format!("--root-ca {}: {e}", path.display()))?;
+    let mut pem = String::new();
+    file.take(MAX_ROOT_CA_BYTES + 1)
+        .read_to_string(&mut pem)
+        .map_err(|e| format!("--root-ca {}: {e}", path.display()))?;
+    if pem.len() as u64 > MAX_ROOT_CA_BYTES {
+        return Err(format!(
+            "--root-ca {}: larger than {MAX_ROOT_CA_BYTES} bytes",
+            path.display()
+        )
+        .into());
+    }
+    Ok(pem)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The demo: a dev tenant, the server, and an rmcp client checking every step.
 
-async fn demo() -> Result<(), BoxError> {
+/// The dev-tenant demo: every step checked, within [`DEMO_TIMEOUT`].
+pub(crate) async fn demo() -> Result<(), BoxError> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     let origin = format!("http://{addr}");
@@ -322,7 +373,11 @@ async fn demo() -> Result<(), BoxError> {
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
     println!("MCP server    {mcp_resource}");
 
-    let outcome = play_the_user(&tenant, &mcp_resource).await;
+    let outcome =
+        match tokio::time::timeout(DEMO_TIMEOUT, play_the_user(&tenant, &mcp_resource)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(format!("the client's steps took more than {DEMO_TIMEOUT:?}").into()),
+        };
     server.abort();
     tenant.stop().await;
     match &outcome {
@@ -364,15 +419,22 @@ fn param<'a>(challenge: &'a str, name: &str) -> Option<&'a str> {
 }
 
 async fn play_the_user(tenant: &DevTenant, mcp: &str) -> Result<(), BoxError> {
-    // 1. No token: 401, and the document the challenge points at names the authorization server.
+    // 1. No token: 401 (not 403) without an error code, and the document the challenge points
+    // at names the authorization server.
     let challenge = match connect(mcp, None).await {
         Ok(_) => return Err("the server accepted a client without a token".into()),
+        Err(e) if !e.is_authorization_required() => {
+            return Err(format!("no token: not a 401: {e}").into());
+        }
         Err(e) => e
             .auth_challenge()
             .ok_or_else(|| format!("no 401 challenge: {e}"))?
             .to_owned(),
     };
     println!("client        no token: 401 {challenge}");
+    if param(&challenge, "error").is_some() {
+        return Err("the 401 without a token names an error".into());
+    }
     let metadata_url = param(&challenge, "resource_metadata").ok_or("no resource_metadata")?;
     let metadata: Value = reqwest::get(metadata_url).await?.json().await?;
     println!("client        {metadata_url}: {metadata}");

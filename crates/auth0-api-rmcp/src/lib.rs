@@ -7,7 +7,7 @@
 //! | piece | what it does |
 //! |---|---|
 //! | [`Caller`] | in a tool: the verified claims, the current actor and delegation chain, the raw token, [`on_behalf_of`](Caller::on_behalf_of) a downstream API |
-//! | [`ToolGuardLayer`] | per-tool scopes (403 `insufficient_scope`, `scope="<all the call needs>"`) and step-up (401 `insufficient_user_authentication`, `acr_values`, `max_age`), answered over HTTP before rmcp runs the tool |
+//! | [`ToolGuardLayer`] | per-tool scopes (403 `insufficient_scope`, `scope="<all the call needs>"`) and step-up (401 `insufficient_user_authentication`, `acr_values`, `max_age`), answered over HTTP before rmcp runs the tool; bodies it cannot read unambiguously refused (400); each MCP session bound to the caller that opened it (404 for another caller) |
 //! | [`auth0_api_axum::ProtectedResource`] | the resource: identifier = Auth0 API identifier = audience, its RFC 9728 document at `/.well-known/oauth-protected-resource/<path>`, its layer pointing challenges there |
 //!
 //! The chain, outermost first: `Auth0Layer` (401 with `resource_metadata` without a valid

@@ -7,6 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::Parser as _;
+
 use auth0_api::{ApiClient, ApiClientOptions};
 use auth0_api_axum::{
     Actor, Authenticated, ProtectedResource, ProtectedResourceMetadata, RequireScopes,
@@ -34,6 +36,11 @@ const AGENT_SECRET: &str = "python-agent-secret";
 const MCP_CLIENT_SECRET: &str = "mcp-server-secret";
 const MFA: &str = "http://schemas.openid.net/pape/policies/2007/06/multi-factor";
 
+/// The example program, whose demo and serve mode the tests below run.
+#[allow(dead_code)]
+#[path = "../examples/mcp_rmcp.rs"]
+mod example;
+
 #[derive(Clone)]
 struct TestServer {
     http: reqwest::Client,
@@ -50,7 +57,8 @@ impl TestServer {
             "actor": caller.actor().map_err(|e| tool_error(&e))?,
             "chain": caller.delegation_chain().map_err(|e| tool_error(&e))?,
             "scope": caller.verified().scope(),
-            "token_matches": caller.token().expose().split('.').count() == 3,
+            // The test server echoes the token so the test can compare it with what it sent.
+            "token": caller.token().expose(),
             "debug_redacted": !format!("{caller:?}").contains(caller.token().expose()),
         });
         Ok(CallToolResult::success(vec![ContentBlock::text(
@@ -94,10 +102,16 @@ struct Fixture {
     calendar_id: String,
     origin: String,
     server: tokio::task::JoinHandle<()>,
+    tools: ToolGuardLayer,
 }
 
 impl Fixture {
     async fn start() -> Self {
+        Self::start_with(|tools| tools).await
+    }
+
+    /// The fixture with more tool-guard settings.
+    async fn start_with(configure: impl FnOnce(ToolGuardLayer) -> ToolGuardLayer) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let origin = format!("http://{}", listener.local_addr().unwrap());
         let mcp_id = format!("{origin}/mcp");
@@ -147,14 +161,17 @@ impl Fixture {
             Arc::new(LocalSessionManager::default()),
             StreamableHttpServerConfig::default(),
         );
-        let tools = ToolGuardLayer::new()
-            .every_request_scopes(["mcp:read"])
-            .tool_scopes("calendar_events", ["calendar:read"])
-            .tool_scopes("transfer", ["payments:write"])
-            .tool_step_up(
-                "transfer",
-                RequireUserAuthentication::acr_values([MFA]).and_max_age(Duration::from_secs(300)),
-            );
+        let tools = configure(
+            ToolGuardLayer::new()
+                .every_request_scopes(["mcp:read"])
+                .tool_scopes("calendar_events", ["calendar:read"])
+                .tool_scopes("transfer", ["payments:write"])
+                .tool_step_up(
+                    "transfer",
+                    RequireUserAuthentication::acr_values([MFA])
+                        .and_max_age(Duration::from_secs(300)),
+                ),
+        );
         let downstream = Router::new()
             .route(
                 "/calendar/events",
@@ -186,6 +203,7 @@ impl Fixture {
             calendar_id,
             origin,
             server,
+            tools,
         }
     }
 
@@ -332,7 +350,7 @@ async fn valid_token_lists_and_calls_tools() {
     assert_eq!(me["sub"], "auth0|alice");
     assert_eq!(me["scope"], "mcp:read");
     assert_eq!(me["actor"], Value::Null);
-    assert_eq!(me["token_matches"], true);
+    assert_eq!(me["token"], token);
     assert_eq!(me["debug_redacted"], true);
     client.cancel().await.unwrap();
 
@@ -608,5 +626,332 @@ async fn oversized_bodies_and_batches_are_refused_before_rmcp() {
     // Without a token nothing is read: 401 from the layer.
     let response = http.post(&f.mcp_id).body("{}").send().await.unwrap();
     assert_eq!(response.status(), 401);
+    f.stop().await;
+}
+
+/// The example's promise: run without arguments, it plays every step against the dev tenant
+/// with an rmcp client and succeeds only when every step behaved (within its own timeout).
+#[tokio::test]
+async fn the_example_demo_plays_every_step() {
+    if let Err(e) = example::demo().await {
+        panic!("the mcp_rmcp demo failed: {e}");
+    }
+}
+
+/// The example's real-tenant mode (`--domain`, `--audience`, client credentials), here against
+/// a dev tenant trusted through `--root-ca`: tools listed, `whoami` and the on-behalf-of
+/// `calendar_events` called by an rmcp client.
+#[tokio::test]
+async fn the_example_serves_the_tenant_named_by_its_flags() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let audience = format!("http://{addr}/mcp");
+    let calendar = format!("http://{addr}/calendar");
+    let tenant = DevTenant::builder()
+        .client(MCP_CLIENT_ID, MCP_CLIENT_SECRET, [calendar.as_str()])
+        .start()
+        .await
+        .unwrap();
+    let ca = tenant.ca_path().display().to_string();
+    let listen = addr.to_string();
+    let flags = |root_ca: &str| {
+        example::Args::try_parse_from([
+            "mcp_rmcp",
+            "--domain",
+            tenant.domain(),
+            "--audience",
+            &audience,
+            "--client-id",
+            MCP_CLIENT_ID,
+            "--client-secret",
+            MCP_CLIENT_SECRET,
+            "--root-ca",
+            root_ca,
+            "--listen",
+            &listen,
+        ])
+        .unwrap()
+    };
+    let missing = format!("{ca}.missing");
+    assert!(example::serve_config(&flags(&missing), addr).is_err());
+    let args = flags(&ca);
+    let server = tokio::spawn(async move { example::serve(&args, listener).await });
+
+    let token = tenant
+        .mint()
+        .sub("auth0|bob")
+        .aud(json!(audience))
+        .scope("mcp:read calendar:read")
+        .sign();
+    let transport = StreamableHttpClientTransport::from_config(
+        StreamableHttpClientTransportConfig::with_uri(audience.as_str()).auth_header(token),
+    );
+    let client = ().serve(transport).await.unwrap();
+    let mut tools: Vec<String> = client
+        .list_all_tools()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|t| t.name.into_owned())
+        .collect();
+    tools.sort();
+    assert_eq!(tools, ["calendar_events", "whoami"]);
+    let me = text_json(&call(&client, "whoami").await);
+    assert_eq!(me["user"], "auth0|bob");
+    assert_eq!(me["scope"], "mcp:read calendar:read");
+    // The exchange goes to the tenant over HTTPS trusted through --root-ca.
+    let events = call(&client, "calendar_events").await;
+    assert_ne!(events.is_error, Some(true), "{events:?}");
+    let events = text_json(&events);
+    assert_eq!(events["user"], "auth0|bob");
+    assert_eq!(events["current_actor"], MCP_CLIENT_ID);
+    client.cancel().await.unwrap();
+    server.abort();
+    tenant.stop().await;
+}
+
+/// Raw streamable-HTTP calls, for what the rmcp client does not show (session ids, statuses).
+struct Raw<'a> {
+    http: reqwest::Client,
+    url: &'a str,
+}
+
+impl Raw<'_> {
+    /// Sends a JSON-RPC body with `token` and `session`: the status, the session header and
+    /// the body text (bounded in time).
+    async fn post(
+        &self,
+        token: &str,
+        session: Option<&str>,
+        body: &str,
+    ) -> (u16, Option<String>, String) {
+        let mut request = self
+            .http
+            .post(self.url)
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2025-06-18")
+            .body(body.to_owned());
+        if let Some(session) = session {
+            request = request.header("mcp-session-id", session);
+        }
+        Self::read(request).await
+    }
+
+    async fn delete(&self, token: &str, session: &str) -> (u16, Option<String>, String) {
+        let request = self
+            .http
+            .delete(self.url)
+            .bearer_auth(token)
+            .header("mcp-protocol-version", "2025-06-18")
+            .header("mcp-session-id", session);
+        Self::read(request).await
+    }
+
+    async fn read(request: reqwest::RequestBuilder) -> (u16, Option<String>, String) {
+        tokio::time::timeout(Duration::from_secs(20), async {
+            let response = request.send().await.unwrap();
+            let status = response.status().as_u16();
+            let session = response
+                .headers()
+                .get("mcp-session-id")
+                .map(|v| v.to_str().unwrap().to_owned());
+            (status, session, response.text().await.unwrap())
+        })
+        .await
+        .expect("an answer within 20 s")
+    }
+
+    /// Initializes a session for `token`: its id.
+    async fn open_session(&self, token: &str) -> String {
+        let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"raw","version":"1"}}}"#;
+        let (status, session, body) = self.post(token, None, init).await;
+        assert_eq!(status, 200, "{body}");
+        let session = session.expect("a session id");
+        let initialized = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        let (status, _, body) = self.post(token, Some(&session), initialized).await;
+        assert_eq!(status, 202, "{body}");
+        session
+    }
+}
+
+const WHOAMI: &str =
+    r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"whoami","arguments":{}}}"#;
+
+#[tokio::test]
+async fn a_session_is_bound_to_the_caller_that_opened_it() {
+    let f = Fixture::start().await;
+    let raw = Raw {
+        http: reqwest::Client::new(),
+        url: &f.mcp_id,
+    };
+    let alice = f.user().scope("mcp:read").sign();
+    let session = raw.open_session(&alice).await;
+    assert_eq!(f.tools.recorded_sessions(), 1);
+    let (status, _, body) = raw.post(&alice, Some(&session), WHOAMI).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains(r#"\"sub\":\"auth0|alice\""#), "{body}");
+
+    // Another user, or the same user through another client, with Alice's session id: 404, as
+    // for a session that does not exist, on every method.
+    let bob = f
+        .tenant
+        .mint()
+        .sub("auth0|bob")
+        .aud(json!(f.mcp_id))
+        .claim("azp", json!("mcp-client"))
+        .scope("mcp:read")
+        .sign();
+    let alice_elsewhere = f
+        .user()
+        .claim("azp", json!("another-client"))
+        .scope("mcp:read")
+        .sign();
+    for intruder in [&bob, &alice_elsewhere] {
+        let (status, _, body) = raw.post(intruder, Some(&session), WHOAMI).await;
+        assert_eq!(status, 404, "{body}");
+        assert!(!body.contains("alice"), "{body}");
+        let (status, _, _) = raw.delete(intruder, &session).await;
+        assert_eq!(status, 404);
+        let stream = raw
+            .http
+            .get(raw.url)
+            .bearer_auth(intruder)
+            .header("accept", "text/event-stream")
+            .header("mcp-session-id", &session)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stream.status(), 404);
+    }
+    // Bob's own session works, and Alice's still does.
+    let bobs = raw.open_session(&bob).await;
+    assert_ne!(bobs, session);
+    let (status, _, body) = raw.post(&bob, Some(&bobs), WHOAMI).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("auth0|bob"), "{body}");
+    // A new token for the same user and client keeps the session.
+    let alice_again = f.user().scope("mcp:read").sign();
+    let (status, _, body) = raw.post(&alice_again, Some(&session), WHOAMI).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("auth0|alice"), "{body}");
+
+    // Alice ends her session: its record goes; the id is then unknown to rmcp (404).
+    assert_eq!(f.tools.recorded_sessions(), 2);
+    let (status, _, _) = raw.delete(&alice, &session).await;
+    assert!((200..300).contains(&status), "{status}");
+    assert_eq!(f.tools.recorded_sessions(), 1);
+    let (status, _, _) = raw.post(&alice, Some(&session), WHOAMI).await;
+    assert_eq!(status, 404);
+    // An id never issued is left to rmcp: 404 too.
+    let (status, _, _) = raw.post(&alice, Some("no-such-session"), WHOAMI).await;
+    assert_eq!(status, 404);
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn session_records_are_capped() {
+    let f = Fixture::start_with(|tools| tools.max_sessions(2)).await;
+    let raw = Raw {
+        http: reqwest::Client::new(),
+        url: &f.mcp_id,
+    };
+    let alice = f.user().scope("mcp:read").sign();
+    for _ in 0..4 {
+        raw.open_session(&alice).await;
+    }
+    assert_eq!(f.tools.recorded_sessions(), 2);
+    f.stop().await;
+}
+
+/// The guard reads the body rmcp will read; what it cannot read unambiguously is refused before
+/// rmcp (400 with a JSON-RPC error), so it cannot check one tool while rmcp calls another.
+#[tokio::test]
+async fn unreadable_or_ambiguous_bodies_fail_closed() {
+    let f = Fixture::start().await;
+    let raw = Raw {
+        http: reqwest::Client::new(),
+        url: &f.mcp_id,
+    };
+    // mcp:read only: `whoami` is allowed, `transfer` (payments:write, step-up) is not.
+    let token = f.user().scope("mcp:read").sign();
+    let session = raw.open_session(&token).await;
+    let code = |body: &str| -> i64 {
+        let error: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(error["jsonrpc"], "2.0");
+        assert_eq!(error["id"], Value::Null);
+        error["error"]["code"].as_i64().unwrap()
+    };
+    for body in [
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami","name":"transfer","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"transfer","name":"whoami","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"ping","method":"tools/call","params":{"name":"transfer","arguments":{}}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"whoami"},"params":{"name":"transfer"}}"#,
+        "not json",
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call""#,
+    ] {
+        let (status, _, answer) = raw.post(&token, Some(&session), body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(code(&answer), -32700, "{body}");
+    }
+    for body in [
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":["transfer"]}}"#,
+        r#"{"jsonrpc":"2.0","id":3,"method":7}"#,
+        r#"[]"#,
+        r#"42"#,
+    ] {
+        let (status, _, answer) = raw.post(&token, Some(&session), body).await;
+        assert_eq!(status, 400, "{body}: {answer}");
+        assert_eq!(code(&answer), -32600, "{body}");
+    }
+    // The session still works for a well-formed call.
+    let (status, _, body) = raw.post(&token, Some(&session), WHOAMI).await;
+    assert_eq!(status, 200, "{body}");
+    f.stop().await;
+}
+
+#[tokio::test]
+async fn every_request_step_up_and_a_smaller_body_limit() {
+    let f = Fixture::start_with(|tools| {
+        tools
+            .every_request_step_up(RequireUserAuthentication::max_age(Duration::from_secs(600)))
+            .max_body_bytes(1024)
+    })
+    .await;
+    // No recent login: even initialize is refused with the step-up challenge.
+    let stale = f
+        .user()
+        .scope("mcp:read")
+        .authenticated_secs_ago(3600)
+        .sign();
+    let err = init_error(f.connect(Some(&stale)).await, "initialized without step-up");
+    let challenge = err.auth_challenge().unwrap().to_owned();
+    assert_eq!(
+        param(&challenge, "error"),
+        Some("insufficient_user_authentication")
+    );
+    assert_eq!(param(&challenge, "max_age"), Some("600"));
+    // A recent login: initialize and whoami.
+    let fresh = f.user().scope("mcp:read").authenticated_secs_ago(5).sign();
+    let client = f.connect(Some(&fresh)).await.unwrap();
+    assert_eq!(
+        text_json(&call(&client, "whoami").await)["sub"],
+        "auth0|alice"
+    );
+    client.cancel().await.ok();
+
+    // The smaller limit: 1 KiB passes, one byte more is 413.
+    let raw = Raw {
+        http: reqwest::Client::new(),
+        url: &f.mcp_id,
+    };
+    let session = raw.open_session(&fresh).await;
+    let pad = |len: usize| format!("{WHOAMI:<len$}");
+    let (status, _, body) = raw.post(&fresh, Some(&session), &pad(1024)).await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("auth0|alice"), "{body}");
+    let (status, _, _) = raw.post(&fresh, Some(&session), &pad(1025)).await;
+    assert_eq!(status, 413);
     f.stop().await;
 }
