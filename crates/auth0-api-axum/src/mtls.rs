@@ -35,7 +35,7 @@
 //!     ApiClientOptions::builder()
 //!         .domain("your-tenant.auth0.com")
 //!         .audience("https://api.example.com")
-//!         .certificate_binding(CertificateBinding::Enforced)
+//!         .certificate_binding(CertificateBinding::Enforced) // the default, spelled out
 //!         .build()?,
 //! )?;
 //! let layer = Auth0Layer::builder(client)

@@ -261,7 +261,10 @@ impl ApiClient {
     }
 
     /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
-    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
+    /// token, for DPoP the proof and its `cnf.jkt` binding, and for a certificate-bound token
+    /// (`cnf.x5t#S256`) the request's client certificate (unless
+    /// [`certificate_binding`](crate::ApiClientOptionsBuilder::certificate_binding) opts out;
+    /// see [`mtls`](crate::mtls)). Every error carries its status,
     /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
     pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
         self.observed(
@@ -274,6 +277,11 @@ impl ApiClient {
     }
 
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
+    ///
+    /// There is no request here, hence no DPoP proof and no client certificate: a token bound
+    /// to a key (`cnf.jkt`) or to a certificate (`cnf.x5t#S256`, RFC 8705) is accepted on its
+    /// signature and claims alone. [`verify_request`](Self::verify_request) checks both
+    /// bindings; use it for requests.
     ///
     /// ```no_run
     /// # async fn run(client: auth0_api::ApiClient, token: &str) -> Result<(), auth0_api::Error> {
