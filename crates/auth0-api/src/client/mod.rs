@@ -269,7 +269,13 @@ impl ApiClient {
     pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
         self.observed(
             EntryPoint::Request,
-            || tracing::debug_span!("auth0_api::verify_request"),
+            || {
+                tracing::debug_span!(
+                    "auth0_api::verify_request",
+                    scheme = tracing::field::Empty,
+                    error = tracing::field::Empty
+                )
+            },
             |v| Some(v.scheme),
             self.authenticate(request),
         )
@@ -309,7 +315,12 @@ impl ApiClient {
         );
         self.observed(
             EntryPoint::AccessToken,
-            || tracing::debug_span!("auth0_api::verify_access_token"),
+            || {
+                tracing::debug_span!(
+                    "auth0_api::verify_access_token",
+                    error = tracing::field::Empty
+                )
+            },
             |_| None,
             work,
         )
@@ -350,7 +361,12 @@ impl ApiClient {
     ) -> Result<VerifiedProof> {
         self.observed(
             EntryPoint::DpopProof,
-            || tracing::debug_span!("auth0_api::verify_dpop_proof"),
+            || {
+                tracing::debug_span!(
+                    "auth0_api::verify_dpop_proof",
+                    error = tracing::field::Empty
+                )
+            },
             |_| None,
             self.inner
                 .dpop
@@ -361,8 +377,9 @@ impl ApiClient {
 
     /// Runs an entry point's `work`: inside the span `span` makes only when a subscriber
     /// listens at debug level (a disabled span still costs its creation and `log` checks on
-    /// every verification), and told to the observer, if any, with its outcome, the scheme
-    /// `scheme` reads from a success, and its latency.
+    /// every verification), with the span's `scheme` and `error` fields recorded from the
+    /// outcome, and told to the observer, if any, with its outcome, the scheme `scheme` reads
+    /// from a success, and its latency.
     async fn observed<T>(
         &self,
         entry: EntryPoint,
@@ -373,7 +390,21 @@ impl ApiClient {
         let observe = &self.inner.options.observe;
         let started = observe.start();
         let outcome = if tracing::level_enabled!(tracing::Level::DEBUG) {
-            work.instrument(span()).await
+            let span = span();
+            let outcome = work.instrument(span.clone()).await;
+            // The span's fields (declared empty by `span`): the scheme of a success, the OAuth
+            // error code of a failure; never token material.
+            match &outcome {
+                Ok(verified) => {
+                    if let Some(s) = scheme(verified) {
+                        span.record("scheme", s.as_str());
+                    }
+                }
+                Err(e) => {
+                    span.record("error", e.error_code());
+                }
+            }
+            outcome
         } else {
             work.await
         };
