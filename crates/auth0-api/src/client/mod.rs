@@ -1,5 +1,6 @@
 //! [`ApiClient`]: the public entry points, thin, delegating to the modules that do the work.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::fetch::loader::DocumentLoader;
 use crate::observe::EntryPoint;
 use crate::options::{ApiClientOptions, DpopMode};
 use crate::request::VerifyRequest;
+use crate::token_location::TokenSource;
 use crate::verify::{RequestContext, TokenVerifier};
 
 mod authenticate;
@@ -70,6 +72,9 @@ pub struct VerifiedRequest {
     pub scheme: AuthScheme,
     /// The checked DPoP proof, for DPoP requests.
     pub proof: Option<VerifiedProof>,
+    /// Where the token was found: the `Authorization` header, or one of the configured
+    /// [`TokenLocations`](crate::TokenLocations).
+    pub token_source: TokenSource,
 }
 
 impl VerifiedRequest {
@@ -280,6 +285,30 @@ impl ApiClient {
             self.authenticate(request),
         )
         .await
+    }
+
+    /// The access token a request carries outside the `Authorization` header, in one of the
+    /// configured [`TokenLocations`](crate::TokenLocations), and where; `Ok(None)` without
+    /// token locations or when none of them holds a token. The token is *not* verified: this
+    /// is what [`verify_request`](Self::verify_request) would read, for middleware that must
+    /// tell a request with credentials from an anonymous one, or keep the raw token once the
+    /// request verified (it is found the same way, so it is the token that was verified).
+    /// The `Authorization` and `DPoP` headers are not looked at.
+    ///
+    /// # Errors
+    /// `400 invalid_request` (with this client's challenge), as `verify_request` answers it:
+    /// a token in several places or the same place twice, or a form body over
+    /// [`MAX_FORM_BODY_BYTES`](crate::token_location::MAX_FORM_BODY_BYTES).
+    pub fn token_in_locations<'r>(
+        &self,
+        request: &'r VerifyRequest<'_>,
+    ) -> Result<Option<(TokenSource, Cow<'r, str>)>> {
+        let Some(locations) = &self.inner.options.token_locations else {
+            return Ok(None);
+        };
+        locations
+            .find(request)
+            .map_err(|e| self.with_challenge(e.into(), None))
     }
 
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
