@@ -6,7 +6,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use auth0_api::{ApiClient, Error, VerifiedRequest, VerifyRequest};
+use auth0_api::{ApiClient, Error, TokenSource, VerifiedRequest, VerifyRequest};
 use axum_core::body::Body;
 use axum_core::response::{IntoResponse, Response};
 use http::request::Parts;
@@ -33,8 +33,16 @@ use crate::url::UrlSource;
 ///   `resource_metadata` when configured), `DPoP-Nonce` when the error carries one, and
 ///   `{"error", "error_description"}` ([`AuthRejection`]).
 /// - [`optional`](Self::optional) mode: a request with neither an `Authorization` nor a `DPoP`
-///   header goes on anonymously (only the [`AuthContext`] in its extensions); one with
-///   credentials is verified as above, so an invalid token is still refused.
+///   header, nor a token in one of the client's
+///   [`TokenLocations`](auth0_api::TokenLocations) (query, cookie, custom header), goes on
+///   anonymously (only the [`AuthContext`] in its extensions); one with credentials is
+///   verified as above, so an invalid token is still refused.
+/// - Token locations: the [`AccessToken`] is the token that was verified, wherever it was
+///   found. The handler's response to a request authenticated with a query token gets
+///   `Cache-Control: private` (RFC 6750 section 2.3) unless it set a `Cache-Control` itself. The layer never reads request
+///   bodies, so form-body tokens are for handlers that call `verify_request` themselves.
+/// - mTLS: a configured client certificate header from a peer that is not a trusted proxy is
+///   removed from the request before the handler sees it (see [`mtls`](crate::mtls)).
 ///
 /// The layer answers every request it wraps: mount public routes (such as the RFC 9728 metadata
 /// document) outside it, and put guards ([`RequireScopes`](crate::RequireScopes), ...) inside it.
@@ -260,11 +268,18 @@ where
             inner: Box::pin(async move {
                 let (mut parts, body) = request.into_parts();
                 match authenticate(&context, optional, &mut parts).await {
-                    Ok(nonce) => {
+                    Ok(passed) => {
                         let response = inner.call(Request::from_parts(parts, body)).await?;
                         let mut response = response.map(Body::new);
-                        if let Some(nonce) = nonce {
+                        if let Some(nonce) = passed.nonce {
                             response.headers_mut().insert(DPOP_NONCE, nonce);
+                        }
+                        if passed.query_token {
+                            // RFC 6750 section 2.3; a handler's own Cache-Control is kept.
+                            response
+                                .headers_mut()
+                                .entry(http::header::CACHE_CONTROL)
+                                .or_insert(HeaderValue::from_static("private"));
                         }
                         Ok(response)
                     }
@@ -275,46 +290,82 @@ where
     }
 }
 
-/// Verifies the request and fills its extensions; returns the `DPoP-Nonce` to send, if any.
+/// The `DPoP` request header.
+const DPOP: HeaderName = HeaderName::from_static("dpop");
+
+/// What `verify_request` reads of a request: headers, method and URL (borrowed).
+fn request_of<'a>(parts: &'a Parts, url: Option<&'a str>) -> VerifyRequest<'a> {
+    let request = VerifyRequest::from_headers(&parts.headers).method(parts.method.as_str());
+    match url {
+        Some(url) => request.url(url),
+        None => request,
+    }
+}
+
+/// What a request that went on needs on its response.
+#[derive(Default)]
+struct Passed {
+    /// The `DPoP-Nonce` to send.
+    nonce: Option<HeaderValue>,
+    /// The token came from the query (RFC 6750 section 2.3: `Cache-Control: private`).
+    query_token: bool,
+}
+
+/// Verifies the request and fills its extensions.
 async fn authenticate(
     context: &AuthContext,
     optional: bool,
     parts: &mut Parts,
-) -> Result<Option<HeaderValue>, AuthRejection> {
+) -> Result<Passed, AuthRejection> {
     // Nothing in a request may pose as verified.
     parts.extensions.remove::<VerifiedRequest>();
     parts.extensions.remove::<AccessToken>();
     parts.extensions.insert(context.clone());
-    let anonymous = !parts.headers.contains_key(http::header::AUTHORIZATION)
-        && !parts.headers.contains_key("dpop");
-    if optional && anonymous {
-        return Ok(None);
-    }
+    // A certificate header the client wrote itself is dropped before anything reads it.
+    let trust = context.certificates().strip_untrusted(parts);
     let url = context.url_source().request_url(parts);
+    let client = context.client();
+    let url = url.as_deref();
+    if optional
+        && !parts.headers.contains_key(http::header::AUTHORIZATION)
+        && !parts.headers.contains_key(DPOP)
+        // A token in a configured location is credentials too (one that cannot be read, such
+        // as a repeated cookie, is refused below as `verify_request` answers it).
+        && matches!(client.token_in_locations(&request_of(parts, url)), Ok(None))
+    {
+        return Ok(Passed::default());
+    }
     let certificate = context
         .certificates()
-        .certificate(parts)
+        .certificate(parts, trust)
         .map_err(|e| context.reject(e, None))?;
-    let mut request = VerifyRequest::from_headers(&parts.headers).method(parts.method.as_str());
-    if let Some(url) = url {
-        request = request.url(url);
-    }
+    let mut request = request_of(parts, url);
     if let Some(der) = certificate {
         request = request.client_certificate(der);
     }
-    let verified = context
-        .client()
+    let verified = client
         .verify_request(request)
         .await
         .map_err(|e| AuthRejection::from(context.finish(e)))?;
     let nonce = verified
         .next_dpop_nonce()
         .and_then(|n| HeaderValue::from_str(n).ok());
-    if let Some(token) = AccessToken::from_headers(&parts.headers) {
+    let token = match verified.token_source {
+        TokenSource::Authorization => AccessToken::from_headers(&parts.headers),
+        // Found again the way `verify_request` found it (only for tokens outside
+        // `Authorization`), so it is the token that was verified.
+        _ => client
+            .token_in_locations(&request_of(parts, url))
+            .ok()
+            .flatten()
+            .map(|(_, token)| AccessToken::new(token.into_owned())),
+    };
+    if let Some(token) = token {
         parts.extensions.insert(token);
     }
+    let query_token = verified.token_source == TokenSource::Query;
     parts.extensions.insert(verified);
-    Ok(nonce)
+    Ok(Passed { nonce, query_token })
 }
 
 /// The response future of [`Auth0Service`].

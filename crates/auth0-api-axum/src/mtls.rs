@@ -21,6 +21,9 @@
 //!    `into_make_service_with_connect_info::<SocketAddr>()`) is one of the configured trusted
 //!    proxies. From any other peer the header is ignored, so a client cannot claim a
 //!    certificate by sending the header itself; without `ConnectInfo` it is always ignored.
+//!    An ignored header is also removed from the request before it reaches the handler (in
+//!    optional mode too), so that nothing downstream mistakes client-written data for the
+//!    proxy's.
 //!    A trusted proxy's value that cannot be read (not PEM or URL-encoded PEM, over
 //!    [`MAX_CERTIFICATE_HEADER_BYTES`](auth0_api::mtls::MAX_CERTIFICATE_HEADER_BYTES), or
 //!    several header lines) is refused with `400 invalid_request`.
@@ -35,7 +38,7 @@
 //!     ApiClientOptions::builder()
 //!         .domain("your-tenant.auth0.com")
 //!         .audience("https://api.example.com")
-//!         .certificate_binding(CertificateBinding::Enforced)
+//!         .certificate_binding(CertificateBinding::Enforced) // the default, spelled out
 //!         .build()?,
 //! )?;
 //! let layer = Auth0Layer::builder(client)
@@ -142,23 +145,43 @@ pub(crate) struct CertificateSource {
     pub(crate) trusted: Vec<IpNet>,
 }
 
+/// Whether the certificate header of a request may be believed (its peer is a trusted proxy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HeaderTrust(bool);
+
 impl CertificateSource {
-    /// The client certificate of this request, if any: the [`ClientCertificate`] extension,
-    /// else the header when the peer is a trusted proxy.
-    pub(crate) fn certificate(&self, parts: &Parts) -> Result<Option<Vec<u8>>, Error> {
-        if let Some(ClientCertificate(der)) = parts.extensions.get::<ClientCertificate>() {
-            return Ok(Some(der.clone()));
-        }
+    /// Removes the certificate header from a request whose peer is not a trusted proxy (the
+    /// client wrote it, so the handler must not see it either). Costs nothing without a
+    /// configured header.
+    pub(crate) fn strip_untrusted(&self, parts: &mut Parts) -> HeaderTrust {
         let Some(name) = &self.header else {
-            return Ok(None);
+            return HeaderTrust(false);
         };
         let peer = parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        if !peer.is_some_and(|ip| self.trusted.iter().any(|net| net.contains(ip))) {
-            return Ok(None);
+        let trusted = peer.is_some_and(|ip| self.trusted.iter().any(|net| net.contains(ip)));
+        if !trusted {
+            parts.headers.remove(name);
         }
+        HeaderTrust(trusted)
+    }
+
+    /// The client certificate of this request, if any: the [`ClientCertificate`] extension,
+    /// else the header when the peer is a trusted proxy (`trust`, from
+    /// [`strip_untrusted`](Self::strip_untrusted)).
+    pub(crate) fn certificate(
+        &self,
+        parts: &Parts,
+        trust: HeaderTrust,
+    ) -> Result<Option<Vec<u8>>, Error> {
+        if let Some(ClientCertificate(der)) = parts.extensions.get::<ClientCertificate>() {
+            return Ok(Some(der.clone()));
+        }
+        let (Some(name), HeaderTrust(true)) = (&self.header, trust) else {
+            return Ok(None);
+        };
         let mut values = parts.headers.get_all(name).iter();
         match (values.next(), values.next()) {
             (None, _) => Ok(None),

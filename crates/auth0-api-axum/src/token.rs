@@ -9,7 +9,9 @@ use http::request::Parts;
 use crate::context::{cloned_extension, unauthenticated};
 use crate::response::AuthRejection;
 
-/// The raw access token of an authenticated request, as the client sent it (without the scheme).
+/// The raw access token of an authenticated request, as the client sent it: from the
+/// `Authorization` header (without the scheme), or from the configured
+/// [`TokenLocations`](auth0_api::TokenLocations) place it was verified from.
 ///
 /// The layer stores it in the request extensions next to the
 /// [`VerifiedRequest`](auth0_api::VerifiedRequest), for what needs the token itself: exchanging
@@ -38,6 +40,11 @@ impl AccessToken {
     /// The token itself. Do not log it.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+
+    /// A token found by the layer (outside `Authorization`).
+    pub(crate) fn new(token: String) -> Self {
+        Self(token)
     }
 
     /// The token from an `Authorization` header of the form `<scheme> <token>` (split at the

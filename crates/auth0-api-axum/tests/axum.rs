@@ -1221,7 +1221,110 @@ mod mtls {
             )
             .await;
             assert_eq!(reply.status, StatusCode::OK);
+
+            // The handler sees the header only when a trusted proxy set it: from anyone else
+            // (or with no peer address) it is removed, in optional mode too, credentials or not.
+            let plain = bearer(&super::token(t));
+            let seen = |layer: Auth0Layer, request: Request| async move {
+                send(echo_header(layer), request).await
+            };
+            let reply = seen(
+                layer(t, &["10.0.0.0/8"]),
+                from_peer(
+                    get_req("/seen", &[("authorization", &auth), (HEADER, &escaped)]),
+                    "10.0.0.1:1",
+                ),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            assert_eq!(reply.body, escaped);
+            for peer in [Some("192.0.2.1:1"), None] {
+                for (optional, credentials) in [(false, true), (true, true), (true, false)] {
+                    let mut headers = vec![(HEADER, "client-written")];
+                    if credentials {
+                        headers.push(("authorization", plain.as_str()));
+                    }
+                    let mut request = get_req("/seen", &headers);
+                    if let Some(peer) = peer {
+                        request = from_peer(request, peer);
+                    }
+                    let mut l = layer(t, &["10.0.0.0/8"]);
+                    if optional {
+                        l = l.optional();
+                    }
+                    let reply = seen(l, request).await;
+                    assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                    assert_eq!(reply.body, "none", "{peer:?} {optional} {credentials}");
+                }
+            }
         });
+    }
+
+    /// `/seen`: the certificate header as the handler sees it.
+    fn echo_header(layer: Auth0Layer) -> Router {
+        Router::new()
+            .route(
+                "/seen",
+                get(|headers: HeaderMap| async move {
+                    headers
+                        .get(HEADER)
+                        .map_or("none".to_owned(), |v| v.to_str().unwrap().to_owned())
+                }),
+            )
+            .layer(layer)
+    }
+
+    /// RFC 8705 section 3 by default: the layer's client, with default options, refuses a
+    /// certificate-bound token without its certificate; unbound tokens are unaffected.
+    #[test]
+    fn mtls_enforced_by_default_through_the_layer() {
+        run(|t| async move {
+            let cert = TestCertificate::generate("client").unwrap();
+            let token = bound(t, &cert);
+            let app = || app(Auth0Layer::new(client(t)));
+            let reply = send(
+                app(),
+                get_req("/data", &[("authorization", &bearer(&token))]),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(reply.json()["error"], "invalid_token");
+            let description = "Certificate-bound token requires a mutual-TLS client certificate";
+            assert_eq!(reply.json()["error_description"], description);
+            assert_eq!(
+                reply.challenge(),
+                format!(
+                    r#"Bearer error="invalid_token", error_description="{description}", DPoP algs="ES256""#
+                )
+            );
+            // With its certificate (the TLS connection's extension): accepted.
+            let mut request = get_req("/data", &[("authorization", &bearer(&token))]);
+            request
+                .extensions_mut()
+                .insert(ClientCertificate(cert.der().to_vec()));
+            assert_eq!(send(app(), request).await.status, StatusCode::OK);
+            // Unbound tokens, with or without a certificate: unaffected.
+            let plain = bearer(&super::token(t));
+            let reply = send(app(), get_req("/data", &[("authorization", &plain)])).await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            let mut request = get_req("/data", &[("authorization", &plain)]);
+            request
+                .extensions_mut()
+                .insert(ClientCertificate(cert.der().to_vec()));
+            assert_eq!(send(app(), request).await.status, StatusCode::OK);
+            // The explicit opt-out: the bound token passes without its certificate.
+            let lax = client_with(t, |b| b.certificate_binding(CertificateBinding::Ignored));
+            let reply = send(
+                app_with(lax),
+                get_req("/data", &[("authorization", &bearer(&token))]),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+        });
+    }
+
+    fn app_with(client: ApiClient) -> Router {
+        app(Auth0Layer::new(client))
     }
 
     #[test]
@@ -1479,4 +1582,168 @@ fn stacked_scope_guards_name_every_scope_the_call_needs() {
             (StatusCode::OK, "events")
         );
     });
+}
+
+/// Tokens outside `Authorization` (`TokenLocations`) through the layer: required and optional
+/// routes, the `AccessToken` that was verified, `Cache-Control: private` for query tokens.
+/// `cargo test token_location`.
+mod token_location {
+    use super::*;
+    use auth0_api::TokenLocations;
+
+    fn located(t: &DevTenant) -> ApiClient {
+        client_with(t, |b| {
+            b.token_locations(
+                TokenLocations::new()
+                    .query()
+                    .cookie("at")
+                    .header("x-access-token"),
+            )
+        })
+    }
+
+    /// `app`'s routes plus `/cached`, whose handler sets its own `Cache-Control`.
+    fn located_app(layer: Auth0Layer) -> Router {
+        Router::new()
+            .route(
+                "/cached",
+                get(|| async { ([(axum::http::header::CACHE_CONTROL, "no-store")], "cached") }),
+            )
+            .layer(layer.clone())
+            .merge(app(layer))
+    }
+
+    #[test]
+    fn token_location_access_token_is_the_verified_one() {
+        run(|t| async move {
+            let token = token(t);
+            let app = || located_app(Auth0Layer::new(located(t)));
+            let cookie = format!("theme=dark; at={token}");
+            for (request, query) in [
+                (get_req("/data", &[("cookie", &cookie)]), false),
+                (get_req("/data", &[("x-access-token", &token)]), false),
+                (get_req(&format!("/data?access_token={token}"), &[]), true),
+                (
+                    get_req("/data", &[("authorization", &bearer(&token))]),
+                    false,
+                ),
+            ] {
+                let reply = send(app(), request).await;
+                assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+                let body = reply.json();
+                assert_eq!(body["sub"], "auth0|alice");
+                assert_eq!(body["scheme"], "Bearer");
+                assert_eq!(body["token"], token.as_str());
+                // RFC 6750 section 2.3: a success answering a query token is private.
+                let cache_control = reply.headers.get("cache-control");
+                if query {
+                    assert_eq!(cache_control.unwrap(), "private");
+                } else {
+                    assert!(cache_control.is_none(), "{cache_control:?}");
+                }
+            }
+            // A handler's own Cache-Control is kept.
+            let reply = send(
+                app(),
+                get_req(&format!("/cached?access_token={token}"), &[]),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            assert_eq!(reply.headers["cache-control"], "no-store");
+            // One method per request: a cookie and a header token together are 400.
+            let reply = send(
+                app(),
+                get_req(
+                    "/data",
+                    &[("cookie", &cookie), ("authorization", &bearer(&token))],
+                ),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::BAD_REQUEST);
+            assert_eq!(reply.json()["error"], "invalid_request");
+            // An invalid cookie token is refused like any token.
+            let expired = t.mint().aud(json!(AUD)).expired().sign();
+            let reply = send(
+                app(),
+                get_req("/data", &[("cookie", &format!("at={expired}"))]),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
+            assert_eq!(reply.json()["error"], "invalid_token");
+        });
+    }
+
+    #[test]
+    fn token_location_optional_routes_see_tokens_outside_authorization() {
+        run(|t| async move {
+            let token = token(t);
+            let layer = Auth0Layer::new(located(t)).optional();
+            let expired = t.mint().aud(json!(AUD)).expired().sign();
+            for path in ["/maybe", "/option"] {
+                let app = || located_app(layer.clone());
+                // Nothing anywhere (an unrelated cookie included): anonymous.
+                let reply = send(app(), get_req(path, &[("cookie", "theme=dark")])).await;
+                assert_eq!(reply.status, StatusCode::OK);
+                assert_eq!(reply.body, "anonymous");
+                // A token in any configured place: verified.
+                for request in [
+                    get_req(path, &[("cookie", &format!("at={token}"))]),
+                    get_req(path, &[("x-access-token", &token)]),
+                    get_req(&format!("{path}?access_token={token}"), &[]),
+                ] {
+                    let reply = send(app(), request).await;
+                    assert_eq!(reply.status, StatusCode::OK, "{path}");
+                    assert_eq!(reply.body, "user auth0|alice", "{path}");
+                }
+                // An invalid one is refused, not taken as anonymous.
+                let reply = send(
+                    app(),
+                    get_req(path, &[("cookie", &format!("at={expired}"))]),
+                )
+                .await;
+                assert_eq!(reply.status, StatusCode::UNAUTHORIZED, "{path}");
+                assert_eq!(reply.json()["error"], "invalid_token");
+                // So is one that cannot be read (the cookie twice): 400, as verify_request says.
+                let reply = send(
+                    app(),
+                    get_req(path, &[("cookie", &format!("at={token}; at={token}"))]),
+                )
+                .await;
+                assert_eq!(reply.status, StatusCode::BAD_REQUEST, "{path}");
+                assert_eq!(reply.json()["error"], "invalid_request");
+            }
+            // The AccessToken of an optional route is the verified token too.
+            let reply = send(
+                located_app(layer.clone()),
+                get_req("/data", &[("x-access-token", &token)]),
+            )
+            .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.body);
+            assert_eq!(reply.json()["token"], token.as_str());
+        });
+    }
+
+    #[test]
+    fn token_location_helper_finds_what_verify_request_reads() {
+        run(|t| async move {
+            let c = located(t);
+            let headers = |pairs: &[(&str, &str)]| {
+                auth0_api::VerifyRequest::from_pairs(pairs.iter().copied())
+                    .method("GET")
+                    .url("http://api.test/x?access_token=q")
+            };
+            let request = headers(&[]);
+            let found = c.token_in_locations(&request).unwrap();
+            assert_eq!(
+                found.map(|(s, t)| (s, t.into_owned())),
+                Some((auth0_api::TokenSource::Query, "q".to_owned()))
+            );
+            let request = headers(&[("x-access-token", "h")]);
+            let e = c.token_in_locations(&request).unwrap_err();
+            assert_eq!((e.status_code(), e.error_code()), (400, "invalid_request"));
+            // Without token locations: nothing, whatever the request carries.
+            let request = headers(&[("cookie", "at=c")]);
+            assert!(client(t).token_in_locations(&request).unwrap().is_none());
+        });
+    }
 }

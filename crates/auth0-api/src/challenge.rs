@@ -48,6 +48,16 @@ pub enum AuthScheme {
     Dpop,
 }
 
+impl AuthScheme {
+    /// The scheme's name as written in `Authorization` and challenges: `Bearer` or `DPoP`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthScheme::Bearer => "Bearer",
+            AuthScheme::Dpop => "DPoP",
+        }
+    }
+}
+
 /// One challenge: an authentication scheme and its parameters, in order.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Challenge {
@@ -99,10 +109,7 @@ impl Challenge {
 
 impl fmt::Display for Challenge {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self.scheme {
-            AuthScheme::Bearer => "Bearer",
-            AuthScheme::Dpop => "DPoP",
-        })?;
+        f.write_str(self.scheme.as_str())?;
         for (i, (name, value)) in self.params.iter().enumerate() {
             f.write_str(if i == 0 { " " } else { ", " })?;
             f.write_str(name)?;

@@ -165,7 +165,7 @@ pub use fetch::cache;
 pub use options::{ApiClientOptions, ApiClientOptionsBuilder};
 pub use request::VerifyRequest;
 pub use settings::{Algorithm, DpopMode};
-pub use token_location::TokenLocations;
+pub use token_location::{TokenLocations, TokenSource};
 
 /// Network-free entry points for the cargo-fuzz targets in `fuzz/` (nightly only). Not API: no
 /// stability promise, may change in any release.

@@ -2,9 +2,8 @@
 //! `x5t#S256`, the base64url SHA-256 thumbprint of a client certificate's DER encoding, is
 //! accepted only on a request made over mutual TLS with that certificate.
 //!
-//! Turn the check on with
-//! [`certificate_binding(CertificateBinding::Enforced)`](crate::ApiClientOptionsBuilder::certificate_binding)
-//! and give each request its client certificate with
+//! `verify_request` checks the binding by default
+//! ([`CertificateBinding::Enforced`]); give each request its client certificate with
 //! [`VerifyRequest::client_certificate`](crate::VerifyRequest::client_certificate): the DER
 //! bytes your TLS stack verified (rustls: `ServerConnection::peer_certificates()`, the first
 //! entry), or, behind a TLS-terminating proxy, the header it sets, read with
@@ -24,11 +23,19 @@
 //!   object): every confirmation a token carries must be satisfied. A token with both `jkt` and
 //!   `x5t#S256` needs the `DPoP` scheme, a proof of its key, *and* its certificate; the DPoP
 //!   checks come first (their answers are unchanged), then the certificate.
-//! - `verify_access_token` has no request, so it checks neither binding; use `verify_request`.
+//! - `verify_access_token` has no request and no certificate, so it cannot check either
+//!   binding: it accepts a bound token on its signature and claims alone. Use
+//!   [`ApiClient::verify_request`](crate::ApiClient::verify_request) (or the axum layer, which
+//!   calls it) for requests that may carry certificate-bound tokens.
 //!
-//! By default ([`CertificateBinding::Ignored`]) `x5t#S256` is not read, as in auth0-api-python
-//! (whose answers this library keeps): an API that receives certificate-bound tokens must turn
-//! the check on.
+//! Enforcement is the default (RFC 8705 section 3: the resource server MUST check the binding;
+//! as with DPoP, whose `cnf.jkt` tokens are refused as Bearer by default). Only tokens carrying
+//! `cnf.x5t#S256` are affected, so every other token gets the same answer as in
+//! auth0-api-python, which ignores the member. The explicit opt-out,
+//! [`CertificateBinding::Ignored`], restores the reference's behaviour for bound tokens too
+//! (for an API that knows its bound tokens arrive through a path that checked them already).
+//! A token without the member costs nothing more: verification notes its presence while it
+//! reads the payload, and the binding check returns at once when it was absent.
 //!
 //! The library does not validate the certificate's chain: the TLS layer (or proxy) that
 //! terminated mutual TLS did, or accepted a self-signed certificate on purpose (RFC 8705
@@ -42,7 +49,7 @@
 //! let options = ApiClientOptions::builder()
 //!     .domain("your-tenant.auth0.com")
 //!     .audience("https://api.example.com")
-//!     .certificate_binding(CertificateBinding::Enforced)
+//!     .certificate_binding(CertificateBinding::Enforced) // the default, spelled out
 //!     .build()?;
 //! # let _ = options;
 //! // Behind nginx: `proxy_set_header X-Client-Cert $ssl_client_escaped_cert;`
@@ -75,14 +82,16 @@ pub const MAX_CERTIFICATE_HEADER_BYTES: usize = 32 * 1024;
 /// The `cnf` member of a certificate-bound token (RFC 8705 section 3.1).
 pub const X5T_S256: &str = "x5t#S256";
 
-/// Whether `verify_request` checks certificate-bound tokens.
+/// Whether `verify_request` checks certificate-bound tokens (see [the module](self)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 #[non_exhaustive]
 pub enum CertificateBinding {
-    /// `cnf.x5t#S256` is not read (the reference's behaviour; the default).
-    #[default]
+    /// `cnf.x5t#S256` is not read (auth0-api-python's behaviour): a bound token is accepted
+    /// without its certificate. An explicit opt-out.
     Ignored,
-    /// A token with `cnf.x5t#S256` needs the request's client certificate to match it.
+    /// A token with `cnf.x5t#S256` needs the request's client certificate to match it (the
+    /// default, RFC 8705 section 3). Tokens without the member are unaffected.
+    #[default]
     Enforced,
 }
 

@@ -18,10 +18,18 @@
 //! histogram observation) and never block. With no observer installed nothing is measured and
 //! nothing is called.
 //!
-//! Alongside, the client opens `tracing` spans (`auth0_api::verify_request`,
-//! `auth0_api::verify_access_token`, `auth0_api::verify_dpop_proof`, `auth0_api::fetch`) at
-//! debug level, whose fields are the scheme, the outcome's error code and document URLs, never
-//! token material.
+//! Alongside, the client opens `tracing` spans at debug level, never with token material (the
+//! verification spans only when a subscriber listens at that level: otherwise not even a
+//! disabled span is made):
+//!
+//! | span | fields |
+//! |---|---|
+//! | `auth0_api::verify_request` | `scheme` (`Bearer` or `DPoP`) on success, `error` (the OAuth error code, e.g. `invalid_token`) on failure |
+//! | `auth0_api::verify_access_token`, `auth0_api::verify_dpop_proof` | `error` on failure |
+//! | `auth0_api::fetch` | `document` (`discovery` or `jwks`) and `url` (the tenant's document URL) |
+//!
+//! The fields are recorded when the verification ends, so a subscriber sees them on the span's
+//! close (with `tracing_subscriber::fmt`, `with_span_events(FmtSpan::CLOSE)`).
 //!
 //! ```
 //! use std::sync::atomic::{AtomicU64, Ordering};

@@ -19,6 +19,14 @@
 //!   pair it with `SameSite=Strict` (or `Lax` for safe methods only) and CSRF protection.
 //! - **Header**: the named header, whose whole value is the token.
 //!
+//! [`VerifiedRequest::token_source`](crate::VerifiedRequest::token_source) tells where the
+//! verified token was found ([`TokenSource`]), and
+//! [`ApiClient::token_in_locations`](crate::ApiClient::token_in_locations) finds a token the
+//! way `verify_request` does, without verifying it (for middleware: is the request anonymous,
+//! which token was verified). The axum layer uses both: optional routes treat a token in any
+//! configured location as credentials, `AccessToken` is the verified token, and a query
+//! token's success gets `Cache-Control: private`.
+//!
 //! ```
 //! use auth0_api::{ApiClientOptions, TokenLocations};
 //! let options = ApiClientOptions::builder()
@@ -122,6 +130,25 @@ impl TokenLocations {
     }
 }
 
+/// Where a request's access token was found: the `Authorization` header, or one of the
+/// [`TokenLocations`]. [`VerifiedRequest::token_source`](crate::VerifiedRequest::token_source)
+/// tells it for a verified request (a server answering a query token should add
+/// `Cache-Control: private`, RFC 6750 section 2.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenSource {
+    /// The `Authorization` header (`Bearer` or `DPoP`).
+    Authorization,
+    /// The `access_token` parameter of a form body (RFC 6750 section 2.2).
+    FormBody,
+    /// The `access_token` query parameter (RFC 6750 section 2.3).
+    Query,
+    /// The configured cookie.
+    Cookie,
+    /// The configured header.
+    Header,
+}
+
 /// [`TokenLocations`] with checked names.
 #[derive(Debug, Clone)]
 pub(crate) struct CheckedLocations {
@@ -132,44 +159,55 @@ pub(crate) struct CheckedLocations {
 }
 
 impl CheckedLocations {
-    /// The token the request carries outside `Authorization`, if any: at most one place, once.
+    /// The token the request carries outside `Authorization`, if any, and where: at most one
+    /// place, once.
     pub(crate) fn find<'r>(
         &self,
         request: &'r VerifyRequest<'_>,
-    ) -> Result<Option<Cow<'r, str>>, RequestError> {
-        let mut found: Option<Cow<'r, str>> = None;
-        let mut take = |token: Option<Cow<'r, str>>| -> Result<(), RequestError> {
-            match (token, &found) {
-                (Some(_), Some(_)) => Err(RequestError::SeveralTokenMethods),
-                (Some(token), None) => {
-                    found = Some(token);
-                    Ok(())
+    ) -> Result<Option<(TokenSource, Cow<'r, str>)>, RequestError> {
+        let mut found: Option<(TokenSource, Cow<'r, str>)> = None;
+        let mut take =
+            |source: TokenSource, token: Option<Cow<'r, str>>| -> Result<(), RequestError> {
+                match (token, &found) {
+                    (Some(_), Some(_)) => Err(RequestError::SeveralTokenMethods),
+                    (Some(token), None) => {
+                        found = Some((source, token));
+                        Ok(())
+                    }
+                    (None, _) => Ok(()),
                 }
-                (None, _) => Ok(()),
-            }
-        };
+            };
         if self.form_body {
-            take(form_token(request)?)?;
+            take(TokenSource::FormBody, form_token(request)?)?;
         }
         if self.query
             && let Some(url) = request.url.as_deref()
             && let Some((_, query)) = url.split_once('?')
         {
             let query = query.split_once('#').map_or(query, |(q, _)| q);
-            take(parameter(query.as_bytes())?.map(|t| Cow::Owned(t.into_owned())))?;
+            take(
+                TokenSource::Query,
+                parameter(query.as_bytes())?.map(|t| Cow::Owned(t.into_owned())),
+            )?;
         }
         if let Some(name) = &self.cookie {
-            take(cookie(request, name)?.map(Cow::Borrowed))?;
+            take(
+                TokenSource::Cookie,
+                cookie(request, name)?.map(Cow::Borrowed),
+            )?;
         }
         if let Some(name) = &self.header {
             let mut values = request.headers.get_all(name).iter();
             match (values.next(), values.next()) {
                 (_, Some(_)) => return Err(RequestError::RepeatedToken),
-                (Some(v), None) => take(v.to_str().ok().map(str::trim).map(Cow::Borrowed))?,
+                (Some(v), None) => take(
+                    TokenSource::Header,
+                    v.to_str().ok().map(str::trim).map(Cow::Borrowed),
+                )?,
                 (None, None) => {}
             }
         }
-        Ok(found.filter(|t| !t.is_empty()))
+        Ok(found.filter(|(_, t)| !t.is_empty()))
     }
 }
 
@@ -252,7 +290,46 @@ mod tests {
     }
 
     fn find(l: &CheckedLocations, r: &VerifyRequest<'_>) -> Result<Option<String>, RequestError> {
-        l.find(r).map(|t| t.map(Cow::into_owned))
+        l.find(r).map(|t| t.map(|(_, t)| t.into_owned()))
+    }
+
+    fn source(l: &CheckedLocations, r: &VerifyRequest<'_>) -> Option<TokenSource> {
+        l.find(r).ok().flatten().map(|(source, _)| source)
+    }
+
+    #[test]
+    fn token_location_sources_are_told() {
+        let all = locations(
+            TokenLocations::new()
+                .form_body()
+                .query()
+                .cookie("at")
+                .header("x-token"),
+        );
+        let get = |url: &str, pairs: &[(&str, &str)]| {
+            VerifyRequest::from_pairs(pairs.iter().copied())
+                .method("GET")
+                .url(url.to_owned())
+        };
+        assert_eq!(
+            source(&all, &get("https://a/?access_token=q", &[])),
+            Some(TokenSource::Query)
+        );
+        assert_eq!(
+            source(&all, &get("https://a/", &[("cookie", "at=c")])),
+            Some(TokenSource::Cookie)
+        );
+        assert_eq!(
+            source(&all, &get("https://a/", &[("x-token", "h")])),
+            Some(TokenSource::Header)
+        );
+        let post =
+            VerifyRequest::from_pairs([("content-type", "application/x-www-form-urlencoded")])
+                .method("POST")
+                .form_body(&b"access_token=f"[..]);
+        assert_eq!(source(&all, &post), Some(TokenSource::FormBody));
+        assert_eq!(source(&all, &get("https://a/?access_token=", &[])), None);
+        assert_eq!(source(&all, &get("https://a/", &[])), None);
     }
 
     #[test]

@@ -182,8 +182,10 @@ settings! {
     /// PEM, e.g. nginx `$ssl_client_escaped_cert`), read from trusted proxies only (RFC 8705).
     #[arg(long, env = "AUTH0_GATEWAY_CLIENT_CERTIFICATE_HEADER")]
     client_certificate_header: String,
-    /// Enforce certificate-bound tokens (RFC 8705): a token with `cnf.x5t#S256` needs the
-    /// client certificate it names (default false, as auth0-api-python).
+    /// Enforce certificate-bound tokens (RFC 8705 section 3): a token with `cnf.x5t#S256`
+    /// needs the client certificate it names (default true; tokens without the member are
+    /// unaffected). `false` accepts bound tokens without their certificate, as
+    /// auth0-api-python.
     #[arg(long, env = "AUTH0_GATEWAY_CERTIFICATE_BOUND_TOKENS", num_args = 0..=1, default_missing_value = "true")]
     certificate_bound_tokens: bool,
     /// The API's RSA private key (PEM file) for encrypted access tokens (JWE, RSA-OAEP-256 +
@@ -351,9 +353,11 @@ impl OptionsPlan {
         for org in &self.organizations {
             b = b.organization(org.clone());
         }
-        if self.certificate_bound_tokens {
-            b = b.certificate_binding(auth0_api::mtls::CertificateBinding::Enforced);
-        }
+        b = b.certificate_binding(if self.certificate_bound_tokens {
+            auth0_api::mtls::CertificateBinding::Enforced
+        } else {
+            auth0_api::mtls::CertificateBinding::Ignored
+        });
         if let Some(pem) = &self.decryption_key_pem {
             b = b.access_token_decryption_key_pem(pem);
         }
@@ -572,7 +576,7 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
         cache_ttl: secs(s.cache_ttl_secs),
         stale_if_error: secs(s.stale_if_error_secs),
         organizations: s.organizations.unwrap_or_default(),
-        certificate_bound_tokens: s.certificate_bound_tokens.unwrap_or(false),
+        certificate_bound_tokens: s.certificate_bound_tokens.unwrap_or(true),
         decryption_key_pem,
         accept_unencrypted_access_tokens: s.accept_unencrypted_access_tokens,
     };

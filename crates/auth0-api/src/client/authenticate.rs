@@ -12,6 +12,7 @@ use crate::jose::jws::MAX_PROOF_BYTES;
 use crate::mtls::{self, CertificateBinding};
 use crate::request::VerifyRequest;
 use crate::settings::DpopMode;
+use crate::token_location::TokenSource;
 use crate::verify::token_cache::TokenCache;
 
 impl ApiClient {
@@ -45,6 +46,7 @@ impl ApiClient {
         };
         // A token elsewhere (opt-in): one method per request, verified as a Bearer token.
         let elsewhere;
+        let mut token_source = TokenSource::Authorization;
         if let Some(locations) = &self.inner.options.token_locations {
             let header_present = request.headers.contains_key(http::header::AUTHORIZATION);
             match locations.find(&request) {
@@ -52,9 +54,10 @@ impl ApiClient {
                 Ok(Some(_)) if header_present => {
                     return Err(refuse(RequestError::SeveralTokenMethods, None));
                 }
-                Ok(Some(token)) => {
+                Ok(Some((source, token))) => {
                     elsewhere = format!("Bearer {token}");
                     authorization = &elsewhere;
+                    token_source = source;
                 }
                 Ok(None) => {}
             }
@@ -167,6 +170,7 @@ impl ApiClient {
                     claims,
                     scheme: AuthScheme::Dpop,
                     proof: Some(verified),
+                    token_source,
                 })
             }
             Some(AuthScheme::Bearer) => {
@@ -189,6 +193,7 @@ impl ApiClient {
                     claims,
                     scheme: AuthScheme::Bearer,
                     proof: None,
+                    token_source,
                 })
             }
             None => Err(no_credentials(NoCredentials::UnsupportedScheme, None)),

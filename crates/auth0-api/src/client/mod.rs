@@ -1,5 +1,6 @@
 //! [`ApiClient`]: the public entry points, thin, delegating to the modules that do the work.
 
+use std::borrow::Cow;
 use std::fmt;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::fetch::loader::DocumentLoader;
 use crate::observe::EntryPoint;
 use crate::options::{ApiClientOptions, DpopMode};
 use crate::request::VerifyRequest;
+use crate::token_location::TokenSource;
 use crate::verify::{RequestContext, TokenVerifier};
 
 mod authenticate;
@@ -70,6 +72,9 @@ pub struct VerifiedRequest {
     pub scheme: AuthScheme,
     /// The checked DPoP proof, for DPoP requests.
     pub proof: Option<VerifiedProof>,
+    /// Where the token was found: the `Authorization` header, or one of the configured
+    /// [`TokenLocations`](crate::TokenLocations).
+    pub token_source: TokenSource,
 }
 
 impl VerifiedRequest {
@@ -261,19 +266,57 @@ impl ApiClient {
     }
 
     /// Authenticates a request: reads the `Authorization` scheme (Bearer or DPoP), verifies the
-    /// token, and for DPoP the proof and its `cnf.jkt` binding. Every error carries its status,
+    /// token, for DPoP the proof and its `cnf.jkt` binding, and for a certificate-bound token
+    /// (`cnf.x5t#S256`) the request's client certificate (unless
+    /// [`certificate_binding`](crate::ApiClientOptionsBuilder::certificate_binding) opts out;
+    /// see [`mtls`](crate::mtls)). Every error carries its status,
     /// OAuth code and the exact `WWW-Authenticate` value for this client's DPoP mode.
     pub async fn verify_request(&self, request: VerifyRequest<'_>) -> Result<VerifiedRequest> {
         self.observed(
             EntryPoint::Request,
-            || tracing::debug_span!("auth0_api::verify_request"),
+            || {
+                tracing::debug_span!(
+                    "auth0_api::verify_request",
+                    scheme = tracing::field::Empty,
+                    error = tracing::field::Empty
+                )
+            },
             |v| Some(v.scheme),
             self.authenticate(request),
         )
         .await
     }
 
+    /// The access token a request carries outside the `Authorization` header, in one of the
+    /// configured [`TokenLocations`](crate::TokenLocations), and where; `Ok(None)` without
+    /// token locations or when none of them holds a token. The token is *not* verified: this
+    /// is what [`verify_request`](Self::verify_request) would read, for middleware that must
+    /// tell a request with credentials from an anonymous one, or keep the raw token once the
+    /// request verified (it is found the same way, so it is the token that was verified).
+    /// The `Authorization` and `DPoP` headers are not looked at.
+    ///
+    /// # Errors
+    /// `400 invalid_request` (with this client's challenge), as `verify_request` answers it:
+    /// a token in several places or the same place twice, or a form body over
+    /// [`MAX_FORM_BODY_BYTES`](crate::token_location::MAX_FORM_BODY_BYTES).
+    pub fn token_in_locations<'r>(
+        &self,
+        request: &'r VerifyRequest<'_>,
+    ) -> Result<Option<(TokenSource, Cow<'r, str>)>> {
+        let Some(locations) = &self.inner.options.token_locations else {
+            return Ok(None);
+        };
+        locations
+            .find(request)
+            .map_err(|e| self.with_challenge(e.into(), None))
+    }
+
     /// Verifies an access token (signature, `iss`, `aud`, `exp`, `iat`, `nbf`).
+    ///
+    /// There is no request here, hence no DPoP proof and no client certificate: a token bound
+    /// to a key (`cnf.jkt`) or to a certificate (`cnf.x5t#S256`, RFC 8705) is accepted on its
+    /// signature and claims alone. [`verify_request`](Self::verify_request) checks both
+    /// bindings; use it for requests.
     ///
     /// ```no_run
     /// # async fn run(client: auth0_api::ApiClient, token: &str) -> Result<(), auth0_api::Error> {
@@ -301,7 +344,12 @@ impl ApiClient {
         );
         self.observed(
             EntryPoint::AccessToken,
-            || tracing::debug_span!("auth0_api::verify_access_token"),
+            || {
+                tracing::debug_span!(
+                    "auth0_api::verify_access_token",
+                    error = tracing::field::Empty
+                )
+            },
             |_| None,
             work,
         )
@@ -342,7 +390,12 @@ impl ApiClient {
     ) -> Result<VerifiedProof> {
         self.observed(
             EntryPoint::DpopProof,
-            || tracing::debug_span!("auth0_api::verify_dpop_proof"),
+            || {
+                tracing::debug_span!(
+                    "auth0_api::verify_dpop_proof",
+                    error = tracing::field::Empty
+                )
+            },
             |_| None,
             self.inner
                 .dpop
@@ -353,8 +406,9 @@ impl ApiClient {
 
     /// Runs an entry point's `work`: inside the span `span` makes only when a subscriber
     /// listens at debug level (a disabled span still costs its creation and `log` checks on
-    /// every verification), and told to the observer, if any, with its outcome, the scheme
-    /// `scheme` reads from a success, and its latency.
+    /// every verification), with the span's `scheme` and `error` fields recorded from the
+    /// outcome, and told to the observer, if any, with its outcome, the scheme `scheme` reads
+    /// from a success, and its latency.
     async fn observed<T>(
         &self,
         entry: EntryPoint,
@@ -365,7 +419,21 @@ impl ApiClient {
         let observe = &self.inner.options.observe;
         let started = observe.start();
         let outcome = if tracing::level_enabled!(tracing::Level::DEBUG) {
-            work.instrument(span()).await
+            let span = span();
+            let outcome = work.instrument(span.clone()).await;
+            // The span's fields (declared empty by `span`): the scheme of a success, the OAuth
+            // error code of a failure; never token material.
+            match &outcome {
+                Ok(verified) => {
+                    if let Some(s) = scheme(verified) {
+                        span.record("scheme", s.as_str());
+                    }
+                }
+                Err(e) => {
+                    span.record("error", e.error_code());
+                }
+            }
+            outcome
         } else {
             work.await
         };

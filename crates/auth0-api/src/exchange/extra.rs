@@ -1,10 +1,13 @@
 //! [`ExtraValue`]: the value of an extra form parameter of a token exchange, from plain Rust
 //! values or from `serde_json::Value`.
 //!
-//! Strings are sent as they are; integers, floats and booleans as their JSON text (`42`,
-//! `1.5`, `true`); a list as the key repeated, once per value; `null` (alone or in a list) is
-//! left out. JSON objects, lists of lists or objects, and non-finite floats have no form
-//! encoding: the exchange refuses them with a clear error before anything is sent.
+//! Strings are sent as they are; integers (every width), floats (`f32`, `f64`) and booleans
+//! as their JSON text (`42`, `1.5`, `true`); a list (a `Vec`, an array, a slice) as the key
+//! repeated, once per value (at most
+//! [`MAX_EXTRA_VALUES`](crate::exchange::MAX_EXTRA_VALUES), checked by the exchange); `null`
+//! (alone or in a list) is left out. JSON objects, lists of lists or objects, and non-finite
+//! floats have no form encoding: the exchange refuses them with a clear error before anything
+//! is sent.
 //!
 //! ```
 //! use auth0_api::exchange::{ExchangeProfileRequest, ExtraValue};
@@ -69,16 +72,52 @@ impl<const N: usize> From<[&str; N]> for ExtraValue {
     }
 }
 
+impl From<&String> for ExtraValue {
+    fn from(value: &String) -> Self {
+        Self::One(value.clone())
+    }
+}
+
+impl<const N: usize> From<[String; N]> for ExtraValue {
+    fn from(values: [String; N]) -> Self {
+        Self::Many(Vec::from(values))
+    }
+}
+
+impl From<&[&str]> for ExtraValue {
+    fn from(values: &[&str]) -> Self {
+        Self::Many(values.iter().map(|v| (*v).to_owned()).collect())
+    }
+}
+
+impl<const N: usize> From<&[&str; N]> for ExtraValue {
+    fn from(values: &[&str; N]) -> Self {
+        Self::from(&values[..])
+    }
+}
+
+impl From<&[String]> for ExtraValue {
+    fn from(values: &[String]) -> Self {
+        Self::Many(values.to_vec())
+    }
+}
+
+impl<const N: usize> From<&[String; N]> for ExtraValue {
+    fn from(values: &[String; N]) -> Self {
+        Self::from(&values[..])
+    }
+}
+
 /// A scalar's JSON text, or why it has none.
 trait FormText {
-    fn form_text(self) -> Result<String, &'static str>;
+    fn form_text(&self) -> Result<String, &'static str>;
 }
 
 macro_rules! scalar_extra_values {
     ($($ty:ty => |$v:ident| $text:expr;)*) => {$(
         impl FormText for $ty {
-            fn form_text(self) -> Result<String, &'static str> {
-                let $v = self;
+            fn form_text(&self) -> Result<String, &'static str> {
+                let $v = *self;
                 $text
             }
         }
@@ -94,30 +133,55 @@ macro_rules! scalar_extra_values {
 
         impl From<Vec<$ty>> for ExtraValue {
             fn from(values: Vec<$ty>) -> Self {
-                match values.into_iter().map(FormText::form_text).collect() {
+                Self::from(&values[..])
+            }
+        }
+
+        impl<const N: usize> From<[$ty; N]> for ExtraValue {
+            fn from(values: [$ty; N]) -> Self {
+                Self::from(&values[..])
+            }
+        }
+
+        impl From<&[$ty]> for ExtraValue {
+            fn from(values: &[$ty]) -> Self {
+                match values.iter().map(|v| v.form_text()).collect() {
                     Ok(texts) => Self::Many(texts),
                     Err(why) => Self::Unsupported(why),
                 }
             }
         }
 
-        impl<const N: usize> From<[$ty; N]> for ExtraValue {
-            fn from(values: [$ty; N]) -> Self {
-                Self::from(Vec::from(values))
+        impl<const N: usize> From<&[$ty; N]> for ExtraValue {
+            fn from(values: &[$ty; N]) -> Self {
+                Self::from(&values[..])
             }
         }
     )*};
 }
 
+const NOT_FINITE: &str = "must be a finite number";
+
 scalar_extra_values! {
     bool => |v| Ok(v.to_string());
+    i8 => |v| Ok(v.to_string());
+    i16 => |v| Ok(v.to_string());
     i32 => |v| Ok(v.to_string());
     i64 => |v| Ok(v.to_string());
+    i128 => |v| Ok(v.to_string());
+    isize => |v| Ok(v.to_string());
+    u8 => |v| Ok(v.to_string());
+    u16 => |v| Ok(v.to_string());
     u32 => |v| Ok(v.to_string());
     u64 => |v| Ok(v.to_string());
+    u128 => |v| Ok(v.to_string());
+    usize => |v| Ok(v.to_string());
+    // The shortest decimal that reads back as the same `f32` (`0.1`, not the widened
+    // `0.10000000149011612`), written as an `f64` of that decimal is.
+    f32 => |v| v.to_string().parse::<f64>().map_err(|_| NOT_FINITE)?.form_text();
     f64 => |v| serde_json::Number::from_f64(v)
         .map(|n| n.to_string())
-        .ok_or("must be a finite number");
+        .ok_or(NOT_FINITE);
 }
 
 const NOT_SCALAR: &str = "must be a string, number, boolean or a list of them (objects and nested lists have no form encoding)";
@@ -197,6 +261,56 @@ mod tests {
         assert_eq!(
             ExtraValue::from(json!([{"a": 1}])),
             ExtraValue::Unsupported(NOT_SCALAR)
+        );
+
+        // Every integer width.
+        assert_eq!(ExtraValue::from(7u8), one("7"));
+        assert_eq!(ExtraValue::from(u16::MAX), one("65535"));
+        assert_eq!(ExtraValue::from(i8::MIN), one("-128"));
+        assert_eq!(ExtraValue::from(-300i16), one("-300"));
+        assert_eq!(ExtraValue::from(u32::MAX), one("4294967295"));
+        assert_eq!(ExtraValue::from(i32::MIN), one("-2147483648"));
+        assert_eq!(ExtraValue::from(12usize), one("12"));
+        assert_eq!(ExtraValue::from(-12isize), one("-12"));
+        assert_eq!(
+            ExtraValue::from(u128::MAX),
+            one("340282366920938463463374607431768211455")
+        );
+        assert_eq!(ExtraValue::from(-1i128), one("-1"));
+        // f32: its own shortest text, not the widened f64's.
+        assert_eq!(ExtraValue::from(0.1f32), one("0.1"));
+        assert_eq!(ExtraValue::from(-2.5f32), one("-2.5"));
+        assert_eq!(ExtraValue::from(1e20f32), ExtraValue::from(1e20f64));
+        assert_eq!(ExtraValue::from(3.4e38f32), ExtraValue::from(3.4e38f64));
+        assert_eq!(ExtraValue::from(1e-7f32), ExtraValue::from(1e-7f64));
+        assert_eq!(
+            ExtraValue::from(f32::INFINITY),
+            ExtraValue::Unsupported(NOT_FINITE)
+        );
+        assert_eq!(
+            ExtraValue::from(vec![1.0f32, f32::NAN]),
+            ExtraValue::Unsupported(NOT_FINITE)
+        );
+        // Slices and arrays, owned or borrowed, of every kind.
+        assert_eq!(ExtraValue::from(&[1u8, 2][..]), many(&["1", "2"]));
+        assert_eq!(ExtraValue::from(&[3usize, 4]), many(&["3", "4"]));
+        assert_eq!(ExtraValue::from([0.5f32, 1.5]), many(&["0.5", "1.5"]));
+        assert_eq!(ExtraValue::from(&[true][..]), many(&["true"]));
+        assert_eq!(ExtraValue::from(&[0.25f64, 2.0]), many(&["0.25", "2.0"]));
+        assert_eq!(ExtraValue::from(&["a", "b"][..]), many(&["a", "b"]));
+        assert_eq!(ExtraValue::from(&["a", "b"]), many(&["a", "b"]));
+        let owned = ["x".to_owned(), "y".to_owned()];
+        assert_eq!(ExtraValue::from(&owned[..]), many(&["x", "y"]));
+        assert_eq!(ExtraValue::from(&owned), many(&["x", "y"]));
+        assert_eq!(ExtraValue::from(&owned[0]), one("x"));
+        assert_eq!(ExtraValue::from(owned), many(&["x", "y"]));
+        assert_eq!(
+            ExtraValue::from(&[] as &[i64]),
+            ExtraValue::Many(Vec::new())
+        );
+        assert_eq!(
+            ExtraValue::from(&[1.0, f64::NAN][..]),
+            ExtraValue::Unsupported(NOT_FINITE)
         );
     }
 }

@@ -197,8 +197,10 @@ impl ApiClientOptionsBuilder {
         observer: Arc<dyn Observer>;
         /// Whether `verify_request` checks certificate-bound tokens (`cnf.x5t#S256`, RFC 8705)
         /// against the request's client certificate (default
-        /// [`Ignored`](CertificateBinding::Ignored), as the reference; see
-        /// [`mtls`](crate::mtls)).
+        /// [`Enforced`](CertificateBinding::Enforced), as RFC 8705 section 3 requires; only
+        /// tokens carrying `cnf.x5t#S256` are affected; [`Ignored`](CertificateBinding::Ignored)
+        /// opts out; see [`mtls`](crate::mtls)). `verify_access_token` has no request and
+        /// cannot check the binding.
         certificate_binding: CertificateBinding;
     }
 

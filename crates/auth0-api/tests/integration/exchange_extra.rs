@@ -66,8 +66,20 @@ async fn exchange_extra_typed_values_are_sent_as_json_text() {
         .extra("flag", true)
         .extra("ids", vec![1u64, 2])
         .extra("mixed", json!(["a", 2, false, null]))
-        .extra("nothing", json!(null));
+        .extra("nothing", json!(null))
+        .extra("small", 7u8)
+        .extra("index", 12usize)
+        .extra("offset", -3isize)
+        .extra("f32", 0.1f32)
+        .extra("slice", &[4u16, 5][..])
+        .extra("names", &["x", "y"][..]);
     c.get_token_by_exchange_profile(request).await.unwrap();
+    assert_eq!(sent(&t, "small"), ["7"]);
+    assert_eq!(sent(&t, "index"), ["12"]);
+    assert_eq!(sent(&t, "offset"), ["-3"]);
+    assert_eq!(sent(&t, "f32"), ["0.1"]);
+    assert_eq!(sent(&t, "slice"), ["4", "5"]);
+    assert_eq!(sent(&t, "names"), ["x", "y"]);
     assert_eq!(sent(&t, "count"), ["3"]);
     assert_eq!(sent(&t, "ratio"), ["0.25"]);
     assert_eq!(sent(&t, "flag"), ["true"]);
@@ -77,7 +89,7 @@ async fn exchange_extra_typed_values_are_sent_as_json_text() {
 
     // Objects and non-finite numbers have no form encoding: refused before anything is sent.
     t.reset_stats();
-    let cases: [(ExtraValue, &str); 3] = [
+    let cases: [(ExtraValue, &str); 5] = [
         (
             json!({"a": 1}).into(),
             "must be a string, number, boolean or a list of them",
@@ -87,6 +99,8 @@ async fn exchange_extra_typed_values_are_sent_as_json_text() {
             "must be a string, number, boolean or a list of them",
         ),
         (f64::NAN.into(), "must be a finite number"),
+        (f32::INFINITY.into(), "must be a finite number"),
+        ((&[1.0f32, f32::NAN][..]).into(), "must be a finite number"),
     ];
     for (value, why) in cases {
         let request = ExchangeProfileRequest::new("good", EXTERNAL_TYPE).extra("bad", value);

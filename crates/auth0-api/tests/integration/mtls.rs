@@ -120,9 +120,58 @@ async fn mtls_bound_token_needs_its_certificate() {
         .await
         .unwrap();
 
-    // Not enforced (the default, as the reference): the binding is not read.
-    let lax = client(options(&t));
+    // The explicit opt-out (the reference's behaviour): the binding is not read.
+    let lax = client(options(&t).certificate_binding(CertificateBinding::Ignored));
     lax.verify_request(bearer(&token)).await.unwrap();
+    lax.verify_request(bearer(&token).client_certificate(other.der()))
+        .await
+        .unwrap();
+}
+
+/// RFC 8705 section 3: the binding is checked without being asked for, and only tokens that
+/// carry `cnf.x5t#S256` are affected.
+#[tokio::test]
+async fn mtls_enforced_by_default() {
+    let t = tenant().await;
+    let cert = ClientCertificate::generate("client-a").unwrap();
+    let bound = t
+        .mint()
+        .aud(json!(AUD))
+        .bound_to_certificate(cert.der())
+        .sign();
+    for mode in [DpopMode::Allowed, DpopMode::Disabled] {
+        let c = client(options(&t).dpop_mode(mode));
+        // A bound token presented as plain Bearer, without its certificate: 401 invalid_token
+        // with the usual challenge of the mode.
+        let e = refused(&c, bearer(&bound)).await;
+        token_error(&e, TokenError::CertificateRequired, REQUIRED);
+        let challenge = match mode {
+            DpopMode::Disabled => {
+                format!(r#"Bearer error="invalid_token", error_description="{REQUIRED}""#)
+            }
+            _ => format!(
+                r#"Bearer error="invalid_token", error_description="{REQUIRED}", DPoP algs="ES256""#
+            ),
+        };
+        assert_eq!(e.www_authenticate(), Some(challenge.as_str()), "{mode:?}");
+        // Its certificate: accepted.
+        c.verify_request(bearer(&bound).client_certificate(cert.der()))
+            .await
+            .unwrap();
+    }
+    // Unbound tokens are unaffected: Bearer with or without a certificate, DPoP as usual.
+    let c = client(options(&t));
+    let plain = t.mint().aud(json!(AUD)).sign();
+    c.verify_request(bearer(&plain)).await.unwrap();
+    c.verify_request(bearer(&plain).client_certificate(cert.der()))
+        .await
+        .unwrap();
+    let key = DpopKey::generate();
+    let dpop_bound = t.mint().aud(json!(AUD)).cnf_jkt(key.thumbprint()).sign();
+    let proof = key.proof("GET", URL, Some(&dpop_bound)).sign();
+    c.verify_request(dpop(&dpop_bound, &proof)).await.unwrap();
+    // `verify_access_token` has no request: it cannot check the binding (documented).
+    c.verify_access_token(&bound).await.unwrap();
 }
 
 fn chrono_now() -> i64 {

@@ -12,6 +12,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use auth0_api::dpop::nonce::NonceConfig;
+use auth0_api::error::TokenError;
+use auth0_api::mtls::CertificateBinding;
 use auth0_api::{
     Algorithm, ApiClient, ApiClientOptions, ApiClientOptionsBuilder, AuthScheme, BoxError,
     DomainsResolver, DpopMode, Error, ErrorKind, ResolverContext, VerifiedProof, VerifiedRequest,
@@ -1186,17 +1188,22 @@ async fn cnf_binding_is_checked() {
     let e = refused(&c, dpop(&token, &bad)).await;
     assert_eq!(e.description(), "DPoP Proof htm mismatch");
 
-    // A Bearer request only cares about a truthy `cnf.jkt`.
-    for cnf in [
-        json!({}),
-        json!({"x5t#S256": "abc"}),
-        json!("x"),
-        json!({"jkt": ""}),
-    ] {
+    // A Bearer request only cares about a truthy `cnf.jkt` ...
+    for cnf in [json!({}), json!("x"), json!({"jkt": ""})] {
         c.verify_request(bearer(&with_cnf(Some(cnf))))
             .await
             .unwrap();
     }
+    // ... and, by default, a certificate binding (RFC 8705; see `mtls`): without a client
+    // certificate a `cnf.x5t#S256` token is refused. With the binding ignored (the reference's
+    // behaviour, an explicit opt-out) it passes as before.
+    let bound = with_cnf(Some(json!({"x5t#S256": "abc"})));
+    let e = refused(&c, bearer(&bound)).await;
+    assert_eq!(e.token_error(), Some(&TokenError::CertificateRequired));
+    client(options(&t).certificate_binding(CertificateBinding::Ignored))
+        .verify_request(bearer(&bound))
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
