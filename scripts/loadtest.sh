@@ -111,9 +111,10 @@ for _ in $(seq 100); do
 done
 rss() { awk '/^VmRSS/ {print $2 " " $3}' "/proc/$SERVE/status"; }
 
-# The challenge an invalid token gets (every 401 of the run must carry the same). `grep -m1`,
-# not `| head -1`: under pipefail, head closing the pipe early can kill grep and the script.
-INVALID=$(sed -n '/invalid = {/,/}/p' "$WORK/tokens.lua" | grep -m1 -o 'ey[^"]*')
+# The challenge an invalid token gets (every 401 of the run must carry the same). Read from a
+# file, not a pipe: under pipefail, a reader that stops early (grep -m1, head) can kill the
+# writer with SIGPIPE and the script with it, silently.
+INVALID=$(head -n 1 "$WORK/invalid.txt")
 EXPECTED_401=$(curl -s -D - -o /dev/null -H "Authorization: Bearer $INVALID" "$URL" |
     awk 'tolower($1) == "www-authenticate:" {sub(/^[^:]*: /, ""); sub(/\r$/, ""); print}')
 VALID_STATUS=$(curl -s -o /dev/null -w '%{http_code}' \
