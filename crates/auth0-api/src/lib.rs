@@ -152,6 +152,7 @@ pub mod organization;
 pub mod redis;
 mod request;
 mod settings;
+mod text_cache;
 pub mod token_location;
 mod verify;
 
