@@ -11,6 +11,7 @@ use futures_util::StreamExt as _;
 use super::*;
 
 mod fleet;
+mod forwarding;
 mod hardening;
 mod nginx;
 mod tokenbind;
@@ -246,6 +247,24 @@ pub(crate) async fn request(
         status,
         headers,
         body,
+    }
+}
+
+/// A request from local address `from` (127.0.0.1 is the trusted proxy, 127.0.0.2 is not).
+pub(crate) async fn request_from(from: [u8; 4], url: &str, headers: &[(&str, &str)]) -> Answer {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap();
+    let mut req = client.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    Answer {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
     }
 }
 
