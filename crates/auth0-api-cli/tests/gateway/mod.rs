@@ -13,6 +13,7 @@ use super::*;
 mod fleet;
 mod forwarding;
 mod hardening;
+mod limits;
 mod nginx;
 mod tokenbind;
 
