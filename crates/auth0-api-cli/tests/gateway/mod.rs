@@ -15,6 +15,7 @@ mod forwarding;
 mod hardening;
 mod limits;
 mod nginx;
+mod operability;
 mod tokenbind;
 
 /// A test upstream: echoes what reached it as JSON (method, path, query, every header, the
@@ -310,11 +311,17 @@ impl Raw {
 /// byte for byte to `base` (`http://host:port`), adds `Connection: close`, and reads the whole
 /// answer (at most 16 MiB, within 20 s). reqwest would normalise the path (`..`) itself.
 pub(crate) async fn raw(base: &str, head: &[u8]) -> Raw {
+    raw_with_body(base, head, &[]).await
+}
+
+/// [`raw`], with `body` written byte for byte after the blank line (framed by `head`).
+pub(crate) async fn raw_with_body(base: &str, head: &[u8], body: &[u8]) -> Raw {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let addr = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = head.to_vec();
     request.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    request.extend_from_slice(body);
     stream.write_all(&request).await.unwrap();
     let mut buf = Vec::new();
     tokio::time::timeout(
