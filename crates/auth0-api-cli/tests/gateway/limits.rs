@@ -55,6 +55,7 @@ async fn response(stream: &mut Stream) -> String {
     String::from_utf8_lossy(&buf).into_owned()
 }
 
+/// `host:port` of a listener's `http://host:port`.
 fn addr(base: &str) -> &str {
     base.trim_start_matches("http://")
 }
