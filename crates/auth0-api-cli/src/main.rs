@@ -15,6 +15,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 mod demo;
 mod gateway;
 mod serve;
+mod server;
 mod tools;
 
 /// Verify Auth0 access tokens (Bearer and DPoP) and try them against a local dev tenant.

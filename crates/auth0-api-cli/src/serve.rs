@@ -141,47 +141,22 @@ pub(crate) async fn run(
         .to_owned();
     tracing::info!(%local, %public_url, "serving the protected whoami API");
     let app = router(client, &public_url)?;
-    serve_until_stopped(listener, app, signal, SHUTDOWN_GRACE).await?;
+    // The server's default bounds (10 s for a request's head, 10 000 connections); `serve`
+    // has no flags for them.
+    crate::server::serve_until_stopped(
+        listener,
+        app,
+        signal,
+        SHUTDOWN_GRACE,
+        crate::server::Limits::DEFAULT,
+    )
+    .await?;
     tracing::info!("stopped");
     Ok(std::process::ExitCode::SUCCESS)
 }
 
 /// How long in-flight requests may run after SIGINT/SIGTERM before `serve` exits anyway.
 const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(3);
-
-/// Serves `app` on `listener` (with the peer address as `ConnectInfo`) until `signal`, then
-/// stops gracefully, bounded (`serve` and `gateway`): axum waits for every open connection to
-/// finish, and a client that holds a half-sent request (axum sets no header-read timeout)
-/// would keep the process alive forever after SIGTERM. So once the signal arrives, in-flight
-/// requests get `grace`, then this returns anyway (the stop was requested: not an error).
-pub(crate) async fn serve_until_stopped(
-    listener: tokio::net::TcpListener,
-    app: axum::Router,
-    signal: impl Future<Output = ()> + Send + 'static,
-    grace: std::time::Duration,
-) -> std::io::Result<()> {
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let service = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-        signal.await;
-        tracing::info!("stopping");
-        let _ = stopping_tx.send(());
-    });
-    let grace_expired = async {
-        if stopping_rx.await.is_ok() {
-            tokio::time::sleep(grace).await;
-        } else {
-            std::future::pending::<()>().await;
-        }
-    };
-    tokio::select! {
-        served = std::future::IntoFuture::into_future(server) => served?,
-        () = grace_expired => {
-            tracing::warn!(?grace, "connections still open after the grace period; exiting");
-        }
-    }
-    Ok(())
-}
 
 /// The whoami app (also used by the demo): every request, any method and path, goes through
 /// the auth0-api-axum layer, which checks it against `public_url` + path + query and answers

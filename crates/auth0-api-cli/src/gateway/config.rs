@@ -149,6 +149,15 @@ settings! {
     /// How long in-flight requests may run after SIGTERM, in seconds (default 10).
     #[arg(long, env = "AUTH0_GATEWAY_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: u64,
+    /// Longest time a connection may take to send a request's head (request line and
+    /// headers), and longest idle time of a keep-alive connection, in seconds (default 10; 1 to
+    /// 3600). Both listeners.
+    #[arg(long, env = "AUTH0_GATEWAY_HEADER_READ_TIMEOUT_SECS")]
+    header_read_timeout_secs: u64,
+    /// Most connections served at once per listener; more wait in the accept queue (default
+    /// 10000; 1 to 1000000).
+    #[arg(long, env = "AUTH0_GATEWAY_MAX_CONNECTIONS")]
+    max_connections: u32,
     /// Extra trusted root CAs (PEM files) for discovery and JWKS.
     #[arg(long = "ca-cert", env = "AUTH0_GATEWAY_CA_CERTS", value_delimiter = ',')]
     ca_certs: Vec<PathBuf>,
@@ -257,6 +266,8 @@ pub(crate) struct Config {
     pub(crate) resources: Vec<auth0_api_axum::ProtectedResourceMetadata>,
     pub(crate) upstream_timeout: Duration,
     pub(crate) shutdown_grace: Duration,
+    /// The listeners' header-read timeout and connection cap.
+    pub(crate) limits: crate::server::Limits,
     pub(crate) replay: ReplayChoice,
     pub(crate) json_logs: bool,
     /// The library options (checked by `build()`), minus the replay store, the observer.
@@ -594,6 +605,7 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
         s.public_paths.unwrap_or_default(),
     )?;
     let resources = resources(s.resources.unwrap_or_default(), &domains)?;
+    let limits = limits(s.header_read_timeout_secs, s.max_connections)?;
     let log_format = s.log_format.unwrap_or_else(|| "json".into());
     let json_logs = match log_format.as_str() {
         "json" => true,
@@ -622,9 +634,45 @@ pub(crate) fn check(s: Settings) -> Result<Config, ConfigError> {
         resources,
         upstream_timeout: secs(s.upstream_timeout_secs).unwrap_or(Duration::from_secs(30)),
         shutdown_grace: secs(s.shutdown_grace_secs).unwrap_or(Duration::from_secs(10)),
+        limits,
         replay,
         json_logs,
         options,
+    })
+}
+
+/// The listeners' bounds: the defaults of [`crate::server::Limits::DEFAULT`], each checked.
+fn limits(
+    header_read_timeout_secs: Option<u64>,
+    max_connections: Option<u32>,
+) -> Result<crate::server::Limits, ConfigError> {
+    let default = crate::server::Limits::DEFAULT;
+    let header_read_timeout = match header_read_timeout_secs {
+        None => default.header_read_timeout,
+        Some(n @ 1..=3600) => Duration::from_secs(n),
+        Some(n) => {
+            return Err(ConfigError::new(
+                "header_read_timeout_secs",
+                format!("{n} is not between 1 and 3600"),
+            ));
+        }
+    };
+    let max_connections = match max_connections {
+        None => default.max_connections,
+        Some(n @ 1..=crate::server::MAX_CONNECTIONS) => n,
+        Some(n) => {
+            return Err(ConfigError::new(
+                "max_connections",
+                format!(
+                    "{n} is not between 1 and {}",
+                    crate::server::MAX_CONNECTIONS
+                ),
+            ));
+        }
+    };
+    Ok(crate::server::Limits {
+        header_read_timeout,
+        max_connections,
     })
 }
 
@@ -727,6 +775,7 @@ mod tests {
         let c = parse(&format!("{BASE}upstream = \"http://127.0.0.1:3000\"\n")).unwrap();
         assert!(matches!(c.mode, Mode::Proxy(_)));
         assert_eq!(c.listen.port(), 8080);
+        assert_eq!(c.limits, crate::server::Limits::DEFAULT);
     }
 
     #[test]
@@ -754,6 +803,8 @@ leeway_secs = 2
 http_timeout_secs = 3
 upstream_timeout_secs = 4
 shutdown_grace_secs = 5
+header_read_timeout_secs = 7
+max_connections = 64
 ca_certs = []
 pass_credentials = true
 public_paths = ["/health"]
@@ -777,6 +828,13 @@ resources = [{{resource = "https://api.example.com/mcp", resource_name = "MCP"}}
             }
         ));
         assert!(!c.json_logs && c.pass_credentials);
+        assert_eq!(
+            c.limits,
+            crate::server::Limits {
+                header_read_timeout: Duration::from_secs(7),
+                max_connections: 64
+            }
+        );
         assert_eq!(
             c.resources[0].well_known_path(),
             "/.well-known/oauth-protected-resource/mcp"
@@ -805,6 +863,18 @@ resources = [{{resource = "https://api.example.com/mcp", resource_name = "MCP"}}
             (
                 "forward_auth = true\npublic_url = \"api.example.com\"\n",
                 "public_url",
+            ),
+            (
+                "forward_auth = true\nheader_read_timeout_secs = 0\n",
+                "header_read_timeout_secs",
+            ),
+            (
+                "forward_auth = true\nmax_connections = 0\n",
+                "max_connections",
+            ),
+            (
+                "forward_auth = true\nmax_connections = 2000000\n",
+                "max_connections",
             ),
             (
                 "forward_auth = true\nreplay_store = \"disk\"\n",

@@ -106,8 +106,12 @@ pub(crate) async fn run(
     init_logs(config.json_logs);
     let signal = crate::serve::shutdown_signal();
     let metrics = Arc::new(metrics::Metrics::default());
-    let (listen, metrics_listen, grace) =
-        (config.listen, config.metrics_listen, config.shutdown_grace);
+    let (listen, metrics_listen, grace, limits) = (
+        config.listen,
+        config.metrics_listen,
+        config.shutdown_grace,
+        config.limits,
+    );
     let resources = config.resources.clone();
     let app = Arc::new(build(config, metrics).await?);
     let listener = tokio::net::TcpListener::bind(listen)
@@ -119,8 +123,12 @@ pub(crate) async fn run(
     let local = listener.local_addr()?;
     let admin_local = admin.local_addr()?;
     let admin_app = health::router(app.clone());
+    // The same bounds; it stops with the process (its requests are short).
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(admin, admin_app).await {
+        let forever = std::future::pending::<()>();
+        let served =
+            crate::server::serve_until_stopped(admin, admin_app, forever, grace, limits).await;
+        if let Err(e) = served {
             tracing::error!(error = %e, "metrics listener failed");
         }
     });
@@ -141,7 +149,7 @@ pub(crate) async fn run(
     };
     tracing::info!(%local, metrics = %admin_local, mode, "gateway listening");
     let router = router(app.clone(), &resources);
-    crate::serve::serve_until_stopped(listener, router, signal, grace).await?;
+    crate::server::serve_until_stopped(listener, router, signal, grace, limits).await?;
     Ok(std::process::ExitCode::SUCCESS)
 }
 

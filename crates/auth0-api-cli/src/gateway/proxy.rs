@@ -57,6 +57,68 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     headers.remove(http::header::TRANSFER_ENCODING);
 }
 
+/// The headers by which a proxy tells what it saw of the client (RFC 7239 `Forwarded`, the
+/// de-facto `X-Forwarded-*` family, `X-Real-IP`): believed from `trusted_proxies` only.
+const FORWARDING: [&str; 8] = [
+    "forwarded",
+    "x-forwarded-for",
+    "x-forwarded-host",
+    "x-forwarded-proto",
+    "x-forwarded-port",
+    "x-forwarded-prefix",
+    "x-forwarded-ssl",
+    "x-real-ip",
+];
+
+/// Whether `name` (lower case) is one of [`FORWARDING`], reading `_` as `-` (CGI, WSGI and
+/// Rack upstreams see `X_Forwarded_Proto` as `X-Forwarded-Proto`).
+fn is_forwarding_name(name: &str) -> bool {
+    FORWARDING.iter().any(|f| {
+        f.len() == name.len()
+            && f.bytes()
+                .zip(name.bytes())
+                .all(|(f, n)| f == n || (f == b'-' && n == b'_'))
+    })
+}
+
+/// Sets the forwarding headers the upstream gets. From a trusted proxy: its own, with `peer`
+/// appended to `X-Forwarded-For`. From any other peer, every [`FORWARDING`] header the client
+/// sent (any spelling) is removed and replaced by what the gateway itself saw:
+/// `X-Forwarded-For` = `peer`, `X-Forwarded-Host` = `Host` (when it is an authority),
+/// `X-Forwarded-Proto` = `scheme` (the public URL's, else `http`: as the DPoP `htu` is built).
+fn forwarding(headers: &mut HeaderMap, peer: std::net::IpAddr, trusted: bool, scheme: &str) {
+    let peer = http::HeaderValue::from_str(&peer.to_string()).ok();
+    if trusted {
+        if let Some(peer) = peer {
+            headers.append("x-forwarded-for", peer);
+        }
+        return;
+    }
+    let forged: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| is_forwarding_name(name.as_str()))
+        .cloned()
+        .collect();
+    for name in forged {
+        headers.remove(&name);
+    }
+    let host = headers
+        .get(http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.parse::<http::uri::Authority>().ok())
+        .filter(|a| !a.as_str().contains('@') && !a.host().is_empty())
+        .and_then(|a| http::HeaderValue::from_str(a.as_str()).ok());
+    if let Some(peer) = peer {
+        headers.insert("x-forwarded-for", peer);
+    }
+    if let Some(host) = host {
+        headers.insert("x-forwarded-host", host);
+    }
+    if let Ok(scheme) = http::HeaderValue::from_str(scheme) {
+        headers.insert("x-forwarded-proto", scheme);
+    }
+}
+
 /// Every request of proxy mode.
 pub(crate) async fn handle(
     State(app): State<Arc<App>>,
@@ -116,9 +178,12 @@ pub(crate) async fn handle(
         parts.headers.remove(AUTHORIZATION);
         parts.headers.remove("dpop");
     }
-    if let Ok(v) = http::HeaderValue::from_str(&peer.ip().to_string()) {
-        parts.headers.append("x-forwarded-for", v);
-    }
+    let scheme = app
+        .public_url
+        .as_deref()
+        .and_then(|u| u.split_once("://"))
+        .map_or("http", |(scheme, _)| scheme);
+    forwarding(&mut parts.headers, peer.ip(), trusted_peer, scheme);
     let (response, outcome) = match forward(&app, parts, body, &path_and_query).await {
         Ok(mut response) => {
             if let Some(nonce) = nonce {
@@ -198,5 +263,58 @@ async fn forward(
             ),
             "gateway_timeout",
         )),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_untrusted_peers_forwarding_headers_are_replaced() {
+        let mut h = HeaderMap::new();
+        h.insert("host", "api.example.com:8443".parse().unwrap());
+        h.insert("x-forwarded-for", "1.2.3.4".parse().unwrap());
+        h.append("x-forwarded-for", "5.6.7.8".parse().unwrap());
+        h.insert("X-Forwarded-Host", "evil.example".parse().unwrap());
+        h.insert("x_forwarded_proto", "https".parse().unwrap());
+        h.insert("forwarded", "for=1.2.3.4;proto=https".parse().unwrap());
+        h.insert("x-real-ip", "1.2.3.4".parse().unwrap());
+        h.insert("x-forwarded-method", "kept".parse().unwrap());
+        forwarding(&mut h, "127.0.0.2".parse().unwrap(), false, "http");
+        let all =
+            |n: &str| -> Vec<&str> { h.get_all(n).iter().map(|v| v.to_str().unwrap()).collect() };
+        assert_eq!(all("x-forwarded-for"), ["127.0.0.2"]);
+        assert_eq!(all("x-forwarded-host"), ["api.example.com:8443"]);
+        assert_eq!(all("x-forwarded-proto"), ["http"]);
+        for gone in ["forwarded", "x_forwarded_proto", "x-real-ip"] {
+            assert!(all(gone).is_empty(), "{gone}");
+        }
+        assert_eq!(all("x-forwarded-method"), ["kept"]);
+
+        // A Host that is no authority gives no X-Forwarded-Host.
+        let mut h = HeaderMap::new();
+        h.insert("host", "u@x".parse().unwrap());
+        forwarding(&mut h, "127.0.0.2".parse().unwrap(), false, "https");
+        assert!(h.get("x-forwarded-host").is_none());
+        assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
+    }
+
+    #[test]
+    fn a_trusted_proxys_forwarding_headers_are_kept_and_appended_to() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", "1.2.3.4".parse().unwrap());
+        h.insert("x-forwarded-host", "api.example.com".parse().unwrap());
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        forwarding(&mut h, "10.0.0.1".parse().unwrap(), true, "http");
+        let all: Vec<&str> = h
+            .get_all("x-forwarded-for")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(all, ["1.2.3.4", "10.0.0.1"]);
+        assert_eq!(h.get("x-forwarded-host").unwrap(), "api.example.com");
+        assert_eq!(h.get("x-forwarded-proto").unwrap(), "https");
     }
 }

@@ -125,3 +125,67 @@ async fn two_gateways_sharing_redis_accept_a_replayed_proof_exactly_once_in_fift
     };
     assert_eq!(replays(a.metrics().await) + replays(b.metrics().await), 49);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_without_redis_fails_closed_unless_redis_fail_open() {
+    let t = tenant().await;
+    let up = upstream().await;
+    let dir = TempDir::new("gw-redis-down");
+    // Nothing listens there: the store starts anyway and every check finds Redis unreachable.
+    let redis_url = format!("redis://127.0.0.1:{}/", free_port());
+    let mut args = tenant_args(&t);
+    args.extend([
+        "--upstream".into(),
+        format!("http://{}", up.addr),
+        "--replay-store".into(),
+        "redis".into(),
+        "--redis-url".into(),
+        redis_url,
+    ]);
+    let closed: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "redis-closed", &closed).await;
+    let key = DpopKey::generate();
+    let token = t.mint().cnf_jkt(key.thumbprint()).sign();
+    let auth = dpop(&token);
+    let send = |base: String| {
+        let url = format!("{base}/pay");
+        let proof = key.proof("GET", &url, Some(&token)).sign();
+        let auth = auth.clone();
+        async move {
+            let headers = [("authorization", auth.as_str()), ("dpop", proof.as_str())];
+            let first = request("GET", &url, &headers, None).await;
+            let again = request("GET", &url, &headers, None).await;
+            (first, again)
+        }
+    };
+
+    // Fail closed (the default): 503, nothing reaches the upstream.
+    let (a, _) = send(g.base.clone()).await;
+    assert_eq!(a.status, 503, "{}", String::from_utf8_lossy(&a.body));
+    assert_eq!(a.json()["error"], "temporarily_unavailable");
+    assert_eq!(up.hits.load(Ordering::SeqCst), 0);
+    // Bearer needs no replay store.
+    let a = request(
+        "GET",
+        &format!("{}/pay", g.base),
+        &[("authorization", &bearer(&t.mint().sign()))],
+        None,
+    )
+    .await;
+    assert_eq!(a.status, 200);
+    drop(g);
+
+    // Fail open: accepted, and replays still refused by this instance's own memory.
+    args.push("--redis-fail-open".into());
+    let open: Vec<&str> = args.iter().map(String::as_str).collect();
+    let g = gateway(&dir, "redis-open", &open).await;
+    let (first, again) = send(g.base.clone()).await;
+    assert_eq!(
+        first.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&first.body)
+    );
+    assert_eq!(again.status, 400);
+    assert_eq!(again.json()["error"], "invalid_dpop_proof");
+}

@@ -11,8 +11,11 @@ use futures_util::StreamExt as _;
 use super::*;
 
 mod fleet;
+mod forwarding;
 mod hardening;
+mod limits;
 mod nginx;
+mod operability;
 mod tokenbind;
 
 /// A test upstream: echoes what reached it as JSON (method, path, query, every header, the
@@ -249,6 +252,24 @@ pub(crate) async fn request(
     }
 }
 
+/// A request from local address `from` (127.0.0.1 is the trusted proxy, 127.0.0.2 is not).
+pub(crate) async fn request_from(from: [u8; 4], url: &str, headers: &[(&str, &str)]) -> Answer {
+    let client = reqwest::Client::builder()
+        .local_address(std::net::IpAddr::from(from))
+        .build()
+        .unwrap();
+    let mut req = client.get(url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap();
+    Answer {
+        status: resp.status().as_u16(),
+        headers: resp.headers().clone(),
+        body: resp.bytes().await.unwrap().to_vec(),
+    }
+}
+
 /// An answer read off a raw socket.
 pub(crate) struct Raw {
     pub(crate) status: u16,
@@ -290,11 +311,17 @@ impl Raw {
 /// byte for byte to `base` (`http://host:port`), adds `Connection: close`, and reads the whole
 /// answer (at most 16 MiB, within 20 s). reqwest would normalise the path (`..`) itself.
 pub(crate) async fn raw(base: &str, head: &[u8]) -> Raw {
+    raw_with_body(base, head, &[]).await
+}
+
+/// [`raw`], with `body` written byte for byte after the blank line (framed by `head`).
+pub(crate) async fn raw_with_body(base: &str, head: &[u8], body: &[u8]) -> Raw {
     use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
     let addr = base.trim_start_matches("http://");
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     let mut request = head.to_vec();
     request.extend_from_slice(b"\r\nConnection: close\r\n\r\n");
+    request.extend_from_slice(body);
     stream.write_all(&request).await.unwrap();
     let mut buf = Vec::new();
     tokio::time::timeout(

@@ -6,24 +6,6 @@ use auth0_api_dev_tenant::mtls::ClientCertificate;
 
 use super::*;
 
-/// A request from local address `from` (127.0.0.1 is the trusted proxy, 127.0.0.2 is not).
-async fn request_from(from: [u8; 4], url: &str, headers: &[(&str, &str)]) -> Answer {
-    let client = reqwest::Client::builder()
-        .local_address(std::net::IpAddr::from(from))
-        .build()
-        .unwrap();
-    let mut req = client.get(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
-    }
-    let resp = req.send().await.unwrap();
-    Answer {
-        status: resp.status().as_u16(),
-        headers: resp.headers().clone(),
-        body: resp.bytes().await.unwrap().to_vec(),
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn gateway_mtls_certificate_header_from_trusted_proxies_only() {
     let t = tenant().await;
