@@ -33,7 +33,7 @@ use axum_core::extract::{FromRequestParts, OptionalFromRequestParts};
 use http::request::Parts;
 
 use crate::context::{AuthContext, unauthenticated};
-use crate::guard::ClaimsPolicy;
+use crate::guard::{ClaimsPolicy, StackedScopes, with_stacked_scopes};
 use crate::response::AuthRejection;
 
 /// An authenticated request: the [`VerifiedRequest`] the layer stored (claims, scheme, proof).
@@ -44,6 +44,8 @@ use crate::response::AuthRejection;
 pub struct Authenticated {
     verified: VerifiedRequest,
     context: Option<AuthContext>,
+    /// What the guard layers the request passed relied on (named again by a refusal).
+    stacked: Option<StackedScopes>,
 }
 
 impl Authenticated {
@@ -57,13 +59,16 @@ impl Authenticated {
         self.verified
     }
 
-    /// Checks a [`ClaimsPolicy`] in a handler: the same 403 as the guard layers.
+    /// Checks a [`ClaimsPolicy`] in a handler: the same 403 as the guard layers, naming the
+    /// scopes of the guards the request passed before its own (see
+    /// [Stacked guards](crate::guard#stacked-guards)).
     ///
     /// # Errors
     /// The 403 `insufficient_scope` rejection when the policy refuses.
     pub fn require(&self, policy: &impl ClaimsPolicy) -> Result<(), AuthRejection> {
         policy.check(&self.verified).map_err(|forbidden| {
-            forbidden.into_rejection(self.context.as_ref(), self.verified.scheme)
+            with_stacked_scopes(forbidden, self.stacked.as_ref())
+                .into_rejection(self.context.as_ref(), self.verified.scheme)
         })
     }
 
@@ -71,6 +76,7 @@ impl Authenticated {
         Some(Self {
             verified: extensions.get::<VerifiedRequest>()?.clone(),
             context: extensions.get::<AuthContext>().cloned(),
+            stacked: extensions.get::<StackedScopes>().cloned(),
         })
     }
 }

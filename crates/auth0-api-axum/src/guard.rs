@@ -25,8 +25,9 @@
 //! passed on its way in (each records what it relied on, [`ClaimsPolicy::scopes_relied_on`]),
 //! then the refusing guard's own, without repeats. An outer guard that passed contributes its
 //! scopes (a `RequireScopes::any` only those of its list the token holds); a refusal that
-//! names no scope (a closure policy) and step-up refusals are left as they are. Refusals in a
-//! handler ([`Authenticated::require`](crate::Authenticated::require)) name only their own.
+//! names no scope (a closure policy) and step-up refusals are left as they are. A refusal in a
+//! handler ([`Authenticated::require`](crate::Authenticated::require)) names them too: the
+//! extractor keeps what the guards it passed relied on.
 //!
 //! ```
 //! use auth0_api::{ApiClient, ApiClientOptions, VerifiedRequest};
@@ -593,7 +594,7 @@ impl<S: fmt::Debug, P> fmt::Debug for Guard<S, P> {
 /// The scopes relied on by the guard layers a request passed, outermost first (request
 /// extension).
 #[derive(Debug, Clone, Default)]
-struct StackedScopes(Vec<String>);
+pub(crate) struct StackedScopes(Vec<String>);
 
 /// Adds `values` not yet in `list`, in order.
 fn push_unique(list: &mut Vec<String>, values: impl IntoIterator<Item = String>) {
@@ -622,22 +623,32 @@ fn authorize_stacked(
             }
             Ok(())
         }
-        Err(mut forbidden) => {
-            if let (Some(outer), Some(own), None) = (
-                extensions.get::<StackedScopes>(),
-                forbidden.required_scope(),
-                forbidden.step_up_reason(),
-            ) {
-                let mut all = outer.0.clone();
-                push_unique(
-                    &mut all,
-                    own.split(' ').filter(|s| !s.is_empty()).map(str::to_owned),
-                );
-                forbidden = forbidden.scope(all.join(" "));
-            }
-            Err(forbidden.into_rejection(extensions.get::<AuthContext>(), verified.scheme))
-        }
+        Err(forbidden) => Err(
+            with_stacked_scopes(forbidden, extensions.get::<StackedScopes>())
+                .into_rejection(extensions.get::<AuthContext>(), verified.scheme),
+        ),
     }
+}
+
+/// A scope refusal naming the scopes `outer` (the guards a request already passed) relied on,
+/// then its own, once each; a refusal naming no scope, and a step-up refusal, as they are.
+pub(crate) fn with_stacked_scopes(
+    mut forbidden: Forbidden,
+    outer: Option<&StackedScopes>,
+) -> Forbidden {
+    if let (Some(outer), Some(own), None) = (
+        outer,
+        forbidden.required_scope(),
+        forbidden.step_up_reason(),
+    ) {
+        let mut all = outer.0.clone();
+        push_unique(
+            &mut all,
+            own.split(' ').filter(|s| !s.is_empty()).map(str::to_owned),
+        );
+        forbidden = forbidden.scope(all.join(" "));
+    }
+    forbidden
 }
 
 impl<S, P, ReqBody, ResBody> Service<Request<ReqBody>> for Guard<S, P>

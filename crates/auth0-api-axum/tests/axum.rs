@@ -1536,6 +1536,13 @@ fn stacked_scope_guards_name_every_scope_the_call_needs() {
                     .route("/acme", get(|| async { "acme" }))
                     .route_layer(GuardLayer::from_fn(|_: &auth0_api::VerifiedRequest| false)),
             )
+            .route(
+                "/handler",
+                get(|auth: Authenticated| async move {
+                    auth.require(&RequireScopes::all(["files:read"]))
+                        .map(|()| "handler")
+                }),
+            )
             .layer(RequireScopes::any(["admin", "mcp:read"]))
             .layer(RequireScopes::all(["base"]))
             .layer(Auth0Layer::new(client(t)));
@@ -1560,6 +1567,16 @@ fn stacked_scope_guards_name_every_scope_the_call_needs() {
         assert_eq!(
             forbidden(call("/perm", "base mcp:read").await),
             r#"Bearer error="insufficient_scope", scope="base mcp:read delete:x""#
+        );
+        // A refusal in a handler names them too.
+        assert_eq!(
+            forbidden(call("/handler", "base mcp:read").await),
+            r#"Bearer error="insufficient_scope", scope="base mcp:read files:read""#
+        );
+        let reply = call("/handler", "base mcp:read files:read").await;
+        assert_eq!(
+            (reply.status, reply.body.as_str()),
+            (StatusCode::OK, "handler")
         );
         // A refusal naming no scope stays so.
         assert_eq!(
