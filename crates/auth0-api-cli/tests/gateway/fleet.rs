@@ -62,18 +62,19 @@ async fn two_gateways_sharing_redis_accept_a_replayed_proof_exactly_once_in_fift
     let r = redis().await;
     let dir = TempDir::new("gw-fleet");
     let redis_url = format!("redis://127.0.0.1:{}/", r.port);
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://{}", up.addr),
-        "--public-url".into(),
-        "https://api.example.com".into(),
-        "--replay-store".into(),
-        "redis".into(),
-        "--redis-url".into(),
-        redis_url,
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &[
+            "--upstream",
+            &format!("http://{}", up.addr),
+            "--public-url",
+            "https://api.example.com",
+            "--replay-store",
+            "redis",
+            "--redis-url",
+            &redis_url,
+        ],
+    );
     let a = gateway(&dir, "fleet-a", &args).await;
     let b = gateway(&dir, "fleet-b", &args).await;
 
@@ -133,17 +134,18 @@ async fn gateway_without_redis_fails_closed_unless_redis_fail_open() {
     let dir = TempDir::new("gw-redis-down");
     // Nothing listens there: the store starts anyway and every check finds Redis unreachable.
     let redis_url = format!("redis://127.0.0.1:{}/", free_port());
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://{}", up.addr),
-        "--replay-store".into(),
-        "redis".into(),
-        "--redis-url".into(),
-        redis_url,
-    ]);
-    let closed: Vec<&str> = args.iter().map(String::as_str).collect();
-    let g = gateway(&dir, "redis-closed", &closed).await;
+    let mut args = with_tenant(
+        &t,
+        &[
+            "--upstream",
+            &format!("http://{}", up.addr),
+            "--replay-store",
+            "redis",
+            "--redis-url",
+            &redis_url,
+        ],
+    );
+    let g = gateway(&dir, "redis-closed", &args).await;
     let key = DpopKey::generate();
     let token = t.mint().cnf_jkt(key.thumbprint()).sign();
     let auth = dpop(&token);
@@ -177,8 +179,7 @@ async fn gateway_without_redis_fails_closed_unless_redis_fail_open() {
 
     // Fail open: accepted, and replays still refused by this instance's own memory.
     args.push("--redis-fail-open".into());
-    let open: Vec<&str> = args.iter().map(String::as_str).collect();
-    let g = gateway(&dir, "redis-open", &open).await;
+    let g = gateway(&dir, "redis-open", &args).await;
     let (first, again) = send(g.base.clone()).await;
     assert_eq!(
         first.status,

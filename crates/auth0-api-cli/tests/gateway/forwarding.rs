@@ -8,15 +8,16 @@ async fn gateway_proxy_replaces_forwarding_headers_from_untrusted_peers() {
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-fwd");
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://{}", up.addr),
-        "--trusted-proxy".into(),
-        "127.0.0.1".into(),
-    ]);
-    let plain: Vec<&str> = args.iter().map(String::as_str).collect();
-    let g = gateway(&dir, "fwd", &plain).await;
+    let mut args = with_tenant(
+        &t,
+        &[
+            "--upstream",
+            &format!("http://{}", up.addr),
+            "--trusted-proxy",
+            "127.0.0.1",
+        ],
+    );
+    let g = gateway(&dir, "fwd", &args).await;
     let auth = bearer(&t.mint().sub("user_1").sign());
     let forged = [
         ("authorization", auth.as_str()),
@@ -56,8 +57,7 @@ async fn gateway_proxy_replaces_forwarding_headers_from_untrusted_peers() {
 
     // With a public URL, the scheme is the public URL's (as the DPoP htu is built).
     args.extend(["--public-url".into(), "https://api.example.com".into()]);
-    let with_url: Vec<&str> = args.iter().map(String::as_str).collect();
-    let g = gateway(&dir, "fwd-url", &with_url).await;
+    let g = gateway(&dir, "fwd-url", &args).await;
     let url = format!("{}/orders", g.base);
     let host = g.base.trim_start_matches("http://");
     let a = request_from([127, 0, 0, 2], &url, &forged).await;

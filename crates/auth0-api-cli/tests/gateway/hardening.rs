@@ -7,17 +7,19 @@ use super::*;
 
 /// A proxy-mode gateway in front of `up`: `/public` is public, `/admin` needs scope `admin`.
 async fn proxy(t: &DevTenant, up: &Upstream, dir: &TempDir, name: &str, extra: &[&str]) -> Gateway {
-    let mut args = tenant_args(t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://{}", up.addr),
-        "--public-path".into(),
-        "/public".into(),
-        "--route".into(),
-        r#"{prefix = "/admin", scopes = ["admin"]}"#.into(),
-    ]);
+    let upstream = format!("http://{}", up.addr);
+    let mut args = with_tenant(
+        t,
+        &[
+            "--upstream",
+            &upstream,
+            "--public-path",
+            "/public",
+            "--route",
+            r#"{prefix = "/admin", scopes = ["admin"]}"#,
+        ],
+    );
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     gateway(dir, name, &args).await
 }
 
@@ -196,17 +198,18 @@ async fn gateway_public_paths_drop_credentials_unless_pass_credentials() {
 async fn forward_auth_reads_one_header_family_and_refuses_unreadable_ones() {
     let t = tenant().await;
     let dir = TempDir::new("gw-family");
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--forward-auth".into(),
-        "--trusted-proxy".into(),
-        "127.0.0.1".into(),
-        "--route".into(),
-        r#"{prefix = "/admin", scopes = ["admin"]}"#.into(),
-        "--public-path".into(),
-        "/public".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &[
+            "--forward-auth",
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--route",
+            r#"{prefix = "/admin", scopes = ["admin"]}"#,
+            "--public-path",
+            "/public",
+        ],
+    );
     let g = gateway(&dir, "family", &args).await;
     let token = bearer(&t.mint().sub("user_f").sign());
     let auth = format!("Authorization: {token}");
@@ -314,12 +317,10 @@ async fn gateway_dead_upstream_is_502_and_keys_from_the_environment_apply() {
     let token = bearer(&t.mint().scope("read").sign());
 
     // Nothing listens on the upstream's port: 502 of the gateway's own, quickly.
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://127.0.0.1:{}", free_port()),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &["--upstream", &format!("http://127.0.0.1:{}", free_port())],
+    );
     let g = gateway(&dir, "dead", &args).await;
     let a = request(
         "GET",
@@ -343,7 +344,6 @@ async fn gateway_dead_upstream_is_502_and_keys_from_the_environment_apply() {
     let up = upstream().await;
     let upstream_url = format!("http://{}", up.addr);
     let args = tenant_args(&t);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let g = gateway_with_env(
         &dir,
         "env",

@@ -8,10 +8,8 @@ use super::*;
 
 /// A forward-auth gateway (no upstream needed) with `extra` flags.
 async fn bounded(t: &DevTenant, dir: &TempDir, name: &str, extra: &[&str]) -> Gateway {
-    let mut args = tenant_args(t);
-    args.push("--forward-auth".into());
+    let mut args = with_tenant(t, &["--forward-auth"]);
     args.extend(extra.iter().map(|s| (*s).to_owned()));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     gateway(dir, name, &args).await
 }
 

@@ -135,7 +135,7 @@ impl Gateway {
 }
 
 /// Starts `gateway` with `args` (everything but the listeners) and waits until both listen.
-pub(crate) async fn gateway(dir: &TempDir, name: &str, args: &[&str]) -> Gateway {
+pub(crate) async fn gateway(dir: &TempDir, name: &str, args: &[impl AsRef<str>]) -> Gateway {
     gateway_with_env(dir, name, args, &[]).await
 }
 
@@ -143,7 +143,7 @@ pub(crate) async fn gateway(dir: &TempDir, name: &str, args: &[&str]) -> Gateway
 pub(crate) async fn gateway_with_env(
     dir: &TempDir,
     name: &str,
-    args: &[&str],
+    args: &[impl AsRef<str>],
     envs: &[(&str, &str)],
 ) -> Gateway {
     for attempt in 0..5 {
@@ -156,7 +156,7 @@ pub(crate) async fn gateway_with_env(
             "--metrics-listen",
             mlisten.as_str(),
         ];
-        all.extend_from_slice(args);
+        all.extend(args.iter().map(AsRef::as_ref));
         let mut child = ChildGuard::spawn(dir, &format!("{name}-{attempt}"), &all, envs);
         let deadline = Instant::now() + STARTUP;
         loop {
@@ -198,6 +198,13 @@ pub(crate) fn tenant_args(t: &DevTenant) -> Vec<String> {
         "--ca-cert".into(),
         ca(t),
     ]
+}
+
+/// [`tenant_args`], then `extra`.
+pub(crate) fn with_tenant(t: &DevTenant, extra: &[&str]) -> Vec<String> {
+    let mut args = tenant_args(t);
+    args.extend(extra.iter().map(|a| (*a).to_owned()));
+    args
 }
 
 /// A request through the gateway: status, headers, body.
@@ -378,14 +385,7 @@ async fn gateway_proxy_forwards_verified_requests_with_identity_and_intact_bodie
     let up = upstream().await;
     let dir = TempDir::new("gw-proxy");
     let upstream_url = format!("http://{}", up.addr);
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        upstream_url,
-        "--log-format".into(),
-        "json".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(&t, &["--upstream", &upstream_url, "--log-format", "json"]);
     let g = gateway(&dir, "proxy", &args).await;
 
     // Bearer, a query string, forged identity headers in several spellings.
@@ -756,9 +756,7 @@ async fn gateway_readyz_is_false_while_the_tenant_is_down_and_true_after() {
         Some(auth0_api_dev_tenant::Fault::Status(503)),
     );
     let dir = TempDir::new("gw-ready");
-    let mut args = tenant_args(&t);
-    args.extend(["--forward-auth".into()]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(&t, &["--forward-auth"]);
     let mut g = gateway(&dir, "ready", &args).await;
     let ready = || async {
         let r = http()
@@ -862,17 +860,18 @@ async fn gateway_nonces_and_graceful_shutdown_let_in_flight_requests_finish() {
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-nonce");
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://{}", up.addr),
-        "--dpop-nonce".into(),
-        "--dpop-nonce-secret".into(),
-        "0123456789abcdef0123456789abcdef".into(),
-        "--shutdown-grace-secs".into(),
-        "5".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &[
+            "--upstream",
+            &format!("http://{}", up.addr),
+            "--dpop-nonce",
+            "--dpop-nonce-secret",
+            "0123456789abcdef0123456789abcdef",
+            "--shutdown-grace-secs",
+            "5",
+        ],
+    );
     let mut g = gateway(&dir, "nonce", &args).await;
     let key = DpopKey::generate();
     let token = t.mint().cnf_jkt(key.thumbprint()).sign();

@@ -90,15 +90,16 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-nginx");
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--forward-auth".into(),
-        "--trusted-proxy".into(),
-        "127.0.0.1/32,::1".into(),
-        "--route".into(),
-        r#"{prefix = "/admin", scopes = ["admin"]}"#.into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &[
+            "--forward-auth",
+            "--trusted-proxy",
+            "127.0.0.1/32,::1",
+            "--route",
+            r#"{prefix = "/admin", scopes = ["admin"]}"#,
+        ],
+    );
     let g = gateway(&dir, "fwd", &args).await;
     let gw = g.base.trim_start_matches("http://").to_owned();
     let port = free_port();
@@ -229,13 +230,7 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
     assert_eq!(a.header("x-auth0-sub"), Some("user_d"));
 
     // From an untrusted peer, forwarding headers are refused, never ignored.
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--forward-auth".into(),
-        "--trusted-proxy".into(),
-        "10.0.0.0/8".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(&t, &["--forward-auth", "--trusted-proxy", "10.0.0.0/8"]);
     let strict = gateway(&dir, "fwd-strict", &args).await;
     let a = request(
         "GET",
@@ -253,20 +248,21 @@ async fn forward_auth_behind_the_readme_nginx_block_refuses_other_paths_and_forg
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-nginx-readme");
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--forward-auth".into(),
-        "--trusted-proxy".into(),
-        "127.0.0.1/32,::1".into(),
-        "--route".into(),
-        r#"{prefix = "/admin", scopes = ["admin"]}"#.into(),
-        "--public-path".into(),
-        "/public".into(),
-        "--dpop-nonce".into(),
-        "--dpop-nonce-secret".into(),
-        "0123456789abcdef0123456789abcdef".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &[
+            "--forward-auth",
+            "--trusted-proxy",
+            "127.0.0.1/32,::1",
+            "--route",
+            r#"{prefix = "/admin", scopes = ["admin"]}"#,
+            "--public-path",
+            "/public",
+            "--dpop-nonce",
+            "--dpop-nonce-secret",
+            "0123456789abcdef0123456789abcdef",
+        ],
+    );
     let g = gateway(&dir, "fwd-readme", &args).await;
     let gw = g.base.trim_start_matches("http://").to_owned();
     let port = free_port();

@@ -11,17 +11,18 @@ async fn gateway_mtls_certificate_header_from_trusted_proxies_only() {
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-mtls");
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://{}", up.addr),
-        "--trusted-proxy".into(),
-        "127.0.0.1".into(),
-        "--client-certificate-header".into(),
-        "x-client-cert".into(),
-        "--certificate-bound-tokens".into(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &[
+            "--upstream",
+            &format!("http://{}", up.addr),
+            "--trusted-proxy",
+            "127.0.0.1",
+            "--client-certificate-header",
+            "x-client-cert",
+            "--certificate-bound-tokens",
+        ],
+    );
     let g = gateway(&dir, "mtls", &args).await;
 
     let cert = ClientCertificate::generate("client-1").unwrap();
@@ -113,14 +114,15 @@ async fn gateway_jwe_encrypted_tokens_with_the_apis_key() {
     let keys = EncryptionKeyPair::generate().unwrap();
     let key_path = dir.join("api-key.pem");
     std::fs::write(&key_path, keys.private_pem()).unwrap();
-    let mut args = tenant_args(&t);
-    args.extend([
-        "--upstream".into(),
-        format!("http://{}", up.addr),
-        "--access-token-decryption-key".into(),
-        key_path.display().to_string(),
-    ]);
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let args = with_tenant(
+        &t,
+        &[
+            "--upstream",
+            &format!("http://{}", up.addr),
+            "--access-token-decryption-key",
+            &key_path.display().to_string(),
+        ],
+    );
     let g = gateway(&dir, "jwe", &args).await;
     let url = format!("{}/orders", g.base);
 
