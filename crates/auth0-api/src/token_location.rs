@@ -297,20 +297,27 @@ mod tests {
         l.find(r).ok().flatten().map(|(source, _)| source)
     }
 
-    #[test]
-    fn token_location_sources_are_told() {
-        let all = locations(
+    /// Every location on: form body, query, cookie `at`, header `x-token`.
+    fn every_location() -> CheckedLocations {
+        locations(
             TokenLocations::new()
                 .form_body()
                 .query()
                 .cookie("at")
                 .header("x-token"),
-        );
-        let get = |url: &str, pairs: &[(&str, &str)]| {
-            VerifyRequest::from_pairs(pairs.iter().copied())
-                .method("GET")
-                .url(url.to_owned())
-        };
+        )
+    }
+
+    /// A `GET` of `url` with the header `pairs`.
+    fn get(url: &str, pairs: &[(&str, &str)]) -> VerifyRequest<'static> {
+        VerifyRequest::from_pairs(pairs.iter().copied())
+            .method("GET")
+            .url(url.to_owned())
+    }
+
+    #[test]
+    fn token_location_sources_are_told() {
+        let all = every_location();
         assert_eq!(
             source(&all, &get("https://a/?access_token=q", &[])),
             Some(TokenSource::Query)
@@ -334,18 +341,7 @@ mod tests {
 
     #[test]
     fn token_location_each_place_once() {
-        let all = locations(
-            TokenLocations::new()
-                .form_body()
-                .query()
-                .cookie("at")
-                .header("x-token"),
-        );
-        let get = |url: &str, pairs: &[(&str, &str)]| {
-            VerifyRequest::from_pairs(pairs.iter().copied())
-                .method("GET")
-                .url(url.to_owned())
-        };
+        let all = every_location();
         assert_eq!(
             find(&all, &get("https://a/x?access_token=t%2B1", &[])),
             Ok(Some("t+1".into()))
