@@ -14,6 +14,10 @@
 //! cargo run --release -p auth0-api --example paired_ratios [-- PAIRS]
 //! ```
 //!
+//! `PAIRED_ONLY` (comma-separated) runs some sections only: `one` (one token), `distinct`
+//! (distinct tokens), `issuers` (50 and 200 issuers), `dpop` (one token, a fresh proof),
+//! `dpop_default` (distinct DPoP tokens, one key and a new key each), `scaling`.
+//!
 //! Prints one line per path: bare µs, library µs (medians), and the median ratio with its
 //! 25th and 75th percentiles. Starts its own dev tenant on loopback (and 200 more for the
 //! static lists of 50 and 200 issuers).
@@ -130,6 +134,11 @@ fn request_for(token: &str, proof: &str) -> VerifyRequest<'static> {
     .url(URL)
 }
 
+/// Whether the section `name` runs (`PAIRED_ONLY` unset, or naming it).
+fn wanted(name: &str) -> bool {
+    std::env::var("PAIRED_ONLY").map_or(true, |only| only.split(',').any(|s| s.trim() == name))
+}
+
 fn main() {
     let pairs: usize = std::env::args()
         .nth(1)
@@ -166,132 +175,138 @@ fn main() {
             start.elapsed().as_secs_f64() * 1e6 / BATCH as f64
         })
     };
-    let (mut fresh_pairs, mut cached_pairs) = (vec![], vec![]);
-    for i in 0..pairs {
-        fresh_pairs.push(in_turn(i, bare_batch, || lib_batch(&fresh)));
-        cached_pairs.push(in_turn(i, bare_batch, || lib_batch(&cached)));
+    if wanted("one") {
+        let (mut fresh_pairs, mut cached_pairs) = (vec![], vec![]);
+        for i in 0..pairs {
+            fresh_pairs.push(in_turn(i, bare_batch, || lib_batch(&fresh)));
+            cached_pairs.push(in_turn(i, bare_batch, || lib_batch(&cached)));
+        }
+        print(
+            "bearer: verify_access_token (cache off)",
+            &summarise(&fresh_pairs),
+        );
+        print(
+            "bearer: verify_access_token (cached)",
+            &summarise(&cached_pairs),
+        );
     }
-    print(
-        "bearer: verify_access_token (cache off)",
-        &summarise(&fresh_pairs),
-    );
-    print(
-        "bearer: verify_access_token (cached)",
-        &summarise(&cached_pairs),
-    );
 
     // Bearer, default options, tokens the client has not seen (issue #18), each against the
     // bare check of the same tokens: cache off (for comparison), the cache filling (a new
     // client for every pass over the pool), the cache full (a new client filled with 10,000
     // other tokens, each verified twice, before each pass: every insert evicts).
-    eprintln!("making {} distinct tokens...", POOL + DEFAULT_CACHE + 1);
-    let items: Vec<Signed> = with_splits(distinct_tokens(&tenant, POOL, "p"));
-    let prefill = distinct_tokens(&tenant, DEFAULT_CACHE, "fill");
     let warm = distinct_tokens(&tenant, 1, "warm").remove(0);
-    let no_cache = || {
-        let c = ApiClient::new(
-            default_options(&tenant)
-                .verified_token_cache(false)
-                .build()
-                .unwrap(),
-        )
-        .unwrap();
-        rt.block_on(c.verify_access_token(&warm)).unwrap();
-        c
-    };
-    let mut streams = [
-        (
-            "bearer: distinct tokens, cache off",
-            Stream::new(&items, no_cache),
-        ),
-        (
-            "bearer: distinct tokens, default (filling)",
-            Stream::new(&items, || default_client(&rt, &tenant, &warm)),
-        ),
-        (
-            "bearer: distinct tokens, default (full)",
-            Stream::new(&items, || {
-                let c = default_client(&rt, &tenant, &warm);
-                fill(&rt, &c, &prefill);
-                c
-            }),
-        ),
-    ];
-    let mut results: Vec<Vec<(f64, f64)>> = vec![vec![]; streams.len()];
-    for i in 0..pairs {
-        for (s, (_, stream)) in streams.iter_mut().enumerate() {
-            let (client, batch) = stream.take(BATCH);
-            let bare = || {
-                let start = Instant::now();
-                for (_, (input, sig)) in batch {
-                    rsa.verify_sig(black_box(input), black_box(sig)).unwrap();
-                }
-                start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
-            };
-            let lib = || {
-                rt.block_on(async {
+    if wanted("distinct") {
+        eprintln!("making {} distinct tokens...", POOL + DEFAULT_CACHE + 1);
+        let items: Vec<Signed> = with_splits(distinct_tokens(&tenant, POOL, "p"));
+        let prefill = distinct_tokens(&tenant, DEFAULT_CACHE, "fill");
+        let no_cache = || {
+            let c = ApiClient::new(
+                default_options(&tenant)
+                    .verified_token_cache(false)
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+            rt.block_on(c.verify_access_token(&warm)).unwrap();
+            c
+        };
+        let mut streams = [
+            (
+                "bearer: distinct tokens, cache off",
+                Stream::new(&items, no_cache),
+            ),
+            (
+                "bearer: distinct tokens, default (filling)",
+                Stream::new(&items, || default_client(&rt, &tenant, &warm)),
+            ),
+            (
+                "bearer: distinct tokens, default (full)",
+                Stream::new(&items, || {
+                    let c = default_client(&rt, &tenant, &warm);
+                    fill(&rt, &c, &prefill);
+                    c
+                }),
+            ),
+        ];
+        let mut results: Vec<Vec<(f64, f64)>> = vec![vec![]; streams.len()];
+        for i in 0..pairs {
+            for (s, (_, stream)) in streams.iter_mut().enumerate() {
+                let (client, batch) = stream.take(BATCH);
+                let bare = || {
                     let start = Instant::now();
-                    for (token, _) in batch {
-                        black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                    for (_, (input, sig)) in batch {
+                        rsa.verify_sig(black_box(input), black_box(sig)).unwrap();
                     }
                     start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
-                })
-            };
-            results[s].push(in_turn(i, bare, lib));
+                };
+                let lib = || {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for (token, _) in batch {
+                            black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                        }
+                        start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
+                    })
+                };
+                results[s].push(in_turn(i, bare, lib));
+            }
         }
+        for ((name, stream), pairs) in streams.iter().zip(&results) {
+            print(name, &summarise(pairs));
+            eprintln!("  ({} clients)", stream.clients);
+        }
+        drop(streams);
     }
-    for ((name, stream), pairs) in streams.iter().zip(&results) {
-        print(name, &summarise(pairs));
-        eprintln!("  ({} clients)", stream.clients);
-    }
-    drop(streams);
 
     // Multiple custom domains (issue #18): static lists of 50 and 200 issuers (dev tenants,
     // each its own key), default options, distinct tokens round-robin across the issuers, each
     // against the bare check with its issuer's key. (200 issuers: certificates not checked, see
     // `issuers_client`; TLS serves only the untimed document loads.)
-    eprintln!("starting {MANY_ISSUERS} dev tenants...");
-    let (tenant_rt, tenants) = start_tenants(MANY_ISSUERS);
-    for issuers in [FEW_ISSUERS, MANY_ISSUERS] {
-        let fleet = &tenants[..issuers];
-        let items = round_robin_tokens(fleet, POOL / issuers);
-        let keys: Vec<_> = fleet.iter().map(rsa_key).collect();
-        let warm: Vec<String> = fleet.iter().map(|t| auth0_shaped(t).sign()).collect();
-        let mut stream = Stream::new(&items, || issuers_client(&rt, fleet, &warm));
-        let mut pairs_of = vec![];
-        for i in 0..pairs {
-            let (client, batch) = stream.take(BATCH);
-            let bare = || {
-                let start = Instant::now();
-                for (_, k, (input, sig)) in batch {
-                    keys[*k]
-                        .verify_sig(black_box(input), black_box(sig))
-                        .unwrap();
-                }
-                start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
-            };
-            let lib = || {
-                rt.block_on(async {
+    if wanted("issuers") {
+        eprintln!("starting {MANY_ISSUERS} dev tenants...");
+        let (tenant_rt, tenants) = start_tenants(MANY_ISSUERS);
+        for issuers in [FEW_ISSUERS, MANY_ISSUERS] {
+            let fleet = &tenants[..issuers];
+            let items = round_robin_tokens(fleet, POOL / issuers);
+            let keys: Vec<_> = fleet.iter().map(rsa_key).collect();
+            let warm: Vec<String> = fleet.iter().map(|t| auth0_shaped(t).sign()).collect();
+            let mut stream = Stream::new(&items, || issuers_client(&rt, fleet, &warm));
+            let mut pairs_of = vec![];
+            for i in 0..pairs {
+                let (client, batch) = stream.take(BATCH);
+                let bare = || {
                     let start = Instant::now();
-                    for (token, _, _) in batch {
-                        black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                    for (_, k, (input, sig)) in batch {
+                        keys[*k]
+                            .verify_sig(black_box(input), black_box(sig))
+                            .unwrap();
                     }
                     start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
-                })
-            };
-            pairs_of.push(in_turn(i, bare, lib));
+                };
+                let lib = || {
+                    rt.block_on(async {
+                        let start = Instant::now();
+                        for (token, _, _) in batch {
+                            black_box(client.verify_access_token(black_box(token)).await.unwrap());
+                        }
+                        start.elapsed().as_secs_f64() * 1e6 / batch.len() as f64
+                    })
+                };
+                pairs_of.push(in_turn(i, bare, lib));
+            }
+            print(
+                &format!("bearer: {issuers} issuers round-robin, default"),
+                &summarise(&pairs_of),
+            );
+            eprintln!("  ({} clients)", stream.clients);
         }
-        print(
-            &format!("bearer: {issuers} issuers round-robin, default"),
-            &summarise(&pairs_of),
-        );
-        eprintln!("  ({} clients)", stream.clients);
+        tenant_rt.block_on(async {
+            for t in &tenants {
+                t.stop().await;
+            }
+        });
     }
-    tenant_rt.block_on(async {
-        for t in &tenants {
-            t.stop().await;
-        }
-    });
 
     // DPoP: a bound token and a fresh proof per call, against the bare pair on the same proofs.
     let key = DpopKey::generate();
@@ -307,113 +322,126 @@ fn main() {
         .url(URL)
     };
     let dpop_batch = BATCH / 5;
-    let run = |client: &ApiClient, turn: usize| {
-        let proofs: Vec<String> = (0..dpop_batch)
-            .map(|_| key.proof("GET", URL, Some(&bound)).sign())
-            .collect();
-        let split_proofs: Vec<_> = proofs.iter().map(|p| split(p)).collect();
-        let requests: Vec<_> = proofs.iter().map(|p| request(p)).collect();
-        let bare = || {
-            let start = Instant::now();
-            for (p_input, p_sig) in &split_proofs {
-                rsa.verify_sig(black_box(&t_input), black_box(&t_sig))
-                    .unwrap();
-                ec.verify_sig(black_box(p_input), black_box(p_sig)).unwrap();
-            }
-            start.elapsed().as_secs_f64() * 1e6 / dpop_batch as f64
+    if wanted("dpop") {
+        let run = |client: &ApiClient, turn: usize| {
+            let proofs: Vec<String> = (0..dpop_batch)
+                .map(|_| key.proof("GET", URL, Some(&bound)).sign())
+                .collect();
+            let split_proofs: Vec<_> = proofs.iter().map(|p| split(p)).collect();
+            let requests: Vec<_> = proofs.iter().map(|p| request(p)).collect();
+            let bare = || {
+                let start = Instant::now();
+                for (p_input, p_sig) in &split_proofs {
+                    rsa.verify_sig(black_box(&t_input), black_box(&t_sig))
+                        .unwrap();
+                    ec.verify_sig(black_box(p_input), black_box(p_sig)).unwrap();
+                }
+                start.elapsed().as_secs_f64() * 1e6 / dpop_batch as f64
+            };
+            let lib =
+                || time_requests(&rt, client, requests).as_secs_f64() * 1e6 / dpop_batch as f64;
+            in_turn(turn, bare, lib)
         };
-        let lib = || time_requests(&rt, client, requests).as_secs_f64() * 1e6 / dpop_batch as f64;
-        in_turn(turn, bare, lib)
-    };
-    let (mut with, mut without) = (vec![], vec![]);
-    for i in 0..pairs {
-        with.push(run(&fresh, i));
-        without.push(run(&no_replay, i));
+        let (mut with, mut without) = (vec![], vec![]);
+        for i in 0..pairs {
+            with.push(run(&fresh, i));
+            without.push(run(&no_replay, i));
+        }
+        print("dpop: verify_request (replay store on)", &summarise(&with));
+        print(
+            "dpop: verify_request (no replay store)",
+            &summarise(&without),
+        );
     }
-    print("dpop: verify_request (replay store on)", &summarise(&with));
-    print(
-        "dpop: verify_request (no replay store)",
-        &summarise(&without),
-    );
 
     // DPoP with the default options (verified-token cache on, default replay store), a token
     // the client has not seen and a fresh proof per request: every token bound to one key, or
     // a new key (and its token) per request. The bare pair gets each proof's key parsed.
-    eprintln!("making {} DPoP-bound tokens...", 2 * DPOP_POOL);
-    let fleet = DpopFleet::new(&tenant, &key, DPOP_POOL);
-    let (one_key, new_keys) = (&fleet.one_key, &fleet.new_keys);
-    let mut streams = [
-        (
-            "dpop: default, distinct tokens, one key",
-            Stream::new(one_key, || default_client(&rt, &tenant, &warm)),
-        ),
-        (
-            "dpop: default, distinct tokens, new key each",
-            Stream::new(new_keys, || default_client(&rt, &tenant, &warm)),
-        ),
-    ];
-    let mut results: Vec<Vec<(f64, f64)>> = vec![vec![]; streams.len()];
-    for i in 0..pairs {
-        for (s, (_, stream)) in streams.iter_mut().enumerate() {
-            let (client, batch) = stream.take(dpop_batch);
-            let key_of = |k: usize| fleet.key_of(k);
-            let made: Vec<_> = batch
-                .iter()
-                .map(|(k, t)| {
-                    let proof = key_of(*k).0.proof("GET", URL, Some(t)).sign();
-                    (*k, split(t), split(&proof), request_for(t, &proof))
-                })
-                .collect();
-            let bare = || {
-                let pairs = made.iter().map(|(k, t, p, _)| (t, p, key_of(*k).1));
-                time_bare_pairs(&rsa, pairs).as_secs_f64() * 1e6 / made.len() as f64
-            };
-            let n = made.len();
-            let requests: Vec<_> = made.iter().map(|m| m.3.clone()).collect();
-            let lib = || time_requests(&rt, &client, requests).as_secs_f64() * 1e6 / n as f64;
-            results[s].push(in_turn(i, bare, lib));
+    if wanted("dpop_default") {
+        eprintln!("making {} DPoP-bound tokens...", 2 * DPOP_POOL);
+        let fleet = DpopFleet::new(&tenant, &key, DPOP_POOL);
+        let (one_key, new_keys) = (&fleet.one_key, &fleet.new_keys);
+        let mut streams = [
+            (
+                "dpop: default, distinct tokens, one key",
+                Stream::new(one_key, || default_client(&rt, &tenant, &warm)),
+            ),
+            (
+                "dpop: default, distinct tokens, new key each",
+                Stream::new(new_keys, || default_client(&rt, &tenant, &warm)),
+            ),
+        ];
+        let mut results: Vec<Vec<(f64, f64)>> = vec![vec![]; streams.len()];
+        for i in 0..pairs {
+            for (s, (_, stream)) in streams.iter_mut().enumerate() {
+                let (client, batch) = stream.take(dpop_batch);
+                let key_of = |k: usize| fleet.key_of(k);
+                let made: Vec<_> = batch
+                    .iter()
+                    .map(|(k, t)| {
+                        let proof = key_of(*k).0.proof("GET", URL, Some(t)).sign();
+                        (*k, split(t), split(&proof), request_for(t, &proof))
+                    })
+                    .collect();
+                let bare = || {
+                    let pairs = made.iter().map(|(k, t, p, _)| (t, p, key_of(*k).1));
+                    time_bare_pairs(&rsa, pairs).as_secs_f64() * 1e6 / made.len() as f64
+                };
+                let n = made.len();
+                let requests: Vec<_> = made.iter().map(|m| m.3.clone()).collect();
+                let lib = || time_requests(&rt, &client, requests).as_secs_f64() * 1e6 / n as f64;
+                results[s].push(in_turn(i, bare, lib));
+            }
         }
+        for ((name, stream), pairs) in streams.iter().zip(&results) {
+            print(name, &summarise(pairs));
+            eprintln!("  ({} clients)", stream.clients);
+        }
+        drop(streams);
     }
-    for ((name, stream), pairs) in streams.iter().zip(&results) {
-        print(name, &summarise(pairs));
-        eprintln!("  ({} clients)", stream.clients);
-    }
-    drop(streams);
 
     // 2-thread scaling, bare and library, in alternating batches.
-    let runtimes = [current_thread(), current_thread()];
-    let bare_run = |_: usize, n: usize| {
-        for _ in 0..n {
-            rsa.verify_sig(black_box(&input), black_box(&sig)).unwrap();
-        }
-    };
-    let lib_run = |thread: usize, n: usize| {
-        runtimes[thread].block_on(async {
+    if wanted("scaling") {
+        let runtimes = [current_thread(), current_thread()];
+        let bare_run = |_: usize, n: usize| {
             for _ in 0..n {
-                black_box(fresh.verify_access_token(black_box(&token)).await.unwrap());
+                rsa.verify_sig(black_box(&input), black_box(&sig)).unwrap();
             }
-        })
-    };
-    // Long batches: see the module comment.
-    let calls = BATCH * 20;
-    let mut scalings = vec![];
-    for _ in 0..pairs {
-        scalings.push((scaling(calls, &bare_run), scaling(calls, &lib_run)));
+        };
+        let lib_run = |thread: usize, n: usize| {
+            runtimes[thread].block_on(async {
+                for _ in 0..n {
+                    black_box(fresh.verify_access_token(black_box(&token)).await.unwrap());
+                }
+            })
+        };
+        // Long batches: see the module comment.
+        let calls = BATCH * 20;
+        let mut scalings = vec![];
+        for _ in 0..pairs {
+            scalings.push((scaling(calls, &bare_run), scaling(calls, &lib_run)));
+        }
+        let median = |mut v: Vec<f64>| {
+            v.sort_by(f64::total_cmp);
+            let at = |q: usize| v[(v.len() - 1) * q / 4];
+            [at(2), at(1), at(3)]
+        };
+        let bare = median(scalings.iter().map(|p| p.0).collect());
+        let lib = median(scalings.iter().map(|p| p.1).collect());
+        let quotient = median(scalings.iter().map(|p| p.1 / p.0).collect());
+        println!(
+            "{:44} bare {:.3}x (p25 {:.3}, p75 {:.3})  library {:.3}x (p25 {:.3}, p75 {:.3})",
+            "scaling: 1 -> 2 threads, fresh Bearer",
+            bare[0],
+            bare[1],
+            bare[2],
+            lib[0],
+            lib[1],
+            lib[2]
+        );
+        println!(
+            "{:44} library scaling / bare scaling {:.3} (p25 {:.3}, p75 {:.3})",
+            "", quotient[0], quotient[1], quotient[2]
+        );
     }
-    let median = |mut v: Vec<f64>| {
-        v.sort_by(f64::total_cmp);
-        let at = |q: usize| v[(v.len() - 1) * q / 4];
-        [at(2), at(1), at(3)]
-    };
-    let bare = median(scalings.iter().map(|p| p.0).collect());
-    let lib = median(scalings.iter().map(|p| p.1).collect());
-    let quotient = median(scalings.iter().map(|p| p.1 / p.0).collect());
-    println!(
-        "{:44} bare {:.3}x (p25 {:.3}, p75 {:.3})  library {:.3}x (p25 {:.3}, p75 {:.3})",
-        "scaling: 1 -> 2 threads, fresh Bearer", bare[0], bare[1], bare[2], lib[0], lib[1], lib[2]
-    );
-    println!(
-        "{:44} library scaling / bare scaling {:.3} (p25 {:.3}, p75 {:.3})",
-        "", quotient[0], quotient[1], quotient[2]
-    );
 }

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use aws_lc_rs::digest;
 use aws_lc_rs::signature::{self, ParsedPublicKey, RsaPublicKeyComponents, VerificationAlgorithm};
 use serde_json::Value;
 
@@ -73,6 +74,16 @@ fn verification_algorithm(alg: Algorithm) -> &'static dyn VerificationAlgorithm 
     match verifier(alg) {
         Verifier::Rsa(params) => params,
         Verifier::Point(algorithm) => algorithm,
+    }
+}
+
+/// The digest `alg` signs, for the algorithms that sign a digest (all but EdDSA).
+fn message_digest(alg: Algorithm) -> Option<&'static digest::Algorithm> {
+    match alg {
+        Algorithm::RS256 | Algorithm::PS256 | Algorithm::ES256 => Some(&digest::SHA256),
+        Algorithm::RS384 | Algorithm::PS384 | Algorithm::ES384 => Some(&digest::SHA384),
+        Algorithm::RS512 | Algorithm::PS512 => Some(&digest::SHA512),
+        Algorithm::EdDSA => None,
     }
 }
 
@@ -192,8 +203,20 @@ impl VerifyingKey {
     }
 
     /// Checks `signature` over `message`; ECDSA signatures are JOSE's fixed `r || s` form.
+    ///
+    /// The message is hashed here, in one call, and aws-lc checks the signature of the digest
+    /// (`verify_digest_sig`, which refuses a digest of another algorithm than the key's): the
+    /// same check as `verify_sig`, without the digest context `EVP_DigestVerify` sets up for
+    /// every call (about 1% of an RS256 check, measured on 500 distinct tokens). EdDSA signs
+    /// the message itself.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
-        self.key.verify_sig(message, signature).is_ok()
+        match message_digest(self.alg) {
+            Some(algorithm) => self
+                .key
+                .verify_digest_sig(&digest::digest(algorithm, message), signature)
+                .is_ok(),
+            None => self.key.verify_sig(message, signature).is_ok(),
+        }
     }
 }
 
@@ -262,6 +285,94 @@ mod tests {
             VerifyingKey::from_jwk(&obj(json!({})), Algorithm::RS256).unwrap_err(),
             KeyError::WrongType
         );
+    }
+
+    /// Every algorithm's signature verifies over its message only, and only with its own
+    /// algorithm: the digest handed to aws-lc is the one the key's algorithm signs.
+    #[test]
+    fn every_algorithm_checks_its_own_signatures() {
+        use aws_lc_rs::rand::SystemRandom;
+        use aws_lc_rs::rsa::KeySize;
+        use aws_lc_rs::signature::{
+            ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING, EcdsaKeyPair,
+            Ed25519KeyPair, KeyPair, RsaKeyPair,
+        };
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+        let rng = SystemRandom::new();
+        let rsa = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+        let rsa_jwk = {
+            let public = rsa.public_key();
+            let c = aws_lc_rs::rsa::PublicKeyComponents::<Vec<u8>>::from(public);
+            obj(json!({"kty":"RSA","n":B64.encode(&c.n),"e":B64.encode(&c.e)}))
+        };
+        let rsa_sign = |padding: &'static dyn aws_lc_rs::signature::RsaEncoding| {
+            let mut sig = vec![0; rsa.public_modulus_len()];
+            rsa.sign(padding, &rng, b"msg", &mut sig).unwrap();
+            sig
+        };
+        let ec = |signing, crv: &str, half: usize| {
+            let pkcs8 = EcdsaKeyPair::generate_pkcs8(signing, &rng).unwrap();
+            let pair = EcdsaKeyPair::from_pkcs8(signing, pkcs8.as_ref()).unwrap();
+            let point = pair.public_key().as_ref().to_vec();
+            let jwk = obj(json!({"kty":"EC","crv":crv,
+                "x":B64.encode(&point[1..=half]),"y":B64.encode(&point[1 + half..])}));
+            (jwk, pair.sign(&rng, b"msg").unwrap().as_ref().to_vec())
+        };
+        let ed = Ed25519KeyPair::generate().unwrap();
+        let ed_jwk =
+            obj(json!({"kty":"OKP","crv":"Ed25519","x":B64.encode(ed.public_key().as_ref())}));
+        let (p256, p256_sig) = ec(&ECDSA_P256_SHA256_FIXED_SIGNING, "P-256", 32);
+        let (p384, p384_sig) = ec(&ECDSA_P384_SHA384_FIXED_SIGNING, "P-384", 48);
+        let cases = [
+            (
+                Algorithm::RS256,
+                &rsa_jwk,
+                rsa_sign(&signature::RSA_PKCS1_SHA256),
+            ),
+            (
+                Algorithm::RS384,
+                &rsa_jwk,
+                rsa_sign(&signature::RSA_PKCS1_SHA384),
+            ),
+            (
+                Algorithm::RS512,
+                &rsa_jwk,
+                rsa_sign(&signature::RSA_PKCS1_SHA512),
+            ),
+            (
+                Algorithm::PS256,
+                &rsa_jwk,
+                rsa_sign(&signature::RSA_PSS_SHA256),
+            ),
+            (
+                Algorithm::PS384,
+                &rsa_jwk,
+                rsa_sign(&signature::RSA_PSS_SHA384),
+            ),
+            (
+                Algorithm::PS512,
+                &rsa_jwk,
+                rsa_sign(&signature::RSA_PSS_SHA512),
+            ),
+            (Algorithm::ES256, &p256, p256_sig),
+            (Algorithm::ES384, &p384, p384_sig),
+            (Algorithm::EdDSA, &ed_jwk, ed.sign(b"msg").as_ref().to_vec()),
+        ];
+        for (alg, jwk, sig) in &cases {
+            let key = VerifyingKey::from_jwk(jwk, *alg).unwrap();
+            assert!(key.verify(b"msg", sig), "{alg:?}");
+            assert!(!key.verify(b"msg.", sig), "{alg:?}: another message");
+            assert!(
+                !key.verify(b"msg", &sig[1..]),
+                "{alg:?}: a truncated signature"
+            );
+            for (other, other_jwk, other_sig) in &cases {
+                if other != alg && std::ptr::eq(*jwk, *other_jwk) {
+                    assert!(!key.verify(b"msg", other_sig), "{alg:?} took {other:?}'s");
+                }
+            }
+        }
     }
 
     #[test]
