@@ -22,9 +22,16 @@
 # valid tokens whose payload was changed, so their signature no longer matches) is checked in
 # full every time.
 #
+# Pinning: SERVER_CPUS and CLIENT_CPUS (taskset lists, for example 1 and 0) put the server and
+# the load generators (wrk, open_loop) on CPUs of their own, so that the latencies measure the
+# server and not the two programs' queueing for the same cores; the open-loop generator then
+# paces on its one thread (OPEN_LOOP_PACING=spin, see open_loop.rs). Unset (the default),
+# nothing is pinned. A pinned server sizes its runtime to its CPUs (tokio reads the affinity
+# mask).
+#
 # Environment: CARGO_TARGET_DIR (default ./target), DURATION (30s), WARMUP (5s), THREADS (1),
 # CONNECTIONS (32), TOKENS (10000), RATE_PERCENT (70), RATE_CONNECTIONS (64), CPU_LOCK
-# (/tmp/cpu.lock).
+# (/tmp/cpu.lock), SERVER_CPUS and CLIENT_CPUS (unset).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,6 +45,16 @@ TOKENS=${TOKENS:-10000}
 RATE_PERCENT=${RATE_PERCENT:-70}
 RATE_CONNECTIONS=${RATE_CONNECTIONS:-64}
 CPU_LOCK=${CPU_LOCK:-/tmp/cpu.lock}
+SERVER_CPUS=${SERVER_CPUS:-}
+CLIENT_CPUS=${CLIENT_CPUS:-}
+# Command prefixes that pin (taskset execs the command: `$!` stays the server's PID).
+SERVER_ON=()
+CLIENT_ON=()
+[ -z "$SERVER_CPUS" ] || SERVER_ON=(taskset -c "$SERVER_CPUS")
+if [ -n "$CLIENT_CPUS" ]; then
+    CLIENT_ON=(taskset -c "$CLIENT_CPUS")
+    export OPEN_LOOP_PACING=spin
+fi
 AUD=https://api.example.com
 
 command -v wrk >/dev/null || { echo "wrk is missing: apt-get install -y wrk" >&2; exit 1; }
@@ -101,7 +118,7 @@ EOF
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 URL=http://127.0.0.1:$PORT/whoami
 echo "== serve on 127.0.0.1:$PORT" >&2
-RUST_LOG=warn "$BIN" serve --domain "$DOMAIN" --audience "$AUD" --ca-cert "$CA" \
+RUST_LOG=warn "${SERVER_ON[@]}" "$BIN" serve --domain "$DOMAIN" --audience "$AUD" --ca-cert "$CA" \
     --listen "127.0.0.1:$PORT" 2>"$WORK/serve.log" &
 SERVE=$!
 PIDS+=("$SERVE")
@@ -127,7 +144,7 @@ export LOADTEST_TOKENS=$WORK/tokens.lua LOADTEST_EXPECTED_401=$EXPECTED_401
 exec 9>"$CPU_LOCK"
 flock 9
 echo "== warm-up: $WARMUP" >&2
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s scripts/loadtest.lua "$URL" >"$WORK/warmup.txt"
+"${CLIENT_ON[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$WARMUP" -s scripts/loadtest.lua "$URL" >"$WORK/warmup.txt"
 RSS_BEFORE=$(rss)
 echo "== measured run: $DURATION, $THREADS wrk thread(s), $CONNECTIONS connections" >&2
 (
@@ -140,21 +157,21 @@ SAMPLER=$!
 PIDS+=("$SAMPLER")
 LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 echo "== saturation" >&2
-wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/loadtest.lua "$URL" | tee "$WORK/run.txt"
+"${CLIENT_ON[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s scripts/loadtest.lua "$URL" | tee "$WORK/run.txt"
 RSS_SATURATED=$(rss)
 SATURATION=$(awk '/^LOADTEST requests=/ {sub(/rps=/, "", $4); print $4}' "$WORK/run.txt")
 # The rate run: RATE_PERCENT % of the saturation rate, offered at a fixed rate whatever the
 # answers do (open loop), the latency of each request counted from when it was due.
 RATE=$((SATURATION * RATE_PERCENT / 100))
 echo "== rate run: ${RATE_PERCENT}% of $SATURATION req/s = $RATE req/s, open loop over $RATE_CONNECTIONS connections" >&2
-"$TARGET/release/examples/open_loop" "$URL" "$RATE" "${DURATION%s}" "$RATE_CONNECTIONS" \
+"${CLIENT_ON[@]}" "$TARGET/release/examples/open_loop" "$URL" "$RATE" "${DURATION%s}" "$RATE_CONNECTIONS" \
     "$WORK/valid.txt" "$WORK/invalid.txt" "$EXPECTED_401" | tee "$WORK/rate.txt"
 RSS_AFTER=$(rss)
 flock -u 9
 kill "$SAMPLER" 2>/dev/null || true
 
 echo
-echo "loadavg at start of the runs: $LOAD_START"
+echo "loadavg at start of the runs: $LOAD_START; server CPUs: ${SERVER_CPUS:-any}; load generator CPUs: ${CLIENT_CPUS:-any}"
 echo "saturation: $SATURATION req/s; rate run offered $RATE req/s, achieved $(awk '/^LOADTEST requests=/ {sub(/rps=/, "", $4); print $4}' "$WORK/rate.txt") req/s"
 echo "server RSS: at start $RSS_START; after warm-up $RSS_BEFORE; after saturation $RSS_SATURATED; after the rate run $RSS_AFTER"
 echo "RSS samples during the runs:"

@@ -9,6 +9,13 @@
 //! a connection counts (as wrk2 measures). The pacer sleeps between releases (Linux wakes it
 //! some 50-60 µs late), so latencies include up to that much of the generator's own lag.
 //!
+//! With `OPEN_LOOP_PACING=spin` there is no pacer thread: a free connection takes the next
+//! request number and waits for its due time on the runtime's one thread (a timer until 2 ms
+//! before, then yielding to the other tasks until it is due). This keeps the generator to one
+//! thread, which then takes all of its CPU: meant for a generator pinned to a CPU of its own
+//! (`scripts/loadtest.sh` with `CLIENT_CPUS`), where two threads of the generator would
+//! otherwise queue for that CPU and add their wait to the latencies.
+//!
 //! ```text
 //! cargo run --release -p auth0-api-cli --example open_loop -- \
 //!     URL RATE SECONDS CONNECTIONS VALID_TOKENS_FILE INVALID_TOKENS_FILE EXPECTED_401_CHALLENGE
@@ -146,11 +153,55 @@ fn pace(start: Instant, rate: u64, seconds: u64, due: mpsc::UnboundedSender<(u64
     }
 }
 
+/// Where a connection takes its next request (number, due time) from.
+#[derive(Clone)]
+enum Due {
+    /// Released by the pacer thread.
+    Paced(Arc<Mutex<mpsc::UnboundedReceiver<(u64, Instant)>>>),
+    /// The next number of `total`, waited for on the runtime's thread.
+    Spin {
+        next: Arc<AtomicU64>,
+        start: Instant,
+        rate: u64,
+        total: u64,
+    },
+}
+
+impl Due {
+    async fn next(&self) -> Option<(u64, Instant)> {
+        match self {
+            Self::Paced(rx) => rx.lock().await.recv().await,
+            Self::Spin {
+                next,
+                start,
+                rate,
+                total,
+            } => {
+                let i = next.fetch_add(1, Relaxed);
+                if i >= *total {
+                    return None;
+                }
+                let at = *start + Duration::from_nanos(i * 1_000_000_000 / rate);
+                // The timer wheel's resolution is a millisecond: it brings the task close,
+                // yielding to the others covers the rest.
+                let early = at.checked_sub(Duration::from_millis(2));
+                if let Some(early) = early.filter(|e| *e > Instant::now()) {
+                    tokio::time::sleep_until(early.into()).await;
+                }
+                while Instant::now() < at {
+                    tokio::task::yield_now().await;
+                }
+                Some((i, at))
+            }
+        }
+    }
+}
+
 /// One connection: takes the next due request, sends it, checks the answer; reconnects after
 /// a failure.
 async fn connection(
     settings: Arc<Settings>,
-    due: Arc<Mutex<mpsc::UnboundedReceiver<(u64, Instant)>>>,
+    due: Due,
     outcomes: Arc<Outcomes>,
     latencies: Arc<std::sync::Mutex<Vec<u32>>>,
     stop: Arc<AtomicBool>,
@@ -158,8 +209,9 @@ async fn connection(
     let mut sender = None;
     let mut mine = Vec::new();
     loop {
-        let next = due.lock().await.recv().await;
-        let Some((i, at)) = next else { break };
+        let Some((i, at)) = due.next().await else {
+            break;
+        };
         if stop.load(Relaxed) {
             break;
         }
@@ -250,17 +302,28 @@ fn main() -> Result<(), Error> {
         (settings.rate * settings.seconds) as usize,
     )));
     let stop = Arc::new(AtomicBool::new(false));
-    let (tx, rx) = mpsc::unbounded_channel();
-    let rx = Arc::new(Mutex::new(rx));
     let start = Instant::now() + Duration::from_millis(200);
     let (rate, seconds) = (settings.rate, settings.seconds);
-    let pacer = std::thread::spawn(move || pace(start, rate, seconds, tx));
+    let spin = std::env::var("OPEN_LOOP_PACING").is_ok_and(|p| p == "spin");
+    let (due, pacer) = if spin {
+        let due = Due::Spin {
+            next: Arc::new(AtomicU64::new(0)),
+            start,
+            rate,
+            total: rate * seconds,
+        };
+        (due, None)
+    } else {
+        let (tx, rx) = mpsc::unbounded_channel();
+        let pacer = std::thread::spawn(move || pace(start, rate, seconds, tx));
+        (Due::Paced(Arc::new(Mutex::new(rx))), Some(pacer))
+    };
     let elapsed = runtime.block_on(async {
         let tasks: Vec<_> = (0..settings.connections)
             .map(|_| {
                 tokio::spawn(connection(
                     settings.clone(),
-                    rx.clone(),
+                    due.clone(),
                     outcomes.clone(),
                     latencies.clone(),
                     stop.clone(),
@@ -275,7 +338,9 @@ fn main() -> Result<(), Error> {
         }
         start.elapsed()
     });
-    let _ = pacer.join();
+    if let Some(pacer) = pacer {
+        let _ = pacer.join();
+    }
     let mut sorted = latencies.lock().map(|l| l.clone()).unwrap_or_default();
     sorted.sort_unstable();
     let answered = sorted.len();
