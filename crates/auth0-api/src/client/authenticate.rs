@@ -2,6 +2,7 @@
 //! (Bearer or DPoP) in the reference's order, verifies the token, and for DPoP the proof and its
 //! `cnf.jkt` binding; every failure carries the challenges of this client's DPoP mode.
 
+use std::sync::OnceLock;
 use std::time::SystemTime;
 
 use super::{ApiClient, DPOP_HEADER, VerifiedRequest};
@@ -13,6 +14,7 @@ use crate::mtls::{self, CertificateBinding};
 use crate::request::VerifyRequest;
 use crate::settings::DpopMode;
 use crate::token_location::TokenSource;
+use crate::verify::RequestContext;
 use crate::verify::token_cache::TokenCache;
 
 impl ApiClient {
@@ -136,12 +138,23 @@ impl ApiClient {
                         s,
                     ));
                 };
+                // The proof's expected `ath`: the token's SHA-256, which the signature check
+                // computes on the way when it hashes with SHA-256; hashed here otherwise (a
+                // cached token, say), once the token verified (so within the size cap).
+                let token_digest = OnceLock::new();
+                let context = RequestContext {
+                    url: Some(url),
+                    headers: Some(&request.headers),
+                    token_digest: Some(&token_digest),
+                };
                 let claims = self
-                    .verify_token(token, &[], Some(url), Some(&request.headers))
+                    .verify_token(token, &[], context)
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Dpop))?;
-                // The proof's expected `ath` (hashed once the token verified: within the cap).
-                let digest = TokenCache::sha256(token);
+                let digest = match token_digest.get() {
+                    Some(digest) => *digest,
+                    None => TokenCache::sha256(token),
+                };
                 let expected = match claims.confirmation() {
                     Confirmation::None => {
                         return Err(prepare(TokenError::NoConfirmation.into(), s));
@@ -175,8 +188,13 @@ impl ApiClient {
             }
             Some(AuthScheme::Bearer) => {
                 let s = Some(AuthScheme::Bearer);
+                let context = RequestContext {
+                    url,
+                    headers: Some(&request.headers),
+                    token_digest: None,
+                };
                 let claims = self
-                    .verify_token(token, &[], url, Some(&request.headers))
+                    .verify_token(token, &[], context)
                     .await
                     .map_err(|e| prepare_token_error(e, AuthScheme::Bearer))?;
                 if mode != DpopMode::Disabled {

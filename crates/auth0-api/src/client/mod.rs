@@ -339,8 +339,11 @@ impl ApiClient {
         let work = self.verify_token(
             token,
             &options.required_claims,
-            options.request_url.as_deref(),
-            options.request_headers.as_ref(),
+            RequestContext {
+                url: options.request_url.as_deref(),
+                headers: options.request_headers.as_ref(),
+                token_digest: None,
+            },
         );
         self.observed(
             EntryPoint::AccessToken,
@@ -360,19 +363,14 @@ impl ApiClient {
         &self,
         token: &str,
         required: &[String],
-        request_url: Option<&str>,
-        request_headers: Option<&http::HeaderMap>,
+        request: RequestContext<'_>,
     ) -> Result<Claims> {
-        let request = RequestContext {
-            url: request_url,
-            headers: request_headers,
-        };
         let claims = self.inner.tokens.verify(token, required, request).await?;
         if let Some(policy) = &self.inner.options.organization {
             policy
                 .check(&claims, || ResolverContext {
-                    request_url: request_url.map(str::to_owned),
-                    request_headers: request_headers.cloned(),
+                    request_url: request.url.map(str::to_owned),
+                    request_headers: request.headers.cloned(),
                     unverified_iss: claims.iss().unwrap_or_default().to_owned(),
                 })
                 .await?;

@@ -211,12 +211,20 @@ impl VerifyingKey {
     /// the message itself.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> bool {
         match message_digest(self.alg) {
-            Some(algorithm) => self
-                .key
-                .verify_digest_sig(&digest::digest(algorithm, message), signature)
-                .is_ok(),
+            Some(algorithm) => self.verify_digest(&digest::digest(algorithm, message), signature),
             None => self.key.verify_sig(message, signature).is_ok(),
         }
+    }
+
+    /// The digest this key's algorithm signs (`None` for EdDSA, which signs the message).
+    pub(crate) fn message_digest(&self) -> Option<&'static digest::Algorithm> {
+        message_digest(self.alg)
+    }
+
+    /// Checks `signature` over the message whose digest is `digest` (false for a digest of
+    /// another algorithm than [`message_digest`](Self::message_digest), and for EdDSA).
+    pub(crate) fn verify_digest(&self, digest: &digest::Digest, signature: &[u8]) -> bool {
+        self.key.verify_digest_sig(digest, signature).is_ok()
     }
 }
 

@@ -5,6 +5,9 @@
 
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
+use std::sync::OnceLock;
+
+use aws_lc_rs::digest;
 
 use super::decode::{CheckedHeader, Decoded, HeaderAlg, Kid, Payload};
 use crate::claims::Claims;
@@ -51,11 +54,14 @@ pub(crate) fn kid<'h>(header: &'h CheckedHeader<'_>) -> Result<Option<&'h str>, 
 }
 
 /// The signature check, with authlib's order and error names (`crit`, signature encoding,
-/// algorithm, key, signature).
+/// algorithm, key, signature). With `token_digest`, the caller has checked that the segments
+/// are the whole token: a SHA-256 signature's hash of the signing input goes on over `.` and
+/// the signature, and the token's SHA-256 is stored there once the signature verified.
 pub(crate) fn check_signature(
     decoded: &Decoded<'_>,
     key: &JwkEntry,
     allowed: &[Algorithm],
+    token_digest: Option<&OnceLock<[u8; 32]>>,
 ) -> Result<()> {
     if let Some(refused) = &decoded.header.crit {
         Err(refused.clone())?;
@@ -80,7 +86,26 @@ pub(crate) fn check_signature(
     let verifier = key
         .verifier(alg)
         .map_err(|e| TokenError::InvalidKey(e.to_string()))?;
-    if verifier.verify(decoded.segments.signing_input.as_bytes(), signature) {
+    let segments = &decoded.segments;
+    let verified = match token_digest {
+        Some(slot) if verifier.message_digest() == Some(&digest::SHA256) => {
+            let mut hash = digest::Context::new(&digest::SHA256);
+            hash.update(segments.signing_input.as_bytes());
+            let signed = hash.clone().finish();
+            let verified = verifier.verify_digest(&signed, signature);
+            if verified {
+                hash.update(b".");
+                hash.update(segments.signature.as_bytes());
+                let mut out = [0u8; 32];
+                out.copy_from_slice(hash.finish().as_ref());
+                // Set once per verification: a slot already set holds the same hash.
+                let _ = slot.set(out);
+            }
+            verified
+        }
+        _ => verifier.verify(segments.signing_input.as_bytes(), signature),
+    };
+    if verified {
         Ok(())
     } else {
         Err(TokenError::BadSignature.into())

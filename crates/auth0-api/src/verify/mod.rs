@@ -9,7 +9,7 @@ mod tests;
 pub(crate) mod token_cache;
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 pub(crate) use checks::{ClaimRules, check_claims, kid, unverified_issuer};
@@ -31,11 +31,16 @@ use crate::settings::Algorithm;
 use keys_in_use::{KeysInUse, PendingEntry};
 use token_cache::{CachedToken, TokenCache};
 
-/// The request context a domains resolver may read.
+/// The request context a domains resolver may read, and where the caller wants the token's
+/// SHA-256 (DPoP's `ath`) if the verification computes it on the way.
 #[derive(Clone, Copy, Default)]
 pub(crate) struct RequestContext<'r> {
     pub(crate) url: Option<&'r str>,
     pub(crate) headers: Option<&'r http::HeaderMap>,
+    /// Set to `SHA-256(token)` when the signature check hashed the token's signing input with
+    /// SHA-256: the same hash, carried on over `.` and the signature (one pass over the token
+    /// instead of two). Left empty otherwise (a cached token, an encrypted one, another digest).
+    pub(crate) token_digest: Option<&'r OnceLock<[u8; 32]>>,
 }
 
 /// Verifies access tokens: owns the discovery and key-set caches it reads, the issuers resolved
@@ -197,6 +202,14 @@ impl TokenVerifier {
         };
         let decoded = decode(token, &mut texts, expected)?;
         let kid = checks::kid(&decoded.header);
+        // The token's hash rides on the signature check only when the signed text is the token
+        // as presented (not a JWE's inner token), from its first byte to its last.
+        let segments = &decoded.segments;
+        let token_digest = request.token_digest.filter(|_| {
+            std::ptr::eq(token, presented)
+                && segments.signing_input.as_ptr() == token.as_ptr()
+                && segments.signing_input.len() + 1 + segments.signature.len() == token.len()
+        });
         // Kept only from a token's second sighting (its first costs no insert).
         let caching = matches!((cache, &cache_key), (Some(c), Some(k)) if c.admits(k));
 
@@ -204,9 +217,9 @@ impl TokenVerifier {
         //    jwks_uri), the key set, the `kid` and its key. Read lock-free for an issuer
         //    resolved before (same answers); otherwise through the caches.
         // 3. Then the signature and the claims (`finish`).
-        let pending = match self
-            .with_remembered_keys(&decoded, &kid, |keys| self.finish(&decoded, keys, caching))
-        {
+        let pending = match self.with_remembered_keys(&decoded, &kid, |keys| {
+            self.finish(&decoded, keys, caching, token_digest)
+        }) {
             Some(done) => done?,
             None => {
                 let (discovery, keys) = self.resolve_keys(&decoded, &kid, request).await?;
@@ -214,7 +227,7 @@ impl TokenVerifier {
                 if !matches!(self.domains, DomainsMode::Resolver(_)) {
                     self.resolved.remember(keys.discovery_entry, keys.keys);
                 }
-                self.finish(&decoded, &keys, caching)?
+                self.finish(&decoded, &keys, caching, token_digest)?
             }
         };
 
@@ -249,8 +262,9 @@ impl TokenVerifier {
         decoded: &decode::Decoded<'_>,
         keys: &KeysInUse<'_>,
         caching: bool,
+        token_digest: Option<&OnceLock<[u8; 32]>>,
     ) -> Result<Option<PendingEntry>> {
-        checks::check_signature(decoded, keys.key, &self.algorithms)?;
+        checks::check_signature(decoded, keys.key, &self.algorithms, token_digest)?;
         let now = unix_now() as f64;
         check_claims(
             &decoded.payload,

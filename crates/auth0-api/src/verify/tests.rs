@@ -233,3 +233,61 @@ fn header_checks_resolve_alg_kid_and_crit() {
         })
     ));
 }
+
+/// An RS256 signature check asked for the token's hash stores `SHA-256(token)` (the `ath` of
+/// DPoP), computed on the way; a signature that fails stores nothing; without a slot the check
+/// is the same.
+#[test]
+fn the_signature_check_hands_over_the_tokens_sha256() {
+    use std::sync::OnceLock;
+
+    use aws_lc_rs::digest;
+    use aws_lc_rs::rand::SystemRandom;
+    use aws_lc_rs::rsa::{KeySize, PublicKeyComponents};
+    use aws_lc_rs::signature::{KeyPair, RSA_PKCS1_SHA256, RsaKeyPair};
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
+
+    use crate::fetch::jwks::KeySet;
+    use crate::settings::Algorithm;
+
+    let pair = RsaKeyPair::generate(KeySize::Rsa2048).unwrap();
+    let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
+    let jwks = json!({"keys":[{"kid":"k","kty":"RSA","n":B64.encode(&public.n),"e":B64.encode(&public.e)}]});
+    let keys = KeySet::parse(jwks.as_object().unwrap(), &[Algorithm::RS256]).unwrap();
+    let input = format!(
+        "{}.{}",
+        B64.encode(r#"{"alg":"RS256","kid":"k"}"#),
+        B64.encode(r#"{"iss":"https://t/"}"#)
+    );
+    let mut signature = vec![0; pair.public_modulus_len()];
+    pair.sign(
+        &RSA_PKCS1_SHA256,
+        &SystemRandom::new(),
+        input.as_bytes(),
+        &mut signature,
+    )
+    .unwrap();
+    let token = format!("{input}.{}", B64.encode(&signature));
+    let check = |token: &str, slot: Option<&OnceLock<[u8; 32]>>| {
+        let mut texts = Texts::default();
+        let decoded = decode(token, &mut texts, NONE).unwrap();
+        check_signature(&decoded, &keys.entries()[0], &[Algorithm::RS256], slot)
+    };
+
+    let slot = OnceLock::new();
+    check(&token, Some(&slot)).unwrap();
+    let expected = digest::digest(&digest::SHA256, token.as_bytes());
+    assert_eq!(slot.get().map(|d| &d[..]), Some(expected.as_ref()));
+    check(&token, None).unwrap();
+
+    let mut tampered = signature.clone();
+    tampered[10] ^= 1;
+    let forged = format!("{input}.{}", B64.encode(&tampered));
+    let slot = OnceLock::new();
+    assert!(check(&forged, Some(&slot)).is_err());
+    assert!(
+        slot.get().is_none(),
+        "nothing stored for a signature that fails"
+    );
+}
