@@ -10,8 +10,17 @@
 //!   (and an eviction). A text is kept when it passed its checks and was seen before: each
 //!   shard keeps a small bitset of the keys of texts that reached their checks (a doorkeeper;
 //!   16 bits per entry of capacity, at most 2 MiB) and starts it afresh once an eighth of its
-//!   bits are set. A first sighting costs one bit; a repeated text is kept on its second use.
-//!   A false positive of the bitset (at most 1 in 8) only admits a text early.
+//!   bits are set, marking the keys of the texts it keeps again. A first sighting costs one
+//!   bit; a repeated text is kept on its second use. A false positive of the bitset (at most 1
+//!   in 8) only admits a text early.
+//! - **A text never seen is not looked up**: every kept text's bit is set (it was marked when
+//!   it was admitted, and again at each reset), so a clear bit proves the text absent and the
+//!   lookup stops there, without the shard's lock or its index: a distinct token costs one
+//!   load of a word of the bitset, not a locked probe of a table whose lines other tokens'
+//!   traffic has evicted. (A lookup racing with a reset may find a kept text's bit cleared:
+//!   it misses once, which is what a miss costs, never a wrong answer.) Shards whose bitset is
+//!   too small to hold their entries' bits twice over (caches above a million entries, see
+//!   `DOOR_MAX_BITS`) always look up.
 //! - **Bound**: at most `max_entries` texts, split over 16 shards (one when `max_entries` < 64)
 //!   and evicted by CLOCK (second chance): a text used since the hand last passed stays. The
 //!   hand looks at [`MAX_HAND_STEPS`] slots at most per insert; when each was used since it
@@ -64,6 +73,8 @@ pub(crate) enum Keyed {
 struct Shard<V> {
     table: RwLock<Table<Arc<V>>>,
     door: Doorkeeper,
+    /// Whether a clear doorkeeper bit proves a text absent (see the module).
+    filters: bool,
 }
 
 /// One shard's entries: an index from lookup key to slot, and the slots the CLOCK hand sweeps.
@@ -102,22 +113,48 @@ impl Doorkeeper {
         }
     }
 
-    /// Whether `key` was seen before; marks it seen.
-    fn seen_before(&self, key: u64) -> bool {
+    /// The word and the mask of `key`'s bit.
+    fn bit(&self, key: u64) -> (&AtomicU64, u64) {
         // A power of two: `words` has `bits / 64` entries.
         let bit = key as usize & (self.words.len() * 64 - 1);
-        let (word, mask) = (&self.words[bit / 64], 1u64 << (bit % 64));
+        (&self.words[bit / 64], 1u64 << (bit % 64))
+    }
+
+    /// Whether `key`'s bit is set (without setting it).
+    fn marked(&self, key: u64) -> bool {
+        let (word, mask) = self.bit(key);
+        word.load(Relaxed) & mask != 0
+    }
+
+    /// Sets `key`'s bit: `Err` when it was set already, `Ok(true)` when the set is due for a
+    /// reset.
+    fn mark(&self, key: u64) -> Result<bool, ()> {
+        let (word, mask) = self.bit(key);
         if word.load(Relaxed) & mask != 0 || word.fetch_or(mask, Relaxed) & mask != 0 {
-            return true;
+            return Err(());
         }
-        if self.set.fetch_add(1, Relaxed) + 1 >= self.reset_at {
-            // Forget everything: a racing mark may be lost, which only delays an admission.
-            self.set.store(0, Relaxed);
-            for w in self.words.iter() {
-                w.store(0, Relaxed);
+        Ok(self.set.fetch_add(1, Relaxed) + 1 >= self.reset_at)
+    }
+
+    /// Whether `key` was seen before; marks it seen. Forgets everything when an eighth of the
+    /// bits are set, then marks `kept` (the keys of the kept texts) again.
+    fn seen_before(&self, key: u64, kept: impl FnOnce(&mut dyn FnMut(u64))) -> bool {
+        match self.mark(key) {
+            Err(()) => true,
+            Ok(false) => false,
+            Ok(true) => {
+                // A racing mark may be lost, which only delays an admission.
+                self.set.store(0, Relaxed);
+                for w in self.words.iter() {
+                    w.store(0, Relaxed);
+                }
+                kept(&mut |k| {
+                    // Never a reset from here: the caller sized the set for its entries.
+                    let _ = self.mark(k);
+                });
+                false
             }
         }
-        false
     }
 }
 
@@ -138,11 +175,15 @@ impl<V> TextCache<V> {
             hasher: RandomState::new(),
             keyed,
             shards: (0..shards)
-                .map(|i| Shard {
-                    table: RwLock::new(Table::new(
-                        max_entries / shards + usize::from(i < max_entries % shards),
-                    )),
-                    door: Doorkeeper::new(door_bits),
+                .map(|i| {
+                    let capacity = max_entries / shards + usize::from(i < max_entries % shards);
+                    let door = Doorkeeper::new(door_bits);
+                    Shard {
+                        table: RwLock::new(Table::new(capacity)),
+                        // Room for the kept texts' bits and as many new ones before a reset.
+                        filters: capacity.saturating_mul(2) <= door.reset_at,
+                        door,
+                    }
                 })
                 .collect(),
         }
@@ -168,11 +209,11 @@ impl<V> TextCache<V> {
 
     /// The entry of exactly this text, if kept (compared in constant time).
     pub(crate) fn get(&self, key: u64, text: &str) -> Option<Arc<V>> {
-        let table = self
-            .shard(key)
-            .table
-            .read()
-            .unwrap_or_else(PoisonError::into_inner);
+        let shard = self.shard(key);
+        if shard.filters && !shard.door.marked(key) {
+            return None;
+        }
+        let table = shard.table.read().unwrap_or_else(PoisonError::into_inner);
         let slot = table.slots.get(*table.index.get(&key)?)?.as_ref()?;
         constant_time::verify_slices_are_equal(slot.text.as_bytes(), text.as_bytes()).ok()?;
         if !slot.referenced.load(Relaxed) {
@@ -184,7 +225,13 @@ impl<V> TextCache<V> {
     /// Whether a text that just passed its checks should be kept: it was seen before. Marks
     /// it seen.
     pub(crate) fn admits(&self, key: u64) -> bool {
-        self.shard(key).door.seen_before(key)
+        let shard = self.shard(key);
+        shard.door.seen_before(key, |mark| {
+            let table = shard.table.read().unwrap_or_else(PoisonError::into_inner);
+            for &k in table.index.keys() {
+                mark(k);
+            }
+        })
     }
 
     /// Keeps `entry` for `text` (`key` is its [`key`](Self::key)), evicting by CLOCK when the
@@ -322,14 +369,53 @@ mod tests {
     #[test]
     fn doorkeeper_admits_the_second_sighting_and_forgets() {
         let d = Doorkeeper::new(64);
-        assert!(!d.seen_before(3));
-        assert!(d.seen_before(3));
-        assert!(!d.seen_before(5));
-        // 64 bits: the eighth new bit resets the set (3 and 5 were two of them).
-        for k in 10..16 {
-            assert!(!d.seen_before(k));
+        let none = |_: &mut dyn FnMut(u64)| {};
+        assert!(!d.seen_before(3, none));
+        assert!(d.seen_before(3, none));
+        assert!(!d.seen_before(5, none));
+        // 64 bits: the eighth new bit resets the set (3 and 5 were two of them), then marks
+        // the kept keys (here 40) again.
+        for k in 10..15 {
+            assert!(!d.seen_before(k, none));
         }
-        assert!(!d.seen_before(3), "forgotten after the reset");
+        assert!(!d.seen_before(15, |mark| mark(40)));
+        assert!(!d.seen_before(3, none), "forgotten after the reset");
+        assert!(d.marked(40), "a kept key is marked again");
+        assert!(!d.marked(15));
+    }
+
+    /// A text never seen is not looked up (its bit is clear), and a kept text stays found
+    /// across every reset of the doorkeeper, however many distinct texts pass.
+    #[test]
+    fn kept_texts_survive_resets_and_unseen_texts_skip_the_table() {
+        // One shard (below SHARDED_FROM), holding all the kept texts.
+        let c = TextCache::new(50, Keyed::Whole);
+        assert!(c.shards.iter().all(|s| s.filters));
+        let kept: Vec<String> = (0..50).map(|i| format!("kept-{i}")).collect();
+        for t in &kept {
+            let key = c.key(t);
+            c.admits(key);
+            assert!(c.admits(key));
+            c.insert(key, t, Arc::new(()));
+        }
+        // A text whose bit is clear (the first such of a few candidates) is absent.
+        let stranger = (0..)
+            .map(|i| format!("never-seen-{i}"))
+            .find(|t| !c.shard(c.key(t)).door.marked(c.key(t)))
+            .unwrap();
+        assert!(!c.contains(&stranger));
+        for i in 0..20_000 {
+            let t = format!("passing-{i}");
+            c.admits(c.key(&t));
+            if i % 1_000 == 0 {
+                assert!(kept.iter().all(|t| c.contains(t)), "after {i} texts");
+            }
+        }
+        assert!(kept.iter().all(|t| c.contains(t)));
+        assert_eq!(c.len(), 50);
+        // Too large a cache for its bitset: every lookup goes to the table.
+        let big = TextCache::<()>::new(4_000_000, Keyed::Whole);
+        assert!(big.shards.iter().all(|s| !s.filters));
     }
 
     #[test]
