@@ -304,9 +304,12 @@ impl<T: Send + Sync + 'static> DocumentCache<T> {
                 }
                 return Ok(entry);
             }
-            return Ok(self.refresh(url, &entry).await.unwrap_or(entry));
+            return Ok(Box::pin(self.refresh(url, &entry)).await.unwrap_or(entry));
         }
-        self.load_once(url).await
+        // Boxed, as the refresh above: the fetch's future is several KiB, and a lookup's
+        // future (awaited on every verification served by the verified-token cache) stays
+        // small without it.
+        Box::pin(self.load_once(url)).await
     }
 
     /// A miss: one load for all concurrent callers, its outcome (success or error) shared.

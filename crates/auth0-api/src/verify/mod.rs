@@ -222,7 +222,11 @@ impl TokenVerifier {
         }) {
             Some(done) => done?,
             None => {
-                let (discovery, keys) = self.resolve_keys(&decoded, &kid, request).await?;
+                // Boxed: the full path (loads, refreshes, a resolver) is rare, and its future,
+                // held inline, would make every verification's future several KiB that each
+                // call moves (see `fetch::document_cache::DocumentCache::get`).
+                let (discovery, keys) =
+                    Box::pin(self.resolve_keys(&decoded, &kid, request)).await?;
                 let keys = KeysInUse::find(&discovery, &keys, kid.clone()?)?;
                 if !matches!(self.domains, DomainsMode::Resolver(_)) {
                     self.resolved.remember(keys.discovery_entry, keys.keys);
