@@ -73,6 +73,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod header_view;
 pub mod htu;
 pub mod nonce;
 mod payload;

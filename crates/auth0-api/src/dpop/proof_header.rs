@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::header_view::check_fast;
 use super::thumbprint::jwk_thumbprint;
 use crate::error::ProofError;
 use crate::jose::jws::{self, JsonObject, MAX_PROOF_BYTES};
@@ -14,7 +15,7 @@ use crate::settings::Algorithm;
 use crate::text_cache::{Keyed, TextCache};
 
 /// JWK members that only a private key has (RFC 7518 section 6).
-const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
+pub(super) const PRIVATE_MEMBERS: [&str; 8] = ["d", "p", "q", "dp", "dq", "qi", "oth", "k"];
 /// Proof headers kept checked.
 const PROOF_HEADER_CACHE_ENTRIES: usize = 10_000;
 /// Longer header segments are checked every time, not kept: a header with an RSA key of the
@@ -47,6 +48,9 @@ pub(crate) struct PreparedProof<'a> {
 pub(super) enum ProofHeader {
     /// Seen before: passed the header checks.
     Checked(Arc<CheckedHeader>),
+    /// Not seen before, and passed the header checks on their fast path
+    /// ([`header_view`](super::header_view)).
+    Fresh(Arc<CheckedHeader>),
     /// Decoded as a JSON object, not yet checked.
     Decoded(JsonObject),
 }
@@ -93,9 +97,13 @@ impl HeaderChecks {
             .then(|| self.cache.key(segments.header));
         let header = match cache_key.and_then(|key| self.cache.get(key, segments.header)) {
             Some(checked) => ProofHeader::Checked(checked),
-            None => ProofHeader::Decoded(
-                jws::decode_object(segments.header).map_err(|_| ProofError::Malformed)?,
-            ),
+            None => match check_fast(&self.algorithms, segments.header) {
+                // Passed every check: a header that decodes, as the map path would find.
+                Some(checked) => ProofHeader::Fresh(Arc::new(checked)),
+                None => ProofHeader::Decoded(
+                    jws::decode_object(segments.header).map_err(|_| ProofError::Malformed)?,
+                ),
+            },
         };
         Ok(PreparedProof {
             segments,
@@ -110,19 +118,18 @@ impl HeaderChecks {
         &self,
         proof: &PreparedProof<'_>,
     ) -> Result<Arc<CheckedHeader>, ProofError> {
-        match &proof.header {
-            ProofHeader::Checked(checked) => Ok(Arc::clone(checked)),
-            ProofHeader::Decoded(header) => {
-                let checked = Arc::new(check_header(&self.algorithms, header)?);
-                if let Some(key) = proof.cache_key
-                    && self.cache.admits(key)
-                {
-                    self.cache
-                        .insert(key, proof.segments.header, Arc::clone(&checked));
-                }
-                Ok(checked)
-            }
+        let checked = match &proof.header {
+            ProofHeader::Checked(checked) => return Ok(Arc::clone(checked)),
+            ProofHeader::Fresh(checked) => Arc::clone(checked),
+            ProofHeader::Decoded(header) => Arc::new(check_header(&self.algorithms, header)?),
+        };
+        if let Some(key) = proof.cache_key
+            && self.cache.admits(key)
+        {
+            self.cache
+                .insert(key, proof.segments.header, Arc::clone(&checked));
         }
+        Ok(checked)
     }
 
     #[cfg(test)]
@@ -174,6 +181,15 @@ fn check_header(
     let key = VerifyingKey::from_jwk(jwk, alg).map_err(|_| ProofError::InvalidJwk)?;
     check_crit(header)?;
     Ok(CheckedHeader { jkt, key })
+}
+
+/// [`check_header`], for the tests of the fast path.
+#[cfg(test)]
+pub(super) fn check_header_for_tests(
+    algorithms: &[Algorithm],
+    header: &JsonObject,
+) -> Result<CheckedHeader, ProofError> {
+    check_header(algorithms, header)
 }
 
 /// The `kty` and `crv` a proof algorithm needs.

@@ -156,28 +156,8 @@ impl VerifyingKey {
                 if kty != "EC" {
                     return Err(KeyError::WrongType);
                 }
-                let (crv, len) = if alg == Algorithm::ES256 {
-                    ("P-256", 32)
-                } else {
-                    ("P-384", 48)
-                };
-                if member(jwk, "crv").map_err(|_| KeyError::Member("crv"))? != crv {
-                    return Err(KeyError::WrongCurve);
-                }
-                let x = b64_member(jwk, "x")?;
-                let y = b64_member(jwk, "y")?;
-                if x.len() != len {
-                    return Err(KeyError::Member("x"));
-                }
-                if y.len() != len {
-                    return Err(KeyError::Member("y"));
-                }
-                let mut point = Vec::with_capacity(1 + 2 * len);
-                point.push(0x04);
-                point.extend_from_slice(&x);
-                point.extend_from_slice(&y);
-                ParsedPublicKey::new(verification_algorithm(alg), point)
-                    .map_err(|_| KeyError::Rejected)?
+                let crv = member(jwk, "crv").map_err(|_| KeyError::Member("crv"))?;
+                return Self::from_ec_members(alg, crv, member(jwk, "x"), member(jwk, "y"));
             }
             Algorithm::EdDSA => {
                 if kty != "OKP" {
@@ -194,6 +174,42 @@ impl VerifyingKey {
                     .map_err(|_| KeyError::Rejected)?
             }
         };
+        Ok(Self { alg, key })
+    }
+
+    /// An ES256 or ES384 key from its JWK members `crv`, `x` and `y` (`kty` checked by the
+    /// caller), with the errors [`from_jwk`](Self::from_jwk) gives, in its order.
+    pub(crate) fn from_ec_members(
+        alg: Algorithm,
+        crv: &str,
+        x: Result<&str, KeyError>,
+        y: Result<&str, KeyError>,
+    ) -> Result<Self, KeyError> {
+        let (expected_crv, len) = match alg {
+            Algorithm::ES256 => ("P-256", 32),
+            Algorithm::ES384 => ("P-384", 48),
+            _ => return Err(KeyError::WrongType),
+        };
+        if crv != expected_crv {
+            return Err(KeyError::WrongCurve);
+        }
+        let decode = |text: Result<&str, KeyError>, name| {
+            b64_decode(text?).map_err(|_| KeyError::Member(name))
+        };
+        let x = decode(x, "x")?;
+        let y = decode(y, "y")?;
+        if x.len() != len {
+            return Err(KeyError::Member("x"));
+        }
+        if y.len() != len {
+            return Err(KeyError::Member("y"));
+        }
+        let mut point = Vec::with_capacity(1 + 2 * len);
+        point.push(0x04);
+        point.extend_from_slice(&x);
+        point.extend_from_slice(&y);
+        let key = ParsedPublicKey::new(verification_algorithm(alg), point)
+            .map_err(|_| KeyError::Rejected)?;
         Ok(Self { alg, key })
     }
 

@@ -223,7 +223,7 @@ impl<'de, S: MemberSink<'de>> Visitor<'de> for ObjectWalker<'_, S> {
 }
 
 /// A member name, borrowed unless it had escapes.
-pub(super) struct Name<'de>(pub(super) Cow<'de, str>);
+pub(crate) struct Name<'de>(pub(crate) Cow<'de, str>);
 
 deserialize_with_visitor!(Name<'de>, "a string", deserialize_str, {
     visit_cow_str!(Name);
