@@ -67,15 +67,23 @@ pub(super) struct PendingEntry {
 
 impl PendingEntry {
     /// The cache entry for `claims`, valid until `valid_until` (seconds since the epoch).
-    pub(super) fn entry(self, claims: Claims, valid_until: f64) -> CachedToken {
-        CachedToken::new(
+    /// `sha256`: the token's SHA-256, if the verification computed it.
+    pub(super) fn entry(
+        self,
+        claims: Claims,
+        valid_until: f64,
+        sha256: Option<[u8; 32]>,
+    ) -> CachedToken {
+        let mut entry = CachedToken::new(
             claims,
             valid_until,
             self.now,
             self.jwks_uri,
             self.kid,
             self.keys,
-        )
+        );
+        entry.sha256 = sha256;
+        entry
     }
 }
 

@@ -163,6 +163,10 @@ impl TokenVerifier {
                 if self.still_valid(&hit).await {
                     self.observe.cache(Cache::VerifiedToken, true);
                     checks::check_required(&hit.claims, required)?;
+                    // The hash of exactly this token (the cache matched it byte for byte).
+                    if let (Some(slot), Some(sha256)) = (request.token_digest, hit.sha256) {
+                        let _ = slot.set(sha256);
+                    }
                     return Ok(hit.claims.clone());
                 }
                 cache.remove(key);
@@ -242,10 +246,13 @@ impl TokenVerifier {
         if let (Some(cache), Some(key), Some(pending)) = (cache, cache_key, pending)
             && let Some(exp) = claims.exp()
         {
+            // Kept with the token's hash when the signature check computed it (then the
+            // token is the one presented: see `token_digest` above).
+            let sha256 = token_digest.and_then(|slot| slot.get().copied());
             cache.insert(
                 key,
                 presented,
-                pending.entry(claims.clone(), exp + self.leeway.as_secs_f64()),
+                pending.entry(claims.clone(), exp + self.leeway.as_secs_f64(), sha256),
             );
         }
         Ok(claims)

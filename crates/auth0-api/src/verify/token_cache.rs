@@ -14,7 +14,9 @@
 //! index, `kid` and `jwks_uri`: about 1.6 KB for an 800-byte Auth0 token, 16 MB for the
 //! default 10,000.
 //!
-//! DPoP requests still check their proof every time; only the access-token part is cached.
+//! DPoP requests still check their proof every time; only the access-token part is cached,
+//! with the token's SHA-256 when a DPoP request verified it (the proof's `ath` is checked
+//! against it, so a reused token is not hashed again).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -41,6 +43,9 @@ pub(crate) struct CachedToken {
     pub(crate) kid: String,
     /// The key set the token was verified with.
     pub(crate) keys: Arc<Entry<KeySet>>,
+    /// The token's SHA-256 (DPoP's `ath`), when its verification computed it: a DPoP request
+    /// served from the cache then does not hash the token again.
+    pub(crate) sha256: Option<[u8; 32]>,
     /// Not yet expired when checked (an expired entry is not stored).
     live: bool,
 }
@@ -61,6 +66,7 @@ impl CachedToken {
             jwks_uri,
             kid,
             keys,
+            sha256: None,
             live: valid_until > now,
         }
     }

@@ -1916,3 +1916,47 @@ async fn refused_proofs_carry_typed_reasons() {
         "not a proof failure"
     );
 }
+
+/// A DPoP client reusing its token: from its second request the token is kept by the
+/// verified-token cache with its SHA-256, which the proof's `ath` is then checked against
+/// (requests 3 and 4 are hits); a proof bound to another token is still refused on a hit, and
+/// the same token presented as Bearer is refused as a bound token.
+#[tokio::test]
+async fn a_reused_dpop_token_is_served_by_the_cache_with_its_hash() {
+    let t = tenant().await;
+    let c = client(options(&t));
+    let key = DpopKey::generate();
+    let token = bound_token(&t, &key);
+    for _ in 0..4 {
+        let v = c
+            .verify_request(dpop(&token, &get_proof(&key, &token)))
+            .await
+            .unwrap();
+        assert_eq!(v.scheme, AuthScheme::Dpop);
+    }
+    let other = t
+        .mint()
+        .sub("someone_else")
+        .aud(json!(AUD))
+        .cnf_jkt(key.thumbprint())
+        .sign();
+    let e = refused(&c, dpop(&token, &get_proof(&key, &other))).await;
+    assert_eq!(e.description(), "DPoP Proof ath mismatch");
+    // A Bearer request that verified the token first stores no hash; DPoP still works after.
+    let fresh = t
+        .mint()
+        .sub("bearer_first")
+        .aud(json!(AUD))
+        .cnf_jkt(key.thumbprint())
+        .sign();
+    assert_ne!(fresh, token);
+    for _ in 0..2 {
+        let e = refused(&c, bearer(&fresh)).await;
+        assert_eq!(e.status_code(), 401);
+    }
+    for _ in 0..2 {
+        c.verify_request(dpop(&fresh, &get_proof(&key, &fresh)))
+            .await
+            .unwrap();
+    }
+}
