@@ -28,7 +28,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 use std::fmt;
-use std::hash::{BuildHasher, Hasher, RandomState};
+use std::hash::{BuildHasher, RandomState};
 
 use crate::digest_map::DigestMap;
 use std::sync::{Mutex, PoisonError};
@@ -194,25 +194,6 @@ impl InMemoryReplayStore {
 
     fn key_digest(&self, jkt: &str) -> u64 {
         self.digests.hash_one(jkt)
-    }
-
-    /// Records the proof `jti` of the key whose thumbprint is `jkt` for `ttl`, as
-    /// [`ReplayStore::check_and_insert`] does with `SHA-256(jkt || 0x00 || jti)`: the proof is
-    /// digested here directly (the store's keyed SipHash over `jkt`, a zero byte and `jti`),
-    /// which the verifier's default store uses to skip the SHA-256 and the boxed future.
-    pub(crate) fn record_proof(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-    ) -> Result<bool, ReplayStoreError> {
-        let mut h = self.digests.build_hasher();
-        h.write(jkt.as_bytes());
-        h.write_u8(0);
-        h.write(jti.as_bytes());
-        // A domain separator: never the digest of a 32-byte key given through the trait.
-        h.write_u8(1);
-        self.record(h.finish(), self.key_digest(jkt), ttl, Instant::now())
     }
 
     /// [`ReplayStore::check_and_insert`] at the instant `now`.
@@ -475,31 +456,6 @@ mod tests {
             store.check_and_insert_at(replay_key("a", "3"), "a", TTL, t0 + TTL),
             Ok(true)
         );
-    }
-
-    /// The verifier's direct path for the default store keeps the same rules: a pair is new
-    /// once, a key's own `jti`s, the pair not its concatenation, the per-key bound.
-    #[test]
-    fn proofs_recorded_directly_by_jkt_and_jti() {
-        let store = InMemoryReplayStore::new(100, 2);
-        assert_eq!(store.record_proof("a", "1", TTL), Ok(true));
-        assert_eq!(store.record_proof("a", "1", TTL), Ok(false), "a replay");
-        assert_eq!(
-            store.record_proof("b", "1", TTL),
-            Ok(true),
-            "another key's jti"
-        );
-        assert_eq!(
-            store.record_proof("a1", "", TTL),
-            Ok(true),
-            "not the concatenation"
-        );
-        assert_eq!(store.record_proof("a", "2", TTL), Ok(true));
-        assert_eq!(
-            store.record_proof("a", "3", TTL),
-            Err(ReplayStoreError::PerKeyLimit)
-        );
-        assert_eq!(store.len(), 4);
     }
 
     /// One client at a few requests per second must not run into the per-key bound within a

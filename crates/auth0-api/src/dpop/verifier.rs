@@ -25,31 +25,12 @@ pub(crate) struct DpopSettings {
     pub(crate) nonce: Option<NonceConfig>,
 }
 
-/// Where accepted proofs are remembered.
-enum Replay {
-    /// The default in-process store, called directly: no boxed future, and no SHA-256 of the
-    /// proof's identifiers (the store digests them itself, with its own secret key).
-    Default(InMemoryReplayStore),
-    /// A store given in the options, through the [`ReplayStore`] trait.
-    Configured(Arc<dyn ReplayStore>),
-}
-
-impl Replay {
-    /// Records the proof `jti` of the key `jkt` for `ttl`: `Ok(false)` for a replay.
-    async fn record(&self, jkt: &str, jti: &str, ttl: Duration) -> Result<bool, ReplayStoreError> {
-        match self {
-            Self::Default(store) => store.record_proof(jkt, jti, ttl),
-            Self::Configured(store) => store.check_and_insert(replay_key(jkt, jti), jkt, ttl).await,
-        }
-    }
-}
-
 /// Checks DPoP proofs; built once per client from its options.
 pub(crate) struct DpopVerifier {
     algs: String,
     iat_leeway: f64,
     iat_offset: f64,
-    replay: Option<Replay>,
+    replay: Option<Arc<dyn ReplayStore>>,
     replay_ttl: Duration,
     nonce: Option<NonceConfig>,
     /// The header checks, and the headers that passed them.
@@ -72,12 +53,11 @@ impl DpopVerifier {
     /// Builds the verifier: proof algorithms, `iat` window, replay store (the configured one, or
     /// a default [`InMemoryReplayStore`] when replay protection is on) and nonces.
     pub(crate) fn new(settings: DpopSettings) -> Self {
-        let replay = settings
-            .replay_protection
-            .then(|| match settings.replay_store {
-                Some(store) => Replay::Configured(store),
-                None => Replay::Default(InMemoryReplayStore::default()),
-            });
+        let replay = settings.replay_protection.then(|| {
+            settings
+                .replay_store
+                .unwrap_or_else(|| Arc::new(InMemoryReplayStore::default()) as Arc<dyn ReplayStore>)
+        });
         let algs = settings
             .algorithms
             .iter()
@@ -198,7 +178,10 @@ impl DpopVerifier {
 
         if let Some(store) = &self.replay {
             let (jkt, ttl) = (header.jkt.as_str(), self.replay_ttl);
-            match store.record(jkt, claims.jti(), ttl).await {
+            match store
+                .check_and_insert(replay_key(jkt, claims.jti()), jkt, ttl)
+                .await
+            {
                 Ok(true) => {}
                 Ok(false) => return Err(ProofError::Replayed.into()),
                 Err(ReplayStoreError::PerKeyLimit) => return Err(ProofError::TooManyForKey.into()),
