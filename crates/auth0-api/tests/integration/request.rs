@@ -75,8 +75,13 @@ fn client_in(t: &DevTenant, mode: DpopMode) -> ApiClient {
 
 /// An access token from `t` bound to `key` (`cnf.jkt`).
 fn bound_token(t: &DevTenant, key: &DpopKey) -> String {
+    bound_token_of(t, key, "user_123")
+}
+
+/// An access token from `t` for the subject `sub`, bound to `key`.
+fn bound_token_of(t: &DevTenant, key: &DpopKey, sub: &str) -> String {
     t.mint()
-        .sub("user_123")
+        .sub(sub)
         .aud(json!(AUD))
         .cnf_jkt(key.thumbprint())
         .sign()
@@ -1264,12 +1269,7 @@ async fn proofs_that_do_not_fit_the_request_or_key() {
     let invalid = |description: &str| allowed_dpop("invalid_dpop_proof", description);
 
     // Bound to another access token (ath).
-    let other_token = t
-        .mint()
-        .sub("someone_else")
-        .aud(json!(AUD))
-        .cnf_jkt(key.thumbprint())
-        .sign();
+    let other_token = bound_token_of(&t, &key, "someone_else");
     let e = refused(&c, dpop(&token, &get_proof(&key, &other_token))).await;
     check(
         &e,
@@ -1934,21 +1934,11 @@ async fn a_reused_dpop_token_is_served_by_the_cache_with_its_hash() {
             .unwrap();
         assert_eq!(v.scheme, AuthScheme::Dpop);
     }
-    let other = t
-        .mint()
-        .sub("someone_else")
-        .aud(json!(AUD))
-        .cnf_jkt(key.thumbprint())
-        .sign();
+    let other = bound_token_of(&t, &key, "someone_else");
     let e = refused(&c, dpop(&token, &get_proof(&key, &other))).await;
     assert_eq!(e.description(), "DPoP Proof ath mismatch");
     // A Bearer request that verified the token first stores no hash; DPoP still works after.
-    let fresh = t
-        .mint()
-        .sub("bearer_first")
-        .aud(json!(AUD))
-        .cnf_jkt(key.thumbprint())
-        .sign();
+    let fresh = bound_token_of(&t, &key, "bearer_first");
     assert_ne!(fresh, token);
     for _ in 0..2 {
         let e = refused(&c, bearer(&fresh)).await;
