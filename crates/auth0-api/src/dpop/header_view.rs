@@ -234,18 +234,25 @@ mod tests {
             r#""alg":null,"#,
             "",
         ];
+        // Other members, and texts the map decoding refuses (a number out of range, a lone
+        // surrogate, a bad escape, deep nesting): the fast path must never accept those.
+        let deep = format!(r#""deep":{}1{},"#, "[".repeat(200), "]".repeat(200));
         let extras = [
             "",
             r#""crit":["b64"],"#,
             r#""kid":"k","x5u":"u","#,
             r#""typ":"dpop+jwt","#,
+            r#""n":1e999,"#,
+            r#""s":"\ud800","#,
+            r#""e":"\x","#,
+            deep.as_str(),
         ];
         let allowed = [Algorithm::ES256, Algorithm::ES384, Algorithm::RS256];
         let (mut answered, mut cases) = (0, 0);
         for jwk in &jwks {
             for typ in typs {
                 for alg in algs {
-                    for extra in extras {
+                    for extra in &extras {
                         let text = format!(r#"{{{typ}{alg}{extra}"jwk":{jwk}}}"#);
                         let segment = B64.encode(&text);
                         let oracle = jws::decode_object(&segment)
