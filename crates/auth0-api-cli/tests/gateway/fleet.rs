@@ -94,11 +94,9 @@ async fn two_gateways_sharing_redis_accept_a_replayed_proof_exactly_once_in_fift
         };
         let (auth, proof) = (auth.clone(), proof.clone());
         tasks.push(tokio::spawn(async move {
-            let a = request(
-                "GET",
+            let a = request_get(
                 &format!("{base}/pay"),
                 &[("authorization", &auth), ("dpop", &proof)],
-                None,
             )
             .await;
             (a.status, a.json()["error"].as_str().map(str::to_owned))
@@ -155,8 +153,8 @@ async fn gateway_without_redis_fails_closed_unless_redis_fail_open() {
         let auth = auth.clone();
         async move {
             let headers = [("authorization", auth.as_str()), ("dpop", proof.as_str())];
-            let first = request("GET", &url, &headers, None).await;
-            let again = request("GET", &url, &headers, None).await;
+            let first = request_get(&url, &headers).await;
+            let again = request_get(&url, &headers).await;
             (first, again)
         }
     };
@@ -167,11 +165,9 @@ async fn gateway_without_redis_fails_closed_unless_redis_fail_open() {
     assert_eq!(a.json()["error"], "temporarily_unavailable");
     assert_eq!(up.hits.load(Ordering::SeqCst), 0);
     // Bearer needs no replay store.
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{}/pay", g.base),
         &[("authorization", &bearer(&t.mint().sign()))],
-        None,
     )
     .await;
     assert_eq!(a.status, 200);

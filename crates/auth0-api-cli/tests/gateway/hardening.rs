@@ -173,23 +173,17 @@ async fn gateway_public_paths_drop_credentials_unless_pass_credentials() {
     let headers = [("authorization", token.as_str()), ("dpop", "a.proof.here")];
 
     let g = proxy(&t, &up, &dir, "creds", &[]).await;
-    let a = request("GET", &format!("{}/public/x", g.base), &headers, None).await;
+    let a = request_get(&format!("{}/public/x", g.base), &headers).await;
     assert_eq!(a.status, 200);
     assert!(a.seen("authorization").is_empty(), "{:?}", a.json());
     assert!(a.seen("dpop").is_empty(), "{:?}", a.json());
 
     let g = proxy(&t, &up, &dir, "creds-pass", &["--pass-credentials"]).await;
-    let a = request("GET", &format!("{}/public/x", g.base), &headers, None).await;
+    let a = request_get(&format!("{}/public/x", g.base), &headers).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.seen("authorization"), [token.as_str()]);
     assert_eq!(a.seen("dpop"), ["a.proof.here"]);
-    let a = request(
-        "GET",
-        &format!("{}/orders", g.base),
-        &[("authorization", &token)],
-        None,
-    )
-    .await;
+    let a = request_get(&format!("{}/orders", g.base), &[("authorization", &token)]).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.seen("authorization"), [token.as_str()]);
 }
@@ -280,7 +274,7 @@ async fn forward_auth_reads_one_header_family_and_refuses_unreadable_ones() {
         if let Some(m) = original_method {
             headers.push(("x-original-method", m));
         }
-        let a = request("GET", &format!("{}/auth", g.base), &headers, None).await;
+        let a = request_get(&format!("{}/auth", g.base), &headers).await;
         assert_eq!(
             a.status,
             status,
@@ -322,13 +316,7 @@ async fn gateway_dead_upstream_is_502_and_keys_from_the_environment_apply() {
         &["--upstream", &format!("http://127.0.0.1:{}", free_port())],
     );
     let g = gateway(&dir, "dead", &args).await;
-    let a = request(
-        "GET",
-        &format!("{}/orders", g.base),
-        &[("authorization", &token)],
-        None,
-    )
-    .await;
+    let a = request_get(&format!("{}/orders", g.base), &[("authorization", &token)]).await;
     assert_eq!(a.status, 502);
     assert_eq!(
         a.json(),
@@ -358,24 +346,12 @@ async fn gateway_dead_upstream_is_502_and_keys_from_the_environment_apply() {
         ],
     )
     .await;
-    let a = request(
-        "GET",
-        &format!("{}/orders", g.base),
-        &[("authorization", &token)],
-        None,
-    )
-    .await;
+    let a = request_get(&format!("{}/orders", g.base), &[("authorization", &token)]).await;
     assert_eq!(a.status, 200);
     assert_eq!(a.json()["path"], "/orders");
-    let a = request(
-        "GET",
-        &format!("{}/admin/x", g.base),
-        &[("authorization", &token)],
-        None,
-    )
-    .await;
+    let a = request_get(&format!("{}/admin/x", g.base), &[("authorization", &token)]).await;
     assert_eq!(a.status, 403);
-    let a = request("GET", &format!("{}/health", g.base), &[], None).await;
+    let a = request_get(&format!("{}/health", g.base), &[]).await;
     assert_eq!(a.status, 200);
     assert_eq!(up.hits.load(Ordering::SeqCst), 2);
 }

@@ -259,6 +259,22 @@ pub(crate) async fn request(
     }
 }
 
+/// A GET to `url` with `headers` and no body.
+pub(crate) async fn request_get(url: &str, headers: &[(&str, &str)]) -> Answer {
+    request("GET", url, headers, None).await
+}
+
+/// A `method` request to `url` carrying `token` under the DPoP scheme with `proof`.
+pub(crate) async fn dpop_request(method: &str, url: &str, token: &str, proof: &str) -> Answer {
+    request(
+        method,
+        url,
+        &[("authorization", &dpop(token)), ("dpop", proof)],
+        None,
+    )
+    .await
+}
+
 /// A request from local address `from` (127.0.0.1 is the trusted proxy, 127.0.0.2 is not).
 pub(crate) async fn request_from(from: [u8; 4], url: &str, headers: &[(&str, &str)]) -> Answer {
     let client = reqwest::Client::builder()
@@ -438,11 +454,9 @@ async fn gateway_proxy_forwards_verified_requests_with_identity_and_intact_bodie
     assert_eq!(a.json()["method"], "POST");
     assert_eq!(a.json()["body_len"], big.len());
     assert_eq!(a.json()["body_sha256"], sha256_hex(&big));
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{}/big?n=5000000", g.base),
         &[("authorization", &auth)],
-        None,
     )
     .await;
     assert_eq!(a.status, 200);
@@ -469,13 +483,7 @@ async fn gateway_proxy_forwards_verified_requests_with_identity_and_intact_bodie
     assert_eq!(hits, 4);
 
     // Failures never reach the upstream, and carry the library's exact answers.
-    let a = request(
-        "GET",
-        &format!("{}/orders", g.base),
-        &[("x-auth0-sub", "forged")],
-        None,
-    )
-    .await;
+    let a = request_get(&format!("{}/orders", g.base), &[("x-auth0-sub", "forged")]).await;
     assert_no_credentials(&a);
     let expired = t.mint().expired().sign();
     let exp = bearer(&expired);
@@ -503,13 +511,7 @@ async fn gateway_proxy_forwards_verified_requests_with_identity_and_intact_bodie
     let proof = key
         .proof("GET", "http://elsewhere.example/things", Some(&bound))
         .sign();
-    let a = request(
-        "GET",
-        &url,
-        &[("authorization", &dpop_auth), ("dpop", &proof)],
-        None,
-    )
-    .await;
+    let a = request_get(&url, &[("authorization", &dpop_auth), ("dpop", &proof)]).await;
     assert_eq!(a.status, 400);
     assert_eq!(
         up.hits.load(Ordering::SeqCst),
@@ -600,11 +602,9 @@ resource_name = "Test API"
     let user = bearer(&t.mint().scope("read:a").sign());
     let admin_token = bearer(&t.mint().scope("admin:write").sign());
     // 403 with scope= and the resource's metadata URL.
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{base}/api/admin/users"),
         &[("authorization", &user)],
-        None,
     )
     .await;
     assert_eq!(a.status, 403);
@@ -616,11 +616,9 @@ resource_name = "Test API"
         a.json(),
         json!({"error": "insufficient_scope", "error_description": "Insufficient scope: missing admin:write"})
     );
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{base}/api/admin/users"),
         &[("authorization", &admin_token)],
-        None,
     )
     .await;
     assert_eq!(a.status, 200);
@@ -629,11 +627,9 @@ resource_name = "Test API"
         .mint()
         .claim("permissions", json!(["export:reports"]))
         .sign();
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{base}/api/reports/q1"),
         &[("authorization", &bearer(&reporter))],
-        None,
     )
     .await;
     assert_eq!(a.status, 200);
@@ -641,20 +637,14 @@ resource_name = "Test API"
     let bound = t.mint().cnf_jkt(key.thumbprint()).sign();
     let url = format!("{base}/api/reports/q1");
     let proof = key.proof("GET", &url, Some(&bound)).sign();
-    let a = request(
-        "GET",
-        &url,
-        &[("authorization", &dpop(&bound)), ("dpop", &proof)],
-        None,
-    )
-    .await;
+    let a = dpop_request("GET", &url, &bound, &proof).await;
     assert_eq!(a.status, 403);
     assert_eq!(
         a.header("www-authenticate"),
         Some(format!(r#"DPoP error="insufficient_scope", scope="read:reports export:reports", algs="ES256", resource_metadata="{metadata_url}""#).as_str())
     );
     // 401 under the resource points at the metadata too.
-    let a = request("GET", &format!("{base}/api/x"), &[], None).await;
+    let a = request_get(&format!("{base}/api/x"), &[]).await;
     assert_eq!(a.status, 401);
     assert_eq!(
         a.header("www-authenticate"),
@@ -662,11 +652,9 @@ resource_name = "Test API"
     );
     // A required claim.
     let no_sub = t.mint().remove_claim("sub").sign();
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{base}/other"),
         &[("authorization", &bearer(&no_sub))],
-        None,
     )
     .await;
     assert_eq!(a.status, 401);
@@ -675,17 +663,15 @@ resource_name = "Test API"
         json!({"error": "invalid_token", "error_description": "Missing required claim: sub"})
     );
     // Public paths: no token needed, forged identity still stripped.
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{base}/public/logo.png"),
         &[("x-auth0-sub", "forged")],
-        None,
     )
     .await;
     assert_eq!(a.status, 200);
     assert!(a.seen("x-auth0-sub").is_empty());
     // The metadata document.
-    let a = request("GET", &metadata_url, &[], None).await;
+    let a = request_get(&metadata_url, &[]).await;
     assert_eq!(a.status, 200);
     let doc = a.json();
     assert_eq!(doc["resource"], format!("{base}/api"));
@@ -721,13 +707,7 @@ resource_name = "Test API"
     // A replay moves the replay counter.
     let proof = key.proof("GET", &format!("{base}/y"), Some(&bound)).sign();
     for _ in 0..2 {
-        request(
-            "GET",
-            &format!("{base}/y"),
-            &[("authorization", &dpop(&bound)), ("dpop", &proof)],
-            None,
-        )
-        .await;
+        dpop_request("GET", &format!("{base}/y"), &bound, &proof).await;
     }
     let text = http()
         .get(format!("{admin}/metrics"))
@@ -878,13 +858,7 @@ async fn gateway_nonces_and_graceful_shutdown_let_in_flight_requests_finish() {
     let url = format!("{}/slow", g.base);
     let auth = dpop(&token);
     let proof = key.proof("GET", &url, Some(&token)).sign();
-    let a = request(
-        "GET",
-        &url,
-        &[("authorization", &auth), ("dpop", &proof)],
-        None,
-    )
-    .await;
+    let a = request_get(&url, &[("authorization", &auth), ("dpop", &proof)]).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.json()["error"], "use_dpop_nonce");
     let nonce = a.header("dpop-nonce").unwrap().to_owned();
@@ -893,13 +867,7 @@ async fn gateway_nonces_and_graceful_shutdown_let_in_flight_requests_finish() {
     // upstream is still working: the request finishes, then the gateway exits 0.
     let proof = key.proof("GET", &url, Some(&token)).nonce(nonce).sign();
     let in_flight = tokio::spawn(async move {
-        request(
-            "GET",
-            &url,
-            &[("authorization", &auth), ("dpop", &proof)],
-            None,
-        )
-        .await
+        request_get(&url, &[("authorization", &auth), ("dpop", &proof)]).await
     });
     let deadline = Instant::now() + Duration::from_secs(10);
     while up.hits.load(Ordering::SeqCst) == 0 {

@@ -109,11 +109,9 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
 
     // Bearer through nginx; a forged identity header is overwritten by nginx.
     let token = bearer(&t.mint().sub("user_n").sign());
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{front}/orders?x=1"),
         &[("authorization", &token), ("x-auth0-sub", "forged")],
-        None,
     )
     .await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
@@ -126,13 +124,7 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
     let bound = t.mint().sub("user_d").cnf_jkt(key.thumbprint()).sign();
     let url = format!("{front}/orders/9?y=2");
     let proof = key.proof("DELETE", &url, Some(&bound)).sign();
-    let a = request(
-        "DELETE",
-        &url,
-        &[("authorization", &dpop(&bound)), ("dpop", &proof)],
-        None,
-    )
-    .await;
+    let a = dpop_request("DELETE", &url, &bound, &proof).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     assert_eq!(a.seen("x-auth0-sub"), ["user_d"]);
     assert_eq!(a.seen("x-auth0-scheme"), ["dpop"]);
@@ -144,13 +136,7 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
         ("GET", url.clone()),
     ] {
         let proof = key.proof(htm, &htu, Some(&bound)).sign();
-        let a = request(
-            "DELETE",
-            &url,
-            &[("authorization", &dpop(&bound)), ("dpop", &proof)],
-            None,
-        )
-        .await;
+        let a = dpop_request("DELETE", &url, &bound, &proof).await;
         assert_eq!(a.status, 401, "{htm} {htu}");
         assert!(
             a.header("www-authenticate")
@@ -161,17 +147,11 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
         );
     }
     // No token: 401 with the library's challenge (nginx passes WWW-Authenticate on).
-    let a = request("GET", &format!("{front}/orders"), &[], None).await;
+    let a = request_get(&format!("{front}/orders"), &[]).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.header("www-authenticate"), Some(ALLOWED_BARE));
     // A route's scope: 403.
-    let a = request(
-        "GET",
-        &format!("{front}/admin/x"),
-        &[("authorization", &token)],
-        None,
-    )
-    .await;
+    let a = request_get(&format!("{front}/admin/x"), &[("authorization", &token)]).await;
     assert_eq!(a.status, 403);
     assert_eq!(
         up.hits.load(Ordering::SeqCst),
@@ -196,13 +176,7 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
         a.header("www-authenticate"),
         Some(r#"Bearer error="insufficient_scope", scope="admin""#)
     );
-    let a = request(
-        "GET",
-        &format!("{}/orders", g.base),
-        &[("authorization", &token)],
-        None,
-    )
-    .await;
+    let a = request_get(&format!("{}/orders", g.base), &[("authorization", &token)]).await;
     assert_eq!(
         a.status, 200,
         "Envoy style: the sub-request is the original request"
@@ -232,11 +206,9 @@ async fn forward_auth_behind_real_nginx_checks_bearer_and_dpop_against_the_clien
     // From an untrusted peer, forwarding headers are refused, never ignored.
     let args = with_tenant(&t, &["--forward-auth", "--trusted-proxy", "10.0.0.0/8"]);
     let strict = gateway(&dir, "fwd-strict", &args).await;
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{}/auth", strict.base),
         &[("authorization", &token), ("x-original-uri", "/orders")],
-        None,
     )
     .await;
     assert_eq!(a.status, 403);
@@ -283,7 +255,7 @@ async fn forward_auth_behind_the_readme_nginx_block_refuses_other_paths_and_forg
     ];
     let mut headers = vec![("authorization", token.as_str())];
     headers.extend(forged);
-    let a = request("GET", &format!("{front}/orders"), &headers, None).await;
+    let a = request_get(&format!("{front}/orders"), &headers).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     assert_eq!(a.seen("x-auth0-sub"), ["user_n"]);
     assert_eq!(a.seen("x-auth0-scope"), ["read:a"]);
@@ -348,13 +320,7 @@ async fn forward_auth_behind_the_readme_nginx_block_refuses_other_paths_and_forg
     let bound = t.mint().sub("user_d").cnf_jkt(key.thumbprint()).sign();
     let url = format!("{front}/orders/9");
     let proof = key.proof("GET", &url, Some(&bound)).sign();
-    let a = request(
-        "GET",
-        &url,
-        &[("authorization", &dpop(&bound)), ("dpop", &proof)],
-        None,
-    )
-    .await;
+    let a = dpop_request("GET", &url, &bound, &proof).await;
     assert_eq!(a.status, 401);
     assert!(
         a.header("www-authenticate")
@@ -368,13 +334,7 @@ async fn forward_auth_behind_the_readme_nginx_block_refuses_other_paths_and_forg
         .expect("DPoP-Nonce on the 401")
         .to_owned();
     let proof = key.proof("GET", &url, Some(&bound)).nonce(nonce).sign();
-    let a = request(
-        "GET",
-        &url,
-        &[("authorization", &dpop(&bound)), ("dpop", &proof)],
-        None,
-    )
-    .await;
+    let a = dpop_request("GET", &url, &bound, &proof).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     assert_eq!(a.seen("x-auth0-jkt"), [key.thumbprint()]);
     assert!(a.header("dpop-nonce").is_some(), "{:?}", a.headers);

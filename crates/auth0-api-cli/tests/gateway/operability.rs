@@ -34,7 +34,7 @@ async fn gateway_proxy_with_dpop_required_refuses_bearer_and_accepts_dpop() {
         vec![("authorization", as_dpop.as_str())],
         vec![],
     ] {
-        let a = request("GET", &url, &headers, None).await;
+        let a = request_get(&url, &headers).await;
         assert_eq!(a.status, 401, "{headers:?}");
         assert_eq!(a.header("www-authenticate"), Some(required_bare));
         assert_eq!(a.body, NO_CREDENTIALS_BODY.as_bytes());
@@ -47,13 +47,7 @@ async fn gateway_proxy_with_dpop_required_refuses_bearer_and_accepts_dpop() {
 
     // DPoP with its proof: through, as dpop.
     let proof = key.proof("GET", &url, Some(&bound)).sign();
-    let a = request(
-        "GET",
-        &url,
-        &[("authorization", &as_dpop), ("dpop", &proof)],
-        None,
-    )
-    .await;
+    let a = request_get(&url, &[("authorization", &as_dpop), ("dpop", &proof)]).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     assert_eq!(a.seen("x-auth0-sub"), ["user_dpop"]);
     assert_eq!(a.seen("x-auth0-scheme"), ["dpop"]);
@@ -104,11 +98,9 @@ async fn gateway_readyz_with_two_tenants_follows_the_one_whose_jwks_is_down_and_
     let text = g.metrics().await;
     assert!(sample(&text, jwks_failures) >= 1, "{text}");
     // The other tenant's tokens are still verified meanwhile.
-    let a = request(
-        "GET",
+    let a = request_get(
         &format!("{}/orders", g.base),
         &[("authorization", &bearer(&up_tenant.mint().sign()))],
-        None,
     )
     .await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));

@@ -128,20 +128,20 @@ async fn gateway_jwe_encrypted_tokens_with_the_apis_key() {
 
     let encrypter = JweEncrypter::from_public_key_pem(keys.public_pem()).unwrap();
     let jwe = t.mint().sub("user_1").sign_encrypted(&encrypter);
-    let a = request("GET", &url, &[("authorization", &bearer(&jwe))], None).await;
+    let a = request_get(&url, &[("authorization", &bearer(&jwe))]).await;
     assert_eq!(a.status, 200, "{}", String::from_utf8_lossy(&a.body));
     assert_eq!(a.seen("x-auth0-sub"), ["user_1"]);
 
     // A plain token is refused once encryption is configured; a tampered JWE gets the one
     // generic answer.
     let plain = t.mint().sub("user_1").sign();
-    let a = request("GET", &url, &[("authorization", &bearer(&plain))], None).await;
+    let a = request_get(&url, &[("authorization", &bearer(&plain))]).await;
     assert_eq!(a.status, 401);
     let mut tampered = jwe.clone().into_bytes();
     let last = tampered.len() - 2;
     tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
     let tampered = String::from_utf8(tampered).unwrap();
-    let a = request("GET", &url, &[("authorization", &bearer(&tampered))], None).await;
+    let a = request_get(&url, &[("authorization", &bearer(&tampered))]).await;
     assert_eq!(a.status, 401);
     assert_eq!(
         a.json()["error_description"],
