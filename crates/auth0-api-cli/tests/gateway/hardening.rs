@@ -7,20 +7,14 @@ use super::*;
 
 /// A proxy-mode gateway in front of `up`: `/public` is public, `/admin` needs scope `admin`.
 async fn proxy(t: &DevTenant, up: &Upstream, dir: &TempDir, name: &str, extra: &[&str]) -> Gateway {
-    let upstream = format!("http://{}", up.addr);
-    let mut args = with_tenant(
-        t,
-        &[
-            "--upstream",
-            &upstream,
-            "--public-path",
-            "/public",
-            "--route",
-            r#"{prefix = "/admin", scopes = ["admin"]}"#,
-        ],
-    );
-    args.extend(extra.iter().map(|s| (*s).to_owned()));
-    gateway(dir, name, &args).await
+    let mut flags = vec![
+        "--public-path",
+        "/public",
+        "--route",
+        r#"{prefix = "/admin", scopes = ["admin"]}"#,
+    ];
+    flags.extend_from_slice(extra);
+    proxy_to(t, up, dir, name, &flags).await
 }
 
 /// `GET path` with `headers` (`Name: value` lines), as raw bytes.

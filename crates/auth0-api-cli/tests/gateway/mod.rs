@@ -259,6 +259,20 @@ pub(crate) async fn request(
     }
 }
 
+/// A proxy-mode gateway `name` for tenant `t`, in front of `up`, with `extra` flags.
+pub(crate) async fn proxy_to(
+    t: &DevTenant,
+    up: &Upstream,
+    dir: &TempDir,
+    name: &str,
+    extra: &[&str],
+) -> Gateway {
+    let upstream = format!("http://{}", up.addr);
+    let mut args = with_tenant(t, &["--upstream", &upstream]);
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    gateway(dir, name, &args).await
+}
+
 /// A GET to `url` with `headers` and no body.
 pub(crate) async fn request_get(url: &str, headers: &[(&str, &str)]) -> Answer {
     request("GET", url, headers, None).await
@@ -840,19 +854,20 @@ async fn gateway_nonces_and_graceful_shutdown_let_in_flight_requests_finish() {
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-nonce");
-    let args = with_tenant(
+    let mut g = proxy_to(
         &t,
+        &up,
+        &dir,
+        "nonce",
         &[
-            "--upstream",
-            &format!("http://{}", up.addr),
             "--dpop-nonce",
             "--dpop-nonce-secret",
             "0123456789abcdef0123456789abcdef",
             "--shutdown-grace-secs",
             "5",
         ],
-    );
-    let mut g = gateway(&dir, "nonce", &args).await;
+    )
+    .await;
     let key = DpopKey::generate();
     let token = t.mint().cnf_jkt(key.thumbprint()).sign();
     let url = format!("{}/slow", g.base);

@@ -10,16 +10,7 @@ async fn gateway_proxy_with_dpop_required_refuses_bearer_and_accepts_dpop() {
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-dpop-req");
-    let args = with_tenant(
-        &t,
-        &[
-            "--upstream",
-            &format!("http://{}", up.addr),
-            "--dpop",
-            "required",
-        ],
-    );
-    let g = gateway(&dir, "dpop-req", &args).await;
+    let g = proxy_to(&t, &up, &dir, "dpop-req", &["--dpop", "required"]).await;
     let url = format!("{}/orders", g.base);
     let required_bare = r#"DPoP algs="ES256""#;
 
@@ -134,8 +125,7 @@ async fn gateway_proxy_streams_a_chunked_request_body_intact() {
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-chunked");
-    let args = with_tenant(&t, &["--upstream", &format!("http://{}", up.addr)]);
-    let g = gateway(&dir, "chunked", &args).await;
+    let g = proxy_to(&t, &up, &dir, "chunked", &[]).await;
     let host = g.base.trim_start_matches("http://");
     let auth = bearer(&t.mint().sign());
 

@@ -11,19 +11,20 @@ async fn gateway_mtls_certificate_header_from_trusted_proxies_only() {
     let t = tenant().await;
     let up = upstream().await;
     let dir = TempDir::new("gw-mtls");
-    let args = with_tenant(
+    let g = proxy_to(
         &t,
+        &up,
+        &dir,
+        "mtls",
         &[
-            "--upstream",
-            &format!("http://{}", up.addr),
             "--trusted-proxy",
             "127.0.0.1",
             "--client-certificate-header",
             "x-client-cert",
             "--certificate-bound-tokens",
         ],
-    );
-    let g = gateway(&dir, "mtls", &args).await;
+    )
+    .await;
 
     let cert = ClientCertificate::generate("client-1").unwrap();
     let other = ClientCertificate::generate("client-2").unwrap();
@@ -114,16 +115,17 @@ async fn gateway_jwe_encrypted_tokens_with_the_apis_key() {
     let keys = EncryptionKeyPair::generate().unwrap();
     let key_path = dir.join("api-key.pem");
     std::fs::write(&key_path, keys.private_pem()).unwrap();
-    let args = with_tenant(
+    let g = proxy_to(
         &t,
+        &up,
+        &dir,
+        "jwe",
         &[
-            "--upstream",
-            &format!("http://{}", up.addr),
             "--access-token-decryption-key",
             &key_path.display().to_string(),
         ],
-    );
-    let g = gateway(&dir, "jwe", &args).await;
+    )
+    .await;
     let url = format!("{}/orders", g.base);
 
     let encrypter = JweEncrypter::from_public_key_pem(keys.public_pem()).unwrap();
