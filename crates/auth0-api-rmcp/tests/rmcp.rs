@@ -110,6 +110,14 @@ impl Fixture {
         Self::start_with(|tools| tools).await
     }
 
+    /// Raw streamable-HTTP calls to the MCP endpoint.
+    fn raw(&self) -> Raw<'_> {
+        Raw {
+            http: reqwest::Client::new(),
+            url: &self.mcp_id,
+        }
+    }
+
     /// The fixture with more tool-guard settings.
     async fn start_with(configure: impl FnOnce(ToolGuardLayer) -> ToolGuardLayer) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -782,10 +790,7 @@ const WHOAMI: &str =
 #[tokio::test]
 async fn a_session_is_bound_to_the_caller_that_opened_it() {
     let f = Fixture::start().await;
-    let raw = Raw {
-        http: reqwest::Client::new(),
-        url: &f.mcp_id,
-    };
+    let raw = f.raw();
     let alice = f.user().scope("mcp:read").sign();
     let session = raw.open_session(&alice).await;
     assert_eq!(f.tools.recorded_sessions(), 1);
@@ -853,10 +858,7 @@ async fn a_session_is_bound_to_the_caller_that_opened_it() {
 #[tokio::test]
 async fn session_records_are_capped() {
     let f = Fixture::start_with(|tools| tools.max_sessions(2)).await;
-    let raw = Raw {
-        http: reqwest::Client::new(),
-        url: &f.mcp_id,
-    };
+    let raw = f.raw();
     let alice = f.user().scope("mcp:read").sign();
     for _ in 0..4 {
         raw.open_session(&alice).await;
@@ -870,10 +872,7 @@ async fn session_records_are_capped() {
 #[tokio::test]
 async fn unreadable_or_ambiguous_bodies_fail_closed() {
     let f = Fixture::start().await;
-    let raw = Raw {
-        http: reqwest::Client::new(),
-        url: &f.mcp_id,
-    };
+    let raw = f.raw();
     // mcp:read only: `whoami` is allowed, `transfer` (payments:write, step-up) is not.
     let token = f.user().scope("mcp:read").sign();
     let session = raw.open_session(&token).await;
@@ -942,10 +941,7 @@ async fn every_request_step_up_and_a_smaller_body_limit() {
     client.cancel().await.ok();
 
     // The smaller limit: 1 KiB passes, one byte more is 413.
-    let raw = Raw {
-        http: reqwest::Client::new(),
-        url: &f.mcp_id,
-    };
+    let raw = f.raw();
     let session = raw.open_session(&fresh).await;
     let pad = |len: usize| format!("{WHOAMI:<len$}");
     let (status, _, body) = raw.post(&fresh, Some(&session), &pad(1024)).await;
