@@ -19,14 +19,7 @@ fn is_identity_name(name: &str) -> bool {
 
 /// Removes every header whose name starts with `X-Auth0-` (any case, `_` read as `-`).
 pub(crate) fn strip(headers: &mut HeaderMap) {
-    let forged: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_identity_name(name.as_str()))
-        .cloned()
-        .collect();
-    for name in forged {
-        headers.remove(&name);
-    }
+    super::remove_headers_where(headers, is_identity_name);
 }
 
 /// The identity headers of a verified request, in a fixed order:

@@ -83,6 +83,18 @@ impl App {
     }
 }
 
+/// Removes every header whose (lower-case) name `matches`, all its values.
+pub(crate) fn remove_headers_where(headers: &mut HeaderMap, matches: impl Fn(&str) -> bool) {
+    let doomed: Vec<http::HeaderName> = headers
+        .keys()
+        .filter(|name| matches(name.as_str()))
+        .cloned()
+        .collect();
+    for name in doomed {
+        headers.remove(&name);
+    }
+}
+
 /// Logs as JSON lines (or text), never a token: the library's spans carry none, and the
 /// gateway logs method, path (no query), status, outcome, `sub` and latency.
 pub(crate) fn init_logs(json: bool) {

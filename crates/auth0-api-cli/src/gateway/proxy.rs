@@ -94,14 +94,7 @@ fn forwarding(headers: &mut HeaderMap, peer: std::net::IpAddr, trusted: bool, sc
         }
         return;
     }
-    let forged: Vec<HeaderName> = headers
-        .keys()
-        .filter(|name| is_forwarding_name(name.as_str()))
-        .cloned()
-        .collect();
-    for name in forged {
-        headers.remove(&name);
-    }
+    super::remove_headers_where(headers, is_forwarding_name);
     let host = headers
         .get(http::header::HOST)
         .and_then(|h| h.to_str().ok())
