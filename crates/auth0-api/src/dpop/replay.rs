@@ -591,6 +591,65 @@ mod tests {
         assert_eq!(state.tables.iter().map(HashMap::len).sum::<usize>(), 100);
     }
 
+    /// What the store must answer, from the whole history: a proof is a replay while an
+    /// accepted use of it has not expired; a new proof is refused when the live proofs (all,
+    /// then its key's) are at their bound.
+    struct Model {
+        accepted: HashMap<u32, (Instant, u32)>,
+    }
+
+    impl Model {
+        fn answer(
+            &mut self,
+            proof: u32,
+            key: u32,
+            ttl: Duration,
+            now: Instant,
+            (max_entries, max_per_key): (usize, usize),
+        ) -> Result<bool, ReplayStoreError> {
+            self.accepted.retain(|_, (expires, _)| *expires > now);
+            if self.accepted.contains_key(&proof) {
+                return Ok(false);
+            }
+            if self.accepted.len() >= max_entries {
+                return Err(ReplayStoreError::Full);
+            }
+            if self.accepted.values().filter(|(_, k)| *k == key).count() >= max_per_key {
+                return Err(ReplayStoreError::PerKeyLimit);
+            }
+            self.accepted.insert(proof, (now + ttl, key));
+            Ok(true)
+        }
+    }
+
+    proptest::proptest! {
+        /// Any sequence of proofs, proof windows and clock steps gets the model's answers, and
+        /// the store never holds fewer entries than the live proofs.
+        #[test]
+        fn answers_as_the_model_does(
+            bounds in (1usize..8, 1usize..5),
+            calls in proptest::collection::vec(
+                // Clock steps in half seconds, so that calls land on expiry instants too.
+                (0u32..24, proptest::sample::select(vec![1u64, 3, 330]), 0u64..4),
+                1..300,
+            ),
+        ) {
+            let store = InMemoryReplayStore::new(bounds.0, bounds.1);
+            let mut model = Model { accepted: HashMap::new() };
+            let mut now = Instant::now();
+            for (proof, ttl_secs, half_seconds) in calls {
+                now += Duration::from_millis(500 * half_seconds);
+                let ttl = Duration::from_secs(ttl_secs);
+                // A proof's key is part of its identity (`SHA-256(jkt || 0 || jti)`).
+                let jkt = format!("k{}", proof % 4);
+                let got = store.check_and_insert_at(key(proof), &jkt, ttl, now);
+                let want = model.answer(proof, proof % 4, ttl, now, bounds);
+                proptest::prop_assert_eq!(got, want, "proof {} at {:?}", proof, now);
+                proptest::prop_assert!(store.len() >= model.accepted.len());
+            }
+        }
+    }
+
     #[test]
     fn zero_bounds_refuse_everything_and_huge_ttl_fails_closed() {
         let t0 = Instant::now();
