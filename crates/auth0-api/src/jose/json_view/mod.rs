@@ -121,7 +121,24 @@ pub(crate) enum Member {
 /// # Errors
 /// The same [`DecodeError`]s as [`crate::jose::jws::parse_object`]: Python-like JSON messages,
 /// [`DecodeError::NotObject`], and [`DecodeError::DuplicateMember`] for the first name seen twice.
+///
+/// The [`fast`] reader reads the text first; when it gives up, `serde_json` reads it again
+/// from the start, handing the sink every member again. What a sink records of a member is
+/// recorded again by the second reading (slots are overwritten, flags are only ever set), so
+/// what the first attempt recorded before it gave up (the same names, read to the same values)
+/// leaves no trace; and when `serde_json` refuses the text, the sink is not read.
 pub(crate) fn walk_object<'de, S: MemberSink<'de>>(
+    text: &'de str,
+    sink: &mut S,
+) -> Result<(), DecodeError> {
+    match fast::walk(text, ObjectWalker { sink: &mut *sink }) {
+        Ok(walked) => walked,
+        Err(fast::Bail) => walk_with_serde_json(text, sink),
+    }
+}
+
+/// [`walk_object`] with `serde_json` alone.
+fn walk_with_serde_json<'de, S: MemberSink<'de>>(
     text: &'de str,
     sink: &mut S,
 ) -> Result<(), DecodeError> {
@@ -296,6 +313,7 @@ pub(super) fn drain_seq<'de, A: SeqAccess<'de>>(mut seq: A) -> Result<usize, A::
     Ok(n)
 }
 
+mod fast;
 mod values;
 pub(crate) use values::{AudMatch, AudSeed, Lite, Number, PickSeed, Picked, truthy, value_truthy};
 
