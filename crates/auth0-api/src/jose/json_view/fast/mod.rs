@@ -106,28 +106,28 @@ impl<'de> Reader<'de> {
     /// The string whose opening quote is at `pos`, when it has no escape and no control
     /// character; `pos` moves past its closing quote.
     fn string(&mut self) -> Result<&'de str, Bail> {
-        let bytes = self.text.as_bytes();
         let start = self.pos + 1;
-        let mut at = start;
+        let rest = self.text.as_bytes().get(start..).unwrap_or_default();
         // A word at a time: the first `"`, `\` or byte below 0x20 ends the scan.
-        while let Some(word) = bytes.get(at..at + 8) {
-            let w = u64::from_le_bytes(word.try_into().map_err(|_| Bail)?);
+        let mut words = rest.chunks_exact(8);
+        let mut len = 0;
+        for word in words.by_ref() {
+            let w = u64::from_le_bytes(<[u8; 8]>::try_from(word).map_err(|_| Bail)?);
             let marks = zero_byte(w ^ splat(b'"'))
                 | zero_byte(w ^ splat(b'\\'))
                 | (w.wrapping_sub(splat(0x20)) & !w & splat(0x80));
             if marks != 0 {
-                at += (marks.trailing_zeros() / 8) as usize;
-                return self.close_string(start, at);
+                let end = start + len + (marks.trailing_zeros() / 8) as usize;
+                return self.close_string(start, end);
             }
-            at += 8;
+            len += 8;
         }
-        while let Some(&b) = bytes.get(at) {
-            if b == b'"' || b == b'\\' || b < 0x20 {
-                break;
-            }
-            at += 1;
-        }
-        self.close_string(start, at)
+        let tail = words.remainder();
+        let end = tail
+            .iter()
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20)
+            .unwrap_or(tail.len());
+        self.close_string(start, start + len + end)
     }
 
     fn close_string(&mut self, start: usize, end: usize) -> Result<&'de str, Bail> {
