@@ -40,7 +40,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use auth0_api::{ApiClient, VerifyRequest};
+use auth0_api::ApiClient;
 use auth0_api_dev_tenant::dpop::DpopKey;
 use criterion::{Criterion, criterion_group, criterion_main};
 
@@ -49,8 +49,8 @@ mod common;
 
 use common::{
     Clients, DpopFleet, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
-    default_options, distinct_tokens, ec_key, fill, in_turn, rsa_key, split, start_tenant,
-    time_bare_pairs, time_requests, with_splits,
+    default_options, distinct_tokens, dpop_headers, dpop_request, ec_key, fill, in_turn, rsa_key,
+    split, start_tenant, time_bare_pairs, time_requests, with_splits,
 };
 
 fn benches(c: &mut Criterion) {
@@ -120,14 +120,10 @@ fn benches(c: &mut Criterion) {
     let proof = key.proof("GET", URL, Some(&bound)).sign();
     let (t_input, t_sig) = split(&bound);
     let (p_input, p_sig) = split(&proof);
-    let request = |proof: String| {
-        VerifyRequest::from_pairs([("authorization", format!("DPoP {bound}")), ("dpop", proof)])
-            .method("GET")
-            .url(URL)
-    };
-    rt.block_on(fresh.verify_request(request(proof.clone())))
+    let request = |proof: String| dpop_headers(&bound, &proof);
+    rt.block_on(fresh.verify_request(dpop_request(&request(proof.clone()))))
         .unwrap();
-    rt.block_on(no_replay.verify_request(request(proof.clone())))
+    rt.block_on(no_replay.verify_request(dpop_request(&request(proof.clone()))))
         .unwrap();
     let mut g = c.benchmark_group("dpop");
     g.bench_function("raw_rs256_es256", |b| {
@@ -168,7 +164,7 @@ fn benches(c: &mut Criterion) {
             let requests: Vec<_> = (0..chunk)
                 .map(|_| request(key.proof("GET", URL, Some(&bound)).sign()))
                 .collect();
-            elapsed += time_requests(&rt, client, requests);
+            elapsed += time_requests(&rt, client, &requests);
         }
         elapsed
     };
@@ -231,7 +227,7 @@ fn benches(c: &mut Criterion) {
                 let token = (t_input.clone(), t_sig.clone());
                 let run_bare =
                     || time_bare_pairs(&rsa, split_proofs.iter().map(|p| (&token, p, &ec)));
-                let run_lib = || time_requests(&rt, &fresh, requests);
+                let run_lib = || time_requests(&rt, &fresh, &requests);
                 let (b, l) = in_turn(i, run_bare, run_lib);
                 bare += b;
                 lib += l;
@@ -319,13 +315,7 @@ fn defaults(
             .iter()
             .map(|(k, t)| {
                 let proof = key_of(*k).0.proof("GET", URL, Some(t)).sign();
-                let request = VerifyRequest::from_pairs([
-                    ("authorization", format!("DPoP {t}")),
-                    ("dpop", proof.clone()),
-                ])
-                .method("GET")
-                .url(URL);
-                (*k, split(t), split(&proof), request)
+                (*k, split(t), split(&proof), dpop_headers(t, &proof))
             })
             .collect()
     };
@@ -348,7 +338,7 @@ fn defaults(
         for chunk in chunks(iters) {
             let (client, batch) = stream.take(chunk as usize);
             let requests: Vec<_> = made(batch).into_iter().map(|m| m.3).collect();
-            elapsed += time_requests(rt, &client, requests);
+            elapsed += time_requests(rt, &client, &requests);
         }
         elapsed
     };

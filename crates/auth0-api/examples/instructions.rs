@@ -36,7 +36,7 @@
 
 use std::hint::black_box;
 
-use auth0_api::{ApiClient, VerifyRequest};
+use auth0_api::ApiClient;
 use auth0_api_dev_tenant::dpop::DpopKey;
 use aws_lc_rs::signature::ParsedPublicKey;
 use tokio::runtime::Runtime;
@@ -46,7 +46,7 @@ mod common;
 
 use common::{
     URL, current_thread, default_client, default_options, distinct_bound_tokens, distinct_tokens,
-    ec_key, fill, rsa_key, split, start_tenant,
+    dpop_headers, dpop_request, ec_key, fill, rsa_key, split, start_tenant,
 };
 
 #[inline(never)]
@@ -79,18 +79,12 @@ fn measured_lib(rt: &Runtime, client: &ApiClient, tokens: &[String]) {
 }
 
 #[inline(never)]
-fn measured_requests(rt: &Runtime, client: &ApiClient, requests: Vec<VerifyRequest<'static>>) {
+fn measured_requests(rt: &Runtime, client: &ApiClient, requests: &[http::HeaderMap]) {
     rt.block_on(async {
-        for r in requests {
-            black_box(client.verify_request(r).await.unwrap());
+        for headers in requests {
+            black_box(client.verify_request(dpop_request(headers)).await.unwrap());
         }
     });
-}
-
-fn request(token: &str, proof: String) -> VerifyRequest<'static> {
-    VerifyRequest::from_pairs([("authorization", format!("DPoP {token}")), ("dpop", proof)])
-        .method("GET")
-        .url(URL)
 }
 
 fn main() {
@@ -166,9 +160,9 @@ fn main() {
                 let requests: Vec<_> = tokens
                     .iter()
                     .zip(proofs)
-                    .map(|(t, p)| request(t, p))
+                    .map(|(t, p)| dpop_headers(t, &p))
                     .collect();
-                measured_requests(&rt, &client, requests);
+                measured_requests(&rt, &client, &requests);
             }
         }
         "static_one" | "mcd50" | "mcd200" => {

@@ -36,7 +36,7 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::Instant;
 
-use auth0_api::{ApiClient, VerifyRequest};
+use auth0_api::ApiClient;
 use auth0_api_dev_tenant::dpop::DpopKey;
 
 #[path = "../benches/common/mod.rs"]
@@ -44,8 +44,9 @@ mod common;
 
 use common::{
     Clients, DpopFleet, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
-    default_options, distinct_tokens, ec_key, fill, in_turn, issuers_client, round_robin_tokens,
-    rsa_key, split, start_tenant, start_tenants, time_bare_pairs, time_requests, with_splits,
+    default_options, distinct_tokens, dpop_headers, ec_key, fill, in_turn, issuers_client,
+    round_robin_tokens, rsa_key, split, start_tenant, start_tenants, time_bare_pairs,
+    time_requests, with_splits,
 };
 
 /// Distinct tokens made up front for the fresh-token paths (each used once per client).
@@ -122,16 +123,6 @@ fn scaling(calls: usize, run: &(dyn Fn(usize, usize) + Sync)) -> f64 {
     let one = on_threads(1, calls, run);
     let two = on_threads(2, calls, run);
     one / two
-}
-
-/// A DPoP request for `token` with `proof`.
-fn request_for(token: &str, proof: &str) -> VerifyRequest<'static> {
-    VerifyRequest::from_pairs([
-        ("authorization", format!("DPoP {token}")),
-        ("dpop", proof.to_owned()),
-    ])
-    .method("GET")
-    .url(URL)
 }
 
 /// Whether the section `name` runs (`PAIRED_ONLY` unset, or naming it).
@@ -313,14 +304,7 @@ fn main() {
     let ec = ec_key(&key.public_jwk());
     let bound = shaped().cnf_jkt(key.thumbprint()).sign();
     let (t_input, t_sig) = split(&bound);
-    let request = |proof: &str| {
-        VerifyRequest::from_pairs([
-            ("authorization", format!("DPoP {bound}")),
-            ("dpop", proof.to_owned()),
-        ])
-        .method("GET")
-        .url(URL)
-    };
+    let request = |proof: &str| dpop_headers(&bound, proof);
     let dpop_batch = BATCH / 5;
     if wanted("dpop") {
         let run = |client: &ApiClient, turn: usize| {
@@ -339,7 +323,7 @@ fn main() {
                 start.elapsed().as_secs_f64() * 1e6 / dpop_batch as f64
             };
             let lib =
-                || time_requests(&rt, client, requests).as_secs_f64() * 1e6 / dpop_batch as f64;
+                || time_requests(&rt, client, &requests).as_secs_f64() * 1e6 / dpop_batch as f64;
             in_turn(turn, bare, lib)
         };
         let (mut with, mut without, mut reused) = (vec![], vec![], vec![]);
@@ -387,7 +371,7 @@ fn main() {
                     .iter()
                     .map(|(k, t)| {
                         let proof = key_of(*k).0.proof("GET", URL, Some(t)).sign();
-                        (*k, split(t), split(&proof), request_for(t, &proof))
+                        (*k, split(t), split(&proof), dpop_headers(t, &proof))
                     })
                     .collect();
                 let bare = || {
@@ -396,7 +380,7 @@ fn main() {
                 };
                 let n = made.len();
                 let requests: Vec<_> = made.iter().map(|m| m.3.clone()).collect();
-                let lib = || time_requests(&rt, &client, requests).as_secs_f64() * 1e6 / n as f64;
+                let lib = || time_requests(&rt, &client, &requests).as_secs_f64() * 1e6 / n as f64;
                 results[s].push(in_turn(i, bare, lib));
             }
         }
