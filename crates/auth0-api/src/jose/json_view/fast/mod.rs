@@ -204,7 +204,7 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
                 let outer = self.nest()?;
                 let value = visitor.visit_map(Members {
                     reader: &mut *self,
-                    first: true,
+                    place: Place::First,
                 })?;
                 self.closed(outer).map(|()| value)
             }
@@ -212,7 +212,7 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
                 let outer = self.nest()?;
                 let value = visitor.visit_seq(Elements {
                     reader: &mut *self,
-                    first: true,
+                    place: Place::First,
                 })?;
                 self.closed(outer).map(|()| value)
             }
@@ -232,18 +232,30 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
     }
 }
 
+/// Where a map or sequence access is: before its first item, after one, or past its close.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    First,
+    Next,
+    Closed,
+}
+
 /// Before an element or member: `true` when one follows (the comma before it consumed),
-/// `false` at the closing byte `close` (consumed, leaving the nesting). Before the first,
-/// only the closing byte is looked for.
-fn next_item(reader: &mut Reader<'_>, first: &mut bool, close: u8) -> Result<bool, Bail> {
+/// `false` at the closing byte `close` (consumed, leaving the nesting) and ever after. Before
+/// the first, only the closing byte is looked for.
+fn next_item(reader: &mut Reader<'_>, place: &mut Place, close: u8) -> Result<bool, Bail> {
+    if *place == Place::Closed {
+        return Ok(false);
+    }
     reader.skip_space();
     let b = reader.peek().ok_or(Bail)?;
     if b == close {
         reader.pos += 1;
         reader.depth -= 1;
+        *place = Place::Closed;
         return Ok(false);
     }
-    if std::mem::take(first) {
+    if std::mem::replace(place, Place::Next) == Place::First {
         return Ok(true);
     }
     if b == b',' {
@@ -256,7 +268,7 @@ fn next_item(reader: &mut Reader<'_>, first: &mut bool, close: u8) -> Result<boo
 
 struct Members<'r, 'de> {
     reader: &'r mut Reader<'de>,
-    first: bool,
+    place: Place,
 }
 
 impl<'de> MapAccess<'de> for Members<'_, 'de> {
@@ -266,7 +278,7 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Bail> {
-        if !next_item(self.reader, &mut self.first, b'}')? {
+        if !next_item(self.reader, &mut self.place, b'}')? {
             return Ok(None);
         }
         self.reader.skip_space();
@@ -286,7 +298,7 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
 
 struct Elements<'r, 'de> {
     reader: &'r mut Reader<'de>,
-    first: bool,
+    place: Place,
 }
 
 impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
@@ -296,7 +308,7 @@ impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Bail> {
-        if !next_item(self.reader, &mut self.first, b']')? {
+        if !next_item(self.reader, &mut self.place, b']')? {
             return Ok(None);
         }
         seed.deserialize(&mut *self.reader).map(Some)

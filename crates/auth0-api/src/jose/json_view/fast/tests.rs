@@ -211,3 +211,35 @@ fn json_value() -> impl proptest::strategy::Strategy<Value = String> {
         ]
     })
 }
+
+/// A visitor that asks again after the end of its object gets the end again: the reader does
+/// not read on into the enclosing object.
+#[test]
+fn an_ended_object_stays_ended() {
+    struct AsksTwice;
+    impl<'de> serde::de::Deserialize<'de> for AsksTwice {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = AsksTwice;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AsksTwice, A::Error> {
+                    while map.next_entry::<String, Validated>()?.is_some() {}
+                    assert!(map.next_key::<String>()?.is_none());
+                    Ok(AsksTwice)
+                }
+            }
+            d.deserialize_any(V)
+        }
+    }
+    struct Sink;
+    impl<'de> MemberSink<'de> for Sink {
+        fn member<A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<Member, A::Error> {
+            map.next_value::<AsksTwice>().map(|_| Member::Other)
+        }
+    }
+    let text = r#"{"o":{"a":1},"p":{}}"#;
+    assert_eq!(walk(text, ObjectWalker { sink: &mut Sink }), Ok(Ok(())));
+}
