@@ -171,21 +171,27 @@ impl<'de> Reader<'de> {
         }
     }
 
-    /// Enters the object or array whose opening byte is at `pos`; the depth outside it.
-    fn nest(&mut self) -> Result<u32, Bail> {
+    /// Reads the object or array whose opening byte is at `pos` (and whose closing byte is
+    /// `close`) with `visit`. A visitor that stops before the closing byte leaves text unread,
+    /// and the reader gives up rather than read on from the middle.
+    fn nested<T>(
+        &mut self,
+        close: u8,
+        visit: impl FnOnce(Items<'_, 'de>) -> Result<T, Bail>,
+    ) -> Result<T, Bail> {
         if self.depth == MAX_DEPTH {
             return Err(Bail);
         }
+        let outer = self.depth;
         self.depth += 1;
         self.pos += 1;
-        Ok(self.depth - 1)
-    }
-
-    /// Whether the visitor read its object or array to the closing byte (which takes the
-    /// depth back to `outer`): one that stopped early leaves the text unread, and bails.
-    fn closed(&self, outer: u32) -> Result<(), Bail> {
+        let value = visit(Items {
+            reader: &mut *self,
+            place: Place::First,
+            close,
+        })?;
         if self.depth == outer {
-            Ok(())
+            Ok(value)
         } else {
             Err(Bail)
         }
@@ -200,22 +206,8 @@ impl<'de> Deserializer<'de> for &mut Reader<'de> {
         match self.peek().ok_or(Bail)? {
             b'"' => visitor.visit_borrowed_str(self.string()?),
             b'0'..=b'9' => visitor.visit_u64(self.integer()?),
-            b'{' => {
-                let outer = self.nest()?;
-                let value = visitor.visit_map(Members {
-                    reader: &mut *self,
-                    place: Place::First,
-                })?;
-                self.closed(outer).map(|()| value)
-            }
-            b'[' => {
-                let outer = self.nest()?;
-                let value = visitor.visit_seq(Elements {
-                    reader: &mut *self,
-                    place: Place::First,
-                })?;
-                self.closed(outer).map(|()| value)
-            }
+            b'{' => self.nested(b'}', |items| visitor.visit_map(items)),
+            b'[' => self.nested(b']', |items| visitor.visit_seq(items)),
             b't' => self.literal("true").and_then(|()| visitor.visit_bool(true)),
             b'f' => self
                 .literal("false")
@@ -240,45 +232,51 @@ enum Place {
     Closed,
 }
 
-/// Before an element or member: `true` when one follows (the comma before it consumed),
-/// `false` at the closing byte `close` (consumed, leaving the nesting) and ever after. Before
-/// the first, only the closing byte is looked for.
-fn next_item(reader: &mut Reader<'_>, place: &mut Place, close: u8) -> Result<bool, Bail> {
-    if *place == Place::Closed {
-        return Ok(false);
-    }
-    reader.skip_space();
-    let b = reader.peek().ok_or(Bail)?;
-    if b == close {
-        reader.pos += 1;
-        reader.depth -= 1;
-        *place = Place::Closed;
-        return Ok(false);
-    }
-    if std::mem::replace(place, Place::Next) == Place::First {
-        return Ok(true);
-    }
-    if b == b',' {
-        reader.pos += 1;
-        Ok(true)
-    } else {
-        Err(Bail)
-    }
-}
-
-struct Members<'r, 'de> {
+/// The members of an object or the elements of an array, read one at a time.
+struct Items<'r, 'de> {
     reader: &'r mut Reader<'de>,
     place: Place,
+    /// `}` or `]`.
+    close: u8,
 }
 
-impl<'de> MapAccess<'de> for Members<'_, 'de> {
+impl Items<'_, '_> {
+    /// Before an element or member: `true` when one follows (the comma before it consumed),
+    /// `false` at the closing byte (consumed, leaving the nesting) and ever after. Before the
+    /// first, only the closing byte is looked for.
+    fn next(&mut self) -> Result<bool, Bail> {
+        if self.place == Place::Closed {
+            return Ok(false);
+        }
+        let reader = &mut *self.reader;
+        reader.skip_space();
+        let b = reader.peek().ok_or(Bail)?;
+        if b == self.close {
+            reader.pos += 1;
+            reader.depth -= 1;
+            self.place = Place::Closed;
+            return Ok(false);
+        }
+        if std::mem::replace(&mut self.place, Place::Next) == Place::First {
+            return Ok(true);
+        }
+        if b == b',' {
+            reader.pos += 1;
+            Ok(true)
+        } else {
+            Err(Bail)
+        }
+    }
+}
+
+impl<'de> MapAccess<'de> for Items<'_, 'de> {
     type Error = Bail;
 
     fn next_key_seed<K: DeserializeSeed<'de>>(
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Bail> {
-        if !next_item(self.reader, &mut self.place, b'}')? {
+        if !self.next()? {
             return Ok(None);
         }
         self.reader.skip_space();
@@ -296,19 +294,14 @@ impl<'de> MapAccess<'de> for Members<'_, 'de> {
     }
 }
 
-struct Elements<'r, 'de> {
-    reader: &'r mut Reader<'de>,
-    place: Place,
-}
-
-impl<'de> SeqAccess<'de> for Elements<'_, 'de> {
+impl<'de> SeqAccess<'de> for Items<'_, 'de> {
     type Error = Bail;
 
     fn next_element_seed<T: DeserializeSeed<'de>>(
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Bail> {
-        if !next_item(self.reader, &mut self.place, b']')? {
+        if !self.next()? {
             return Ok(None);
         }
         seed.deserialize(&mut *self.reader).map(Some)
