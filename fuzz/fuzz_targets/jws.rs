@@ -1,7 +1,7 @@
 //! Compact JWS parsing: `split`, strict base64url (`b64_decode` round-trips through the
 //! canonical encoding; the SIMD decoder against the `base64` crate's strict engine), the split
 //! against a plain `split('.')`, `decode_object` and `parse_object` (objects with unique names
-//! only).
+//! only), and the validating walk (`json_view`) against `parse_object` on every text.
 #![no_main]
 
 use auth0_api::__fuzz::jws::{self, MAX_TOKEN_BYTES};
@@ -44,6 +44,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(token) = std::str::from_utf8(data) else {
         return;
     };
+    // The walk verification runs (its fast reader, then serde_json) answers as the map does.
+    assert_eq!(
+        auth0_api::__fuzz::walk_object(token),
+        jws::parse_object(data).map(|_| ())
+    );
     check_segment(token);
     // The split agrees with a plain `splitn`-based one.
     let parts: Vec<&str> = token.split('.').collect();

@@ -254,6 +254,23 @@ pub mod __fuzz {
         crate::dpop::htu::shortcut_agrees(url)
     }
 
+    /// The validating walk verification runs over a token's header and payload (its fast
+    /// reader first, `serde_json` when that gives up), keeping nothing: its answer must be
+    /// [`jws::parse_object`]'s for every text.
+    pub fn walk_object(text: &str) -> std::result::Result<(), jws::DecodeError> {
+        struct Nothing;
+        impl<'de> crate::jose::json_view::MemberSink<'de> for Nothing {
+            fn member<A: serde::de::MapAccess<'de>>(
+                &mut self,
+                _: &str,
+                map: &mut A,
+            ) -> std::result::Result<crate::jose::json_view::Member, A::Error> {
+                crate::jose::json_view::skip(map)
+            }
+        }
+        crate::jose::json_view::walk_object(text, &mut Nothing)
+    }
+
     /// Claims from any JSON object, unverified (for the `act` helpers' targets and tests).
     pub fn claims(object: JsonObject) -> Claims {
         Claims::from_object(object)
