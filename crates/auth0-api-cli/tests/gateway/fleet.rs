@@ -84,7 +84,6 @@ async fn two_gateways_sharing_redis_accept_a_replayed_proof_exactly_once_in_fift
     let proof = key
         .proof("GET", "https://api.example.com/pay", Some(&token))
         .sign();
-    let auth = dpop(&token);
     let mut tasks = Vec::new();
     for i in 0..50 {
         let base = if i % 2 == 0 {
@@ -92,13 +91,9 @@ async fn two_gateways_sharing_redis_accept_a_replayed_proof_exactly_once_in_fift
         } else {
             b.base.clone()
         };
-        let (auth, proof) = (auth.clone(), proof.clone());
+        let (token, proof) = (token.clone(), proof.clone());
         tasks.push(tokio::spawn(async move {
-            let a = request_get(
-                &format!("{base}/pay"),
-                &[("authorization", &auth), ("dpop", &proof)],
-            )
-            .await;
+            let a = dpop_request("GET", &format!("{base}/pay"), &token, &proof).await;
             (a.status, a.json()["error"].as_str().map(str::to_owned))
         }));
     }

@@ -525,7 +525,7 @@ async fn gateway_proxy_forwards_verified_requests_with_identity_and_intact_bodie
     let proof = key
         .proof("GET", "http://elsewhere.example/things", Some(&bound))
         .sign();
-    let a = request_get(&url, &[("authorization", &dpop_auth), ("dpop", &proof)]).await;
+    let a = dpop_request("GET", &url, &bound, &proof).await;
     assert_eq!(a.status, 400);
     assert_eq!(
         up.hits.load(Ordering::SeqCst),
@@ -871,9 +871,8 @@ async fn gateway_nonces_and_graceful_shutdown_let_in_flight_requests_finish() {
     let key = DpopKey::generate();
     let token = t.mint().cnf_jkt(key.thumbprint()).sign();
     let url = format!("{}/slow", g.base);
-    let auth = dpop(&token);
     let proof = key.proof("GET", &url, Some(&token)).sign();
-    let a = request_get(&url, &[("authorization", &auth), ("dpop", &proof)]).await;
+    let a = dpop_request("GET", &url, &token, &proof).await;
     assert_eq!(a.status, 401);
     assert_eq!(a.json()["error"], "use_dpop_nonce");
     let nonce = a.header("dpop-nonce").unwrap().to_owned();
@@ -881,9 +880,7 @@ async fn gateway_nonces_and_graceful_shutdown_let_in_flight_requests_finish() {
     // With the nonce: forwarded, and the answer carries the next nonce. SIGTERM while the
     // upstream is still working: the request finishes, then the gateway exits 0.
     let proof = key.proof("GET", &url, Some(&token)).nonce(nonce).sign();
-    let in_flight = tokio::spawn(async move {
-        request_get(&url, &[("authorization", &auth), ("dpop", &proof)]).await
-    });
+    let in_flight = tokio::spawn(async move { dpop_request("GET", &url, &token, &proof).await });
     let deadline = Instant::now() + Duration::from_secs(10);
     while up.hits.load(Ordering::SeqCst) == 0 {
         assert!(
