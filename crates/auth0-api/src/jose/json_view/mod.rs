@@ -79,6 +79,16 @@ pub(crate) trait MemberSink<'de> {
     fn member<A: MapAccess<'de>>(&mut self, name: &str, map: &mut A) -> Result<Member, A::Error>;
 }
 
+/// Keeps nothing: validation and duplicate detection only (the fuzz targets' and the tests'
+/// view of the walk).
+pub(crate) struct Nothing;
+
+impl<'de> MemberSink<'de> for Nothing {
+    fn member<A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<Member, A::Error> {
+        skip(map)
+    }
+}
+
 /// Reads the value of a member a sink keeps into `slot`; the member is the sink's number `n`.
 pub(crate) fn keep<'de, A: MapAccess<'de>, T: Deserialize<'de>>(
     slot: &mut Option<T>,

@@ -5,14 +5,6 @@
 use super::*;
 use crate::jose::jws::parse_object;
 
-/// Keeps nothing: validation and duplicate detection only.
-struct Nothing;
-impl<'de> MemberSink<'de> for Nothing {
-    fn member<A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<Member, A::Error> {
-        map.next_value::<Validated>().map(|_| Member::Other)
-    }
-}
-
 /// Validation only, but the names `a`, `b` and `c` are its own (their duplicates are found
 /// by number, not by name).
 struct KnowsAbc;
