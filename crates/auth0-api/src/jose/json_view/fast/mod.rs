@@ -175,7 +175,8 @@ impl<'de> Reader<'de> {
 
     /// Reads the object or array whose opening byte is at `pos` (and whose closing byte is
     /// `close`) with `visit`. A visitor that stops before the closing byte leaves text unread,
-    /// and the reader gives up rather than read on from the middle.
+    /// and the reader gives up there rather than read on from the middle (where the enclosing
+    /// levels would end one closing byte early, and the walk's trailing-text check refuse it).
     fn nested<T>(
         &mut self,
         close: u8,

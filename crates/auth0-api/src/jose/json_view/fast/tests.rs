@@ -128,38 +128,68 @@ fn finds_a_duplicate_as_serde_json_does() {
     );
 }
 
+/// How [`ReadsWith`] reads each object value: its first member only, or to its end and then
+/// asks for one more member (which must be refused).
+#[derive(Clone, Copy)]
+enum Reading {
+    FirstOnly,
+    ToTheEndAndAgain,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Reading {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Reading {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("an object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        match self {
+            Self::FirstOnly => {
+                map.next_entry::<String, Validated>()?;
+            }
+            Self::ToTheEndAndAgain => {
+                while map.next_entry::<String, Validated>()?.is_some() {}
+                assert!(map.next_key::<String>()?.is_none());
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Reads every member's value (an object) the [`Reading`] way.
+struct ReadsWith(Reading);
+
+impl<'de> MemberSink<'de> for ReadsWith {
+    fn member<A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<Member, A::Error> {
+        map.next_value_seed(self.0).map(|()| Member::Other)
+    }
+}
+
 /// A visitor that stops before the end of its object leaves text unread: the reader gives up
 /// instead of reading on from the middle.
 #[test]
 fn gives_up_when_a_visitor_stops_early() {
-    struct FirstOnly;
-    impl<'de> serde::de::Deserialize<'de> for FirstOnly {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = FirstOnly;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirstOnly, A::Error> {
-                    map.next_entry::<String, Validated>()?;
-                    Ok(FirstOnly)
-                }
-            }
-            d.deserialize_any(V)
-        }
-    }
-    struct Stops;
-    impl<'de> MemberSink<'de> for Stops {
-        fn member<A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<Member, A::Error> {
-            map.next_value::<FirstOnly>().map(|_| Member::Other)
-        }
-    }
-    let text = r#"{"o":{"a":1,"b":2},"c":3}"#;
+    let text = r#"{"o":{"a":1,"b":2},"c":{}}"#;
+    let mut sink = ReadsWith(Reading::FirstOnly);
     assert_eq!(
-        walk(text, ObjectWalker { sink: &mut Stops }).err(),
+        walk(text, ObjectWalker { sink: &mut sink }).err(),
         Some(Bail)
     );
+}
+
+/// A visitor that asks again after the end of its object gets the end again: the reader does
+/// not read on into the enclosing object.
+#[test]
+fn an_ended_object_stays_ended() {
+    let text = r#"{"o":{"a":1},"p":{}}"#;
+    let mut sink = ReadsWith(Reading::ToTheEndAndAgain);
+    assert_eq!(walk(text, ObjectWalker { sink: &mut sink }), Ok(Ok(())));
 }
 
 proptest::proptest! {
@@ -210,36 +240,4 @@ fn json_value() -> impl proptest::strategy::Strategy<Value = String> {
             )),
         ]
     })
-}
-
-/// A visitor that asks again after the end of its object gets the end again: the reader does
-/// not read on into the enclosing object.
-#[test]
-fn an_ended_object_stays_ended() {
-    struct AsksTwice;
-    impl<'de> serde::de::Deserialize<'de> for AsksTwice {
-        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-            struct V;
-            impl<'de> serde::de::Visitor<'de> for V {
-                type Value = AsksTwice;
-                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                    f.write_str("an object")
-                }
-                fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<AsksTwice, A::Error> {
-                    while map.next_entry::<String, Validated>()?.is_some() {}
-                    assert!(map.next_key::<String>()?.is_none());
-                    Ok(AsksTwice)
-                }
-            }
-            d.deserialize_any(V)
-        }
-    }
-    struct Sink;
-    impl<'de> MemberSink<'de> for Sink {
-        fn member<A: MapAccess<'de>>(&mut self, _: &str, map: &mut A) -> Result<Member, A::Error> {
-            map.next_value::<AsksTwice>().map(|_| Member::Other)
-        }
-    }
-    let text = r#"{"o":{"a":1},"p":{}}"#;
-    assert_eq!(walk(text, ObjectWalker { sink: &mut Sink }), Ok(Ok(())));
 }
