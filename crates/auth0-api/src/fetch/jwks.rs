@@ -7,6 +7,7 @@
 use std::time::Duration;
 
 use serde_json::Value;
+use smallvec::SmallVec;
 
 use crate::fetch::document_cache::DocumentCache;
 use crate::fetch::loader::{DocumentError, DocumentLoader};
@@ -17,10 +18,15 @@ use crate::settings::Algorithm;
 pub const MAX_KEYS: usize = 100;
 
 /// One JWKS member: its `kid` and the verifying keys it yields for the allowed algorithms.
-#[derive(Debug)]
+///
+/// Cloned into the record of an issuer resolved before (see [`crate::fetch::resolved`]): a
+/// clone shares the keys (aws-lc counts its references) and copies the `kid`.
+#[derive(Debug, Clone)]
 pub(crate) struct JwkEntry {
     pub(crate) kid: Option<String>,
-    verifiers: Vec<VerifyingKey>,
+    /// Held inline (one key per member for the usual single allowed algorithm): a verification
+    /// reaches the key's own memory straight from the member, not through a separate buffer.
+    verifiers: SmallVec<[VerifyingKey; 1]>,
     error: Option<KeyError>,
 }
 
@@ -63,7 +69,7 @@ impl KeySet {
             .map(|jwk| {
                 let kid = jwk.get("kid").and_then(Value::as_str).map(str::to_owned);
                 let declared = jwk.get("alg").and_then(Value::as_str);
-                let mut verifiers = Vec::new();
+                let mut verifiers = SmallVec::new();
                 let mut error = None;
                 for &alg in algorithms {
                     if declared.is_some_and(|d| d != alg.name()) {

@@ -19,6 +19,17 @@
 //! bytes each: at most 64 KiB), an issuer living in one of the [`MAX_PROBES`] slots after its
 //! hash; a lookup is one hash and at most [`MAX_PROBES`] lock-free loads, whatever `n`.
 //!
+//! Reads: a verification of a remembered issuer's token reads the issuer's record and what it
+//! points to directly, never a pointer found behind another pointer. The record holds copies
+//! of the discovery document's `issuer` and of the key set's members that have a `kid` (the
+//! keys themselves are shared, not copied), so matching the token's `iss` and `kid` and
+//! reaching the key take one step from the record (the two entries' freshness is read in the
+//! same step), instead of the chains record -> entry -> document -> issuer text and record ->
+//! entry -> member list -> `kid` text -> key list -> key. When many issuers take turns, each
+//! issuer's memory has left the CPU's caches by its next token, and each step of a chain is a
+//! memory access of its own, waited for in turn (about 0.1 µs each on the machine of
+//! `docs/PERFORMANCE.md`); accesses of the same step overlap.
+//!
 //! Bounded: at most `n` pairs; a new issuer takes a free slot or one whose pair is no longer
 //! current, never evicts a live one, so many issuers cannot make the memory churn. When it
 //! finds no such slot among its own (beyond the capacity, or, rarely in a long list, when its
@@ -31,10 +42,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
 use arc_swap::ArcSwapOption;
+use smallvec::SmallVec;
 
 use crate::fetch::discovery::Discovery;
 use crate::fetch::document_cache::Entry;
-use crate::fetch::jwks::KeySet;
+use crate::fetch::jwks::{JwkEntry, KeySet};
 
 /// Most issuers remembered (a longer static list still verifies; the issuers beyond take the
 /// full path).
@@ -42,16 +54,42 @@ pub(crate) const MAX_ISSUERS: usize = 4096;
 /// Slots an issuer may live in, from the one its hash names.
 pub(crate) const MAX_PROBES: usize = 16;
 
-/// An issuer's discovery document and key set, as the caches held them.
+/// An issuer's discovery document and key set, as the caches held them, with copies of what a
+/// verification reads from them (see "Reads" in the module doc).
 pub(crate) struct Resolved {
     pub(crate) discovery: Arc<Entry<Arc<Discovery>>>,
     pub(crate) keys: Arc<Entry<KeySet>>,
+    /// The discovery document's `issuer`.
+    issuer: Box<str>,
+    /// The key set's members that have a `kid`, in document order (clones: the keys are
+    /// shared; at most [`MAX_KEYS`](crate::fetch::jwks::MAX_KEYS), two of them inline).
+    members: SmallVec<[JwkEntry; 2]>,
 }
 
 impl Resolved {
-    /// The issuer tokens must carry, verbatim.
-    fn issuer(&self) -> &str {
-        &self.discovery.value.issuer
+    fn new(discovery: &Arc<Entry<Arc<Discovery>>>, keys: &Arc<Entry<KeySet>>) -> Self {
+        Self {
+            issuer: discovery.value.issuer.as_str().into(),
+            members: keys
+                .value
+                .entries()
+                .iter()
+                .filter(|e| e.kid.is_some())
+                .cloned()
+                .collect(),
+            discovery: discovery.clone(),
+            keys: keys.clone(),
+        }
+    }
+
+    /// The issuer tokens must carry, verbatim (the discovery document's).
+    pub(crate) fn issuer(&self) -> &str {
+        &self.issuer
+    }
+
+    /// The key set's first member whose `kid` is `kid`: the answer of [`KeySet::find`].
+    pub(crate) fn find(&self, kid: &str) -> Option<&JwkEntry> {
+        self.members.iter().find(|e| e.kid.as_deref() == Some(kid))
     }
 
     fn is_current(&self, now: Instant) -> bool {
@@ -177,10 +215,7 @@ impl ResolvedIssuers {
             },
         };
         let (slot, expected) = target;
-        let pair = Arc::new(Resolved {
-            discovery: discovery.clone(),
-            keys: keys.clone(),
-        });
+        let pair = Arc::new(Resolved::new(discovery, keys));
         let was_free = expected.is_none();
         let previous = slot.compare_and_swap(&expected, Some(pair));
         let swapped = match (previous.as_ref(), expected.as_ref()) {
@@ -257,6 +292,46 @@ mod tests {
         assert!(!found(&memory, b));
         memory.remember(&dc, &kc);
         assert!(found(&memory, c) && found(&memory, a));
+    }
+
+    #[test]
+    fn the_record_answers_as_the_key_set() {
+        use crate::settings::Algorithm;
+        // The example key of RFC 7517, appendix A.1.
+        let (x, y) = (
+            "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+            "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+        );
+        // A member without `kid`, a duplicate `kid` (the first wins), unusable members.
+        let doc = serde_json::json!({"keys":[
+            {"kty":"EC","crv":"P-256","x":x,"y":y},
+            {"kid":"a","kty":"RSA","n":"AQAB","e":"AQAB"},
+            {"kid":"a","kty":"EC","crv":"P-256","x":x,"y":y},
+            {"kid":"b","kty":"EC","crv":"P-256","x":x,"y":y},
+            {"kid":"c","kty":"oct"}
+        ]});
+        let algorithms = [Algorithm::RS256, Algorithm::ES256];
+        let set = KeySet::parse(doc.as_object().unwrap(), &algorithms).unwrap();
+        let hour = Duration::from_secs(3600);
+        let (discovery, _) = pair("https://a.example/", hour);
+        let keys = Arc::new(Entry::new(set, hour, Duration::ZERO));
+        let record = Resolved::new(&discovery, &keys);
+        assert_eq!(record.issuer(), "https://a.example/");
+        for kid in ["a", "b", "c", "", "zzz"] {
+            assert_eq!(
+                format!("{:?}", record.find(kid)),
+                format!("{:?}", keys.value.find(kid)),
+                "kid {kid:?}"
+            );
+        }
+        assert!(
+            record
+                .find("a")
+                .unwrap()
+                .verifier(Algorithm::ES256)
+                .is_err()
+        );
+        assert!(record.find("b").unwrap().verifier(Algorithm::ES256).is_ok());
     }
 
     #[test]

@@ -13,11 +13,14 @@ use crate::error::{Result, TokenError};
 use crate::fetch::discovery::{Discovery, discovery_url};
 use crate::fetch::document_cache::Entry;
 use crate::fetch::jwks::{JwkEntry, KeySet};
+use crate::fetch::resolved::Resolved;
 
 /// The key a token is checked with, and where it came from.
 pub(super) struct KeysInUse<'a> {
     pub(super) discovery_entry: &'a Arc<Entry<Arc<Discovery>>>,
     pub(super) keys: &'a Arc<Entry<KeySet>>,
+    /// The discovery document's `issuer` (the remembered issuer's copy of it, on that path).
+    pub(super) issuer: &'a str,
     kid: &'a str,
     pub(super) key: &'a JwkEntry,
 }
@@ -35,8 +38,21 @@ impl<'a> KeysInUse<'a> {
         Ok(Self {
             discovery_entry,
             keys,
+            issuer: &discovery_entry.value.issuer,
             kid,
             key,
+        })
+    }
+
+    /// The key of `kid` of an issuer resolved before, read from its record (the same key as
+    /// [`find`](Self::find) in its entries; `None`: no member has that `kid`).
+    pub(super) fn remembered(resolved: &'a Resolved, kid: &'a str) -> Option<Self> {
+        Some(Self {
+            discovery_entry: &resolved.discovery,
+            keys: &resolved.keys,
+            issuer: resolved.issuer(),
+            kid,
+            key: resolved.find(kid)?,
         })
     }
 

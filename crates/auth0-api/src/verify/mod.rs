@@ -280,7 +280,7 @@ impl TokenVerifier {
         check_claims(
             &decoded.payload,
             &ClaimRules {
-                discovery_issuer: &keys.discovery().issuer,
+                discovery_issuer: keys.issuer,
                 leeway_secs: self.leeway.as_secs_f64(),
                 now,
             },
@@ -322,7 +322,7 @@ impl TokenVerifier {
         let now = Instant::now();
         self.resolved
             .with(iss, now, |pair| {
-                let keys = KeysInUse::find(&pair.discovery, &pair.keys, Some(kid)).ok()?;
+                let keys = KeysInUse::remembered(pair, kid)?;
                 self.discovery.touch(&pair.discovery, now);
                 self.jwks.touch(&pair.keys, now);
                 self.observe
