@@ -26,6 +26,12 @@
 //!   `domains` list, round-robin, cache filling (deviation: static keys, so that no tenant per
 //!   issuer is needed under valgrind; once an issuer is resolved, its path is the one a fetched
 //!   key set takes: the lock-free table of issuers resolved before).
+//! - `fetchedK`, `bare_fetchedK` (any count `K`, e.g. `fetched200`): `K` dev tenants, each with
+//!   its own key, a static list of them, default options, fresh tokens round-robin (the
+//!   `paired_ratios` issuers paths); `bare_` is the bare check with each token's issuer key.
+//!   Starting the tenants under valgrind takes about a second each. With a small modelled
+//!   last-level cache (`--cache-sim=yes --LL=131072,8,64`) an issuer's memory is cold by its
+//!   next token, as with 200 issuers on the real machine, and the misses show where.
 
 #![allow(
     clippy::unwrap_used,
@@ -46,7 +52,8 @@ mod common;
 
 use common::{
     URL, current_thread, default_client, default_options, distinct_bound_tokens, distinct_tokens,
-    dpop_headers, dpop_request, ec_key, fill, rsa_key, split, start_tenant,
+    dpop_headers, dpop_request, ec_key, fill, issuers_client, round_robin_tokens, rsa_key, split,
+    start_tenant, start_tenants,
 };
 
 #[inline(never)]
@@ -66,6 +73,15 @@ fn measured_bare_dpop(
         rsa.verify_sig(black_box(t_input), black_box(t_sig))
             .unwrap();
         ec.verify_sig(black_box(p_input), black_box(p_sig)).unwrap();
+    }
+}
+
+#[inline(never)]
+fn measured_bare_keys(keys: &[ParsedPublicKey], items: &[(String, usize, common::Split)]) {
+    for (_, k, (input, sig)) in items {
+        keys[*k]
+            .verify_sig(black_box(input), black_box(sig))
+            .unwrap();
     }
 }
 
@@ -200,6 +216,30 @@ fn main() {
                 .map(|i| token(&issuers[i % issuers.len()], format!("t-{i}")))
                 .collect();
             measured_lib(&rt, &client, &tokens);
+        }
+        // Dev tenants of their own (each its own key), round-robin, as `paired_ratios` runs
+        // them: the library, and the bare check with each token's issuer key.
+        p if p.starts_with("fetched") || p.starts_with("bare_fetched") => {
+            let count: usize = p
+                .trim_start_matches("bare_")
+                .trim_start_matches("fetched")
+                .parse()
+                .unwrap();
+            let (_tenant_rt, fleet) = start_tenants(count);
+            let items = round_robin_tokens(&fleet, n.div_ceil(count));
+            let items = &items[..n];
+            if p.starts_with("bare_") {
+                let keys: Vec<_> = fleet.iter().map(rsa_key).collect();
+                measured_bare_keys(&keys, items);
+            } else {
+                let warm: Vec<String> = fleet
+                    .iter()
+                    .map(|t| common::auth0_shaped(t).sign())
+                    .collect();
+                let client = issuers_client(&rt, &fleet, &warm);
+                let tokens: Vec<String> = items.iter().map(|(t, _, _)| t.clone()).collect();
+                measured_lib(&rt, &client, &tokens);
+            }
         }
         other => panic!("unknown path {other}"),
     }
