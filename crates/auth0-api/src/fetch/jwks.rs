@@ -104,8 +104,14 @@ impl KeySet {
 
     /// The first member whose `kid` equals `kid`.
     pub(crate) fn find(&self, kid: &str) -> Option<&JwkEntry> {
-        self.entries.iter().find(|e| e.kid.as_deref() == Some(kid))
+        find_member(&self.entries, kid)
     }
+}
+
+/// The first of `members` whose `kid` equals `kid`: the lookup of a key set, and of the copy
+/// of its members an issuer's record keeps (see [`crate::fetch::resolved`]).
+pub(crate) fn find_member<'a>(members: &'a [JwkEntry], kid: &str) -> Option<&'a JwkEntry> {
+    members.iter().find(|e| e.kid.as_deref() == Some(kid))
 }
 
 /// Key sets, parsed, by `jwks_uri`.

@@ -46,7 +46,7 @@ use smallvec::SmallVec;
 
 use crate::fetch::discovery::Discovery;
 use crate::fetch::document_cache::Entry;
-use crate::fetch::jwks::{JwkEntry, KeySet};
+use crate::fetch::jwks::{JwkEntry, KeySet, find_member};
 
 /// Most issuers remembered (a longer static list still verifies; the issuers beyond take the
 /// full path).
@@ -89,7 +89,7 @@ impl Resolved {
 
     /// The key set's first member whose `kid` is `kid`: the answer of [`KeySet::find`].
     pub(crate) fn find(&self, kid: &str) -> Option<&JwkEntry> {
-        self.members.iter().find(|e| e.kid.as_deref() == Some(kid))
+        find_member(&self.members, kid)
     }
 
     fn is_current(&self, now: Instant) -> bool {
