@@ -42,10 +42,8 @@ enum Replay {
     /// The default: the verifier's own [`InMemoryReplayStore`], called directly. Nothing else
     /// reads it, so it records a proof by its own keyed digest of the key thumbprint and `jti`
     /// ([`InMemoryReplayStore::record_proof`]): no SHA-256 of them, no boxed future, no
-    /// dynamic call (about 0.3-0.5 µs of a request; see `docs/PERFORMANCE.md`). Boxed: its
-    /// lock and tables are written on every proof, and inline they would share cache lines
-    /// with the verifier's fields that every request reads, on every thread.
-    Own(Box<InMemoryReplayStore>),
+    /// dynamic call (about 0.3-0.5 µs of a request; see `docs/PERFORMANCE.md`).
+    Own(InMemoryReplayStore),
     /// The store the application configured, through [`ReplayStore`]: it gets the proof's
     /// `SHA-256(jkt || 0x00 || jti)`.
     Configured(Arc<dyn ReplayStore>),
@@ -81,7 +79,7 @@ impl DpopVerifier {
             .replay_protection
             .then(|| match settings.replay_store {
                 Some(store) => Replay::Configured(store),
-                None => Replay::Own(Box::default()),
+                None => Replay::Own(InMemoryReplayStore::default()),
             });
         let algs = settings
             .algorithms
