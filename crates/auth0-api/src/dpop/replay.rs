@@ -5,9 +5,8 @@
 //! as its `iat` could still be accepted (`dpop_iat_offset + dpop_iat_leeway`, 330 s by default)
 //! and refuses a second use. Proofs are identified by their key thumbprint and `jti` together,
 //! so that one client cannot burn another's `jti`s, and stores never hold client-chosen strings
-//! as keys: a configured store gets `SHA-256(jkt || 0x00 || jti)`, the in-process store keyed
-//! 64-bit digests (see [`InMemoryReplayStore`]; the verifier's own default store digests the
-//! thumbprint and `jti` directly, without the SHA-256).
+//! as keys: a shared store gets `SHA-256(jkt || 0x00 || jti)`, the in-process store keyed 64-bit
+//! digests (see [`InMemoryReplayStore`]).
 //!
 //! [`InMemoryReplayStore`] is the default: bounded in total size and per key, and failing closed
 //! when full. A fleet of servers behind a load balancer needs a shared store (Redis or similar):
@@ -276,23 +275,6 @@ impl InMemoryReplayStore {
         self.record(proof, self.key_digest(jkt), ttl, now)
     }
 
-    /// Records the proof `jti` of the key thumbprint `jkt` for `ttl`, as
-    /// [`check_and_insert`](ReplayStore::check_and_insert) records the proof's
-    /// `SHA-256(jkt || 0x00 || jti)`, but by this store's keyed digest of the two strings
-    /// (no SHA-256, no boxed future): for a verifier's own store, which nothing else records
-    /// into. (A proof recorded one way is not found the other way.)
-    pub(crate) fn record_proof(
-        &self,
-        jkt: &str,
-        jti: &str,
-        ttl: Duration,
-    ) -> Result<bool, ReplayStoreError> {
-        // `str`'s `Hash` ends each string with a 0xff byte, which no UTF-8 text contains: the
-        // pair is hashed unambiguously.
-        let proof = self.digests.hash_one((jkt, jti));
-        self.record(proof, self.key_digest(jkt), ttl, Instant::now())
-    }
-
     /// Records the proof digest `proof` of the key digest `key` until `now + ttl`.
     fn record(
         &self,
@@ -419,23 +401,6 @@ mod tests {
         );
         assert_eq!(store.len(), 1);
         assert_eq!(store.lock().live_for(store.key_digest("a")), 1);
-    }
-
-    #[test]
-    fn a_verifiers_own_records_tell_key_and_jti_apart() {
-        let store = InMemoryReplayStore::new(10, 2);
-        assert_eq!(store.record_proof("ab", "c", TTL), Ok(true));
-        assert_eq!(store.record_proof("ab", "c", TTL), Ok(false), "a replay");
-        // The same bytes split otherwise are another key's proof, or another proof.
-        assert_eq!(store.record_proof("a", "bc", TTL), Ok(true));
-        assert_eq!(store.record_proof("abc", "", TTL), Ok(true));
-        // The per-key bound holds as for `check_and_insert`.
-        assert_eq!(store.record_proof("ab", "d", TTL), Ok(true));
-        assert_eq!(
-            store.record_proof("ab", "e", TTL),
-            Err(ReplayStoreError::PerKeyLimit)
-        );
-        assert_eq!(store.len(), 4);
     }
 
     #[test]
