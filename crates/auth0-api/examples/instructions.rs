@@ -13,6 +13,8 @@
 //! check(s). Paths (default options unless said otherwise):
 //!
 //! - `bare`, `bare_dpop`: the bare RS256 check, and RS256 + ES256, on the same kind of inputs;
+//! - `floor`: distinct fresh tokens, the floor verifier (`benches/common/floor.rs`): the least
+//!   a correct verifier of these tokens does;
 //! - `off`: distinct fresh tokens, verified-token cache off;
 //! - `filling`: distinct fresh tokens, default options (the cache fills);
 //! - `full_small`: distinct fresh tokens, a cache of 256 entries filled first (deviation: a
@@ -50,11 +52,19 @@ use tokio::runtime::Runtime;
 #[path = "../benches/common/mod.rs"]
 mod common;
 
+use common::floor::Floor;
 use common::{
     URL, current_thread, default_client, default_options, distinct_bound_tokens, distinct_tokens,
-    dpop_headers, dpop_request, ec_key, fill, issuers_client, round_robin_tokens, rsa_key, split,
-    start_tenant, start_tenants,
+    dpop_headers, dpop_request, ec_key, fill, floor_of, issuers_client, round_robin_tokens,
+    rsa_key, split, start_tenant, start_tenants,
 };
+
+#[inline(never)]
+fn measured_floor(floor: &Floor, tokens: &[String]) {
+    for token in tokens {
+        assert!(floor.verify(black_box(token)));
+    }
+}
 
 #[inline(never)]
 fn measured_bare(rsa: &ParsedPublicKey, splits: &[(Vec<u8>, Vec<u8>)]) {
@@ -118,6 +128,10 @@ fn main() {
                 .map(|t| split(t))
                 .collect();
             measured_bare(&rsa, &splits);
+        }
+        "floor" => {
+            let floor = floor_of(std::slice::from_ref(&tenant));
+            measured_floor(&floor, &distinct_tokens(&tenant, n, "t"));
         }
         "off" | "filling" | "full_small" | "evicting_small" | "repeated" => {
             let options = match path.as_str() {

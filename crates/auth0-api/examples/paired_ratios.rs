@@ -19,7 +19,10 @@
 //! `dpop_default` (distinct DPoP tokens, one key and a new key each), `scaling`.
 //!
 //! Prints one line per path: bare µs, library µs (medians), and the median ratio with its
-//! 25th and 75th percentiles. Starts its own dev tenant on loopback (and 200 more for the
+//! 25th and 75th percentiles. The `distinct` and `issuers` sections also print **the floor**:
+//! the same tokens through the least a correct verifier does (`benches/common/floor.rs`), in
+//! pairs of their own after the library's, so that the library's distance from it shows as
+//! well as its distance from the bare check. Starts its own dev tenant on loopback (and 200 more for the
 //! static lists of 50 and 200 issuers).
 //!
 //! The last two lines are the 2-thread scaling of the bare check and of a fresh-token
@@ -38,15 +41,17 @@ use std::time::Instant;
 
 use auth0_api::ApiClient;
 use auth0_api_dev_tenant::dpop::DpopKey;
+use aws_lc_rs::signature::ParsedPublicKey;
 
 #[path = "../benches/common/mod.rs"]
 mod common;
 
+use common::floor::Floor;
 use common::{
-    Clients, DpopFleet, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
-    default_options, distinct_tokens, dpop_headers, ec_key, fill, in_turn, issuers_client,
-    round_robin_tokens, rsa_key, split, start_tenant, start_tenants, time_bare_pairs,
-    time_requests, with_splits,
+    Clients, DpopFleet, Signed, Split, Stream, URL, auth0_shaped, clients, current_thread,
+    default_client, default_options, distinct_tokens, dpop_headers, ec_key, fill, floor_of,
+    in_turn, issuers_client, round_robin_tokens, rsa_key, split, start_tenant, start_tenants,
+    time_bare_pairs, time_requests, with_splits,
 };
 
 /// Distinct tokens made up front for the fresh-token paths (each used once per client).
@@ -123,6 +128,32 @@ fn scaling(calls: usize, run: &(dyn Fn(usize, usize) + Sync)) -> f64 {
     let one = on_threads(1, calls, run);
     let two = on_threads(2, calls, run);
     one / two
+}
+
+/// One pair of batches in turn (see `in_turn`): the bare check of `batch`'s tokens, each with
+/// its key, and the [floor verifier](common::floor) of the same tokens; answers their µs per
+/// token.
+fn bare_and_floor<'a>(
+    turn: usize,
+    batch: impl Iterator<Item = (&'a String, &'a ParsedPublicKey, &'a Split)> + Clone,
+    floor: &Floor,
+) -> (f64, f64) {
+    let n = batch.clone().count() as f64;
+    let bare = || {
+        let start = Instant::now();
+        for (_, key, (input, sig)) in batch.clone() {
+            key.verify_sig(black_box(input), black_box(sig)).unwrap();
+        }
+        start.elapsed().as_secs_f64() * 1e6 / n
+    };
+    let floor = || {
+        let start = Instant::now();
+        for (token, _, _) in batch.clone() {
+            assert!(floor.verify(black_box(token)));
+        }
+        start.elapsed().as_secs_f64() * 1e6 / n
+    };
+    in_turn(turn, bare, floor)
 }
 
 /// Whether the section `name` runs (`PAIRED_ONLY` unset, or naming it).
@@ -248,6 +279,19 @@ fn main() {
             eprintln!("  ({} clients)", stream.clients);
         }
         drop(streams);
+        // The floor (see `common::floor`) on the same tokens, after the library's pairs (its
+        // batches in between would change what the library finds in the CPU's caches).
+        let floor = floor_of(std::slice::from_ref(&tenant));
+        let floor_pairs: Vec<(f64, f64)> = (0..pairs)
+            .map(|i| {
+                let batch = &items[(i * BATCH) % (items.len() - BATCH)..][..BATCH];
+                bare_and_floor(i, batch.iter().map(|(t, s)| (t, &rsa, s)), &floor)
+            })
+            .collect();
+        print(
+            "bearer: distinct tokens, the floor",
+            &summarise(&floor_pairs),
+        );
     }
 
     // Multiple custom domains (issue #18): static lists of 50 and 200 issuers (dev tenants,
@@ -289,6 +333,18 @@ fn main() {
             print(
                 &format!("bearer: {issuers} issuers round-robin, default"),
                 &summarise(&pairs_of),
+            );
+            // The floor on the same tokens, after the library's pairs (as for `distinct`).
+            let floor = floor_of(fleet);
+            let floor_pairs: Vec<(f64, f64)> = (0..pairs)
+                .map(|i| {
+                    let batch = &items[(i * BATCH) % (items.len() - BATCH)..][..BATCH];
+                    bare_and_floor(i, batch.iter().map(|(t, k, s)| (t, &keys[*k], s)), &floor)
+                })
+                .collect();
+            print(
+                &format!("bearer: {issuers} issuers round-robin, the floor"),
+                &summarise(&floor_pairs),
             );
             eprintln!("  ({} clients)", stream.clients);
         }

@@ -16,6 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
+pub mod floor;
+
 /// The audience of every bench token.
 pub const AUD: &str = "https://api.example.com";
 /// The request URL of the DPoP benches.
@@ -66,6 +68,17 @@ pub fn rsa_key(tenant: &DevTenant) -> ParsedPublicKey {
     }
     .to_parsed_public_key(&signature::RSA_PKCS1_2048_8192_SHA256)
     .unwrap()
+}
+
+/// The [floor verifier](floor) of `fleet`'s tokens for [`AUD`], with keys of its own (parsed
+/// apart from the bare check's and the library's).
+pub fn floor_of(fleet: &[DevTenant]) -> floor::Floor {
+    floor::Floor::new(
+        AUD,
+        fleet
+            .iter()
+            .map(|t| (t.issuer().to_owned(), t.active_kid(), rsa_key(t))),
+    )
 }
 
 /// A DPoP key's public JWK as a pre-parsed aws-lc-rs ES256 key.
