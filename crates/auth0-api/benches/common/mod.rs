@@ -72,13 +72,44 @@ pub fn rsa_key(tenant: &DevTenant) -> ParsedPublicKey {
 
 /// The [floor verifier](floor) of `fleet`'s tokens for [`AUD`], with keys of its own (parsed
 /// apart from the bare check's and the library's).
+///
+/// Checks first that it refuses what it must (a changed signature, another audience, an
+/// expired token, `HS256`, and in a list another tenant's key under the first's name), so that its figures are those of a verifier.
 pub fn floor_of(fleet: &[DevTenant]) -> floor::Floor {
-    floor::Floor::new(
+    let floor = floor::Floor::new(
         AUD,
         fleet
             .iter()
             .map(|t| (t.issuer().to_owned(), t.active_kid(), rsa_key(t))),
-    )
+    );
+    let t = &fleet[0];
+    let good = auth0_shaped(t).sign();
+    assert!(floor.verify(&good), "the floor refuses a valid token");
+    let last = good.chars().last().unwrap();
+    let flipped = format!(
+        "{}{}",
+        &good[..good.len() - 1],
+        if last == 'A' { 'Q' } else { 'A' }
+    );
+    // Another tenant's key under this issuer's name and `kid` (a list of two or more).
+    let foreign = fleet.get(1).map(|other| {
+        auth0_shaped(other)
+            .issuer(t.issuer())
+            .kid(t.active_kid())
+            .sign()
+    });
+    for bad in [
+        flipped,
+        auth0_shaped(t).aud(json!(["https://other.example"])).sign(),
+        auth0_shaped(t).expired().sign(),
+        auth0_shaped(t).sign_with_hs256(b"0123456789abcdef0123456789abcdef"),
+    ]
+    .into_iter()
+    .chain(foreign)
+    {
+        assert!(!floor.verify(&bad), "the floor accepts an invalid token");
+    }
+    floor
 }
 
 /// A DPoP key's public JWK as a pre-parsed aws-lc-rs ES256 key.
