@@ -74,7 +74,8 @@ pub fn rsa_key(tenant: &DevTenant) -> ParsedPublicKey {
 /// apart from the bare check's and the library's).
 ///
 /// Checks first that it refuses what it must (a changed signature, another audience, an
-/// expired token, `HS256`, and in a list another tenant's key under the first's name), so that its figures are those of a verifier.
+/// expired token, `HS256`, and in a list another tenant's key under the first's name), so
+/// that its figures are those of a verifier.
 pub fn floor_of(fleet: &[DevTenant]) -> floor::Floor {
     let floor = floor::Floor::new(
         AUD,
