@@ -22,8 +22,8 @@
 //! 25th and 75th percentiles. The `distinct` and `issuers` sections also print **the floor**:
 //! the same tokens through the least a correct verifier does (`benches/common/floor.rs`), in
 //! pairs of their own after the library's, so that the library's distance from it shows as
-//! well as its distance from the bare check. Starts its own dev tenant on loopback (and 200 more for the
-//! static lists of 50 and 200 issuers).
+//! well as its distance from the bare check. Starts its own dev tenant on loopback (and 200
+//! more for the static lists of 50 and 200 issuers).
 //!
 //! The last two lines are the 2-thread scaling of the bare check and of a fresh-token
 //! verification (one client shared by both threads, each with its own current-thread runtime):
