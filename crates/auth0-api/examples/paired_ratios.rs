@@ -48,10 +48,10 @@ mod common;
 
 use common::floor::Floor;
 use common::{
-    Clients, DpopFleet, Signed, Split, Stream, URL, auth0_shaped, clients, current_thread,
-    default_client, default_options, distinct_tokens, dpop_headers, ec_key, fill, floor_of,
-    in_turn, issuers_client, round_robin_tokens, rsa_key, split, start_tenant, start_tenants,
-    time_bare_pairs, time_requests, with_splits,
+    Clients, DpopFleet, Signed, Split, Stream, URL, auth0_shaped, check_dpop_floor, clients,
+    current_thread, default_client, default_options, distinct_tokens, dpop_headers, ec_key, fill,
+    floor_of, in_turn, issuers_client, round_robin_tokens, rsa_key, split, start_tenant,
+    start_tenants, time_bare_pairs, time_requests, with_splits,
 };
 
 /// Distinct tokens made up front for the fresh-token paths (each used once per client).
@@ -445,6 +445,42 @@ fn main() {
             eprintln!("  ({} clients)", stream.clients);
         }
         drop(streams);
+        // The floor (see `common::floor`) on requests of the same kinds, after the library's
+        // pairs: it imports the proof's key every time (no cache), and remembers each proof.
+        let floor = floor_of(std::slice::from_ref(&tenant));
+        check_dpop_floor(&floor, &tenant, &key);
+        for (name, items) in [
+            ("dpop: distinct tokens, one key, the floor", one_key),
+            ("dpop: distinct tokens, new key, the floor", new_keys),
+        ] {
+            let floor_pairs: Vec<(f64, f64)> = (0..pairs)
+                .map(|i| {
+                    let start = (i * dpop_batch) % (items.len() - dpop_batch);
+                    let made: Vec<_> = items[start..start + dpop_batch]
+                        .iter()
+                        .map(|(k, t)| {
+                            let (key, parsed) = fleet.key_of(*k);
+                            let proof = key.proof("GET", URL, Some(t)).sign();
+                            (t, split(&proof), proof, split(t), parsed)
+                        })
+                        .collect();
+                    let n = made.len() as f64;
+                    let bare = || {
+                        let pairs = made.iter().map(|(_, p, _, t, parsed)| (t, p, *parsed));
+                        time_bare_pairs(&rsa, pairs).as_secs_f64() * 1e6 / n
+                    };
+                    let by_floor = || {
+                        let start = Instant::now();
+                        for (token, _, proof, ..) in &made {
+                            assert!(floor.verify_dpop(black_box(token), proof, "GET", URL));
+                        }
+                        start.elapsed().as_secs_f64() * 1e6 / n
+                    };
+                    in_turn(i, bare, by_floor)
+                })
+                .collect();
+            print(name, &summarise(&floor_pairs));
+        }
     }
 
     // 2-thread scaling, bare and library, in alternating batches.

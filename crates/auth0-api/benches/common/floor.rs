@@ -11,17 +11,26 @@
 //! holding the audience, `exp`, `iat` and `nbf` against the clock with the library's 60 s
 //! leeway).
 //!
+//! For DPoP ([`Floor::verify_dpop`]), the token as above with its `cnf.jkt`, and the proof:
+//! the same decoding, `typ`, `alg` (ES256), the `jwk`'s type and curve, its thumbprint against
+//! `cnf.jkt`, `htm`, `htu` (byte for byte), `iat` in the default window, `ath`, the key
+//! imported from the `jwk` (every time: no cache), the signature, and the proof never seen
+//! before (a keyed hash of the thumbprint and `jti` in a set, under a lock).
+//!
 //! What it leaves out, and a real verifier cannot: every error detail (it answers a `bool`),
 //! key sets and their refreshes, caches, required claims, escaped strings in the claims it
 //! reads (serde's borrowed `&str` refuses them), more than [`MAX_AUD`] audiences, and any limit
 //! beyond its buffers. So a library at the floor's ratio does no more than this.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
+use std::hash::{BuildHasher, RandomState};
+use std::io::Write as _;
+use std::sync::Mutex;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::digest;
-use aws_lc_rs::signature::ParsedPublicKey;
+use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, ParsedPublicKey};
 use base64_simd::{Out, URL_SAFE_NO_PAD};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
@@ -30,6 +39,12 @@ use serde::de::{self, Deserializer, SeqAccess, Visitor};
 pub const MAX_AUD: usize = 4;
 /// The library's default clock leeway.
 const LEEWAY_SECS: f64 = 60.0;
+/// The library's default DPoP proof window: `iat` at most this old, and at most
+/// [`PROOF_LEEWAY_SECS`] ahead.
+const PROOF_MAX_AGE_SECS: f64 = 300.0;
+const PROOF_LEEWAY_SECS: f64 = 30.0;
+/// Proofs remembered before the replay set starts afresh (a bench runs fewer).
+const MAX_PROOFS: usize = 1 << 20;
 
 /// An issuer's `kid` and key, as the floor holds them.
 struct IssuerKey {
@@ -43,6 +58,9 @@ pub struct Floor {
     /// A single issuer is matched by one comparison, a list by a hash lookup.
     single: Option<(String, IssuerKey)>,
     many: HashMap<String, IssuerKey>,
+    /// Keyed hashes of the `(jkt, jti)` of the proofs accepted (DPoP).
+    seen: Mutex<HashSet<u64>>,
+    hasher: RandomState,
 }
 
 #[derive(Deserialize)]
@@ -59,6 +77,96 @@ struct Payload<'a> {
     exp: f64,
     iat: f64,
     nbf: Option<f64>,
+    #[serde(borrow)]
+    cnf: Option<Cnf<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Cnf<'a> {
+    jkt: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ProofHeader<'a> {
+    typ: &'a str,
+    alg: &'a str,
+    #[serde(borrow)]
+    jwk: Jwk<'a>,
+}
+
+#[derive(Deserialize)]
+struct Jwk<'a> {
+    kty: &'a str,
+    crv: &'a str,
+    x: &'a str,
+    y: &'a str,
+}
+
+#[derive(Deserialize)]
+struct ProofPayload<'a> {
+    jti: &'a str,
+    htm: &'a str,
+    htu: &'a str,
+    iat: f64,
+    ath: &'a str,
+}
+
+/// The segments of a compact JWS, decoded into stack buffers.
+struct Decoded<'b> {
+    signing_input: &'b str,
+    header: &'b [u8],
+    payload: &'b [u8],
+    signature: &'b [u8],
+}
+
+/// Stack buffers for one token's segments.
+struct Buffers {
+    header: [u8; 512],
+    payload: [u8; 2048],
+    signature: [u8; 1024],
+}
+
+impl Buffers {
+    fn new() -> Self {
+        Self {
+            header: [0; 512],
+            payload: [0; 2048],
+            signature: [0; 1024],
+        }
+    }
+
+    /// Splits `token` into its three segments and decodes them (strict base64url).
+    fn decode<'b>(&'b mut self, token: &'b str) -> Option<Decoded<'b>> {
+        let mut parts = token.splitn(3, '.');
+        let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
+            return None;
+        };
+        if s.contains('.') {
+            return None;
+        }
+        Some(Decoded {
+            signing_input: &token[..h.len() + 1 + p.len()],
+            header: b64(h, &mut self.header)?,
+            payload: b64(p, &mut self.payload)?,
+            signature: b64(s, &mut self.signature)?,
+        })
+    }
+}
+
+/// The seconds since the epoch, now.
+fn now() -> Option<f64> {
+    Some(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .ok()?
+            .as_secs_f64(),
+    )
+}
+
+/// Base64url of the SHA-256 of `bytes`, into `out`.
+fn b64_sha256<'o>(bytes: &[u8], out: &'o mut [u8; 43]) -> &'o [u8] {
+    let digest = digest::digest(&digest::SHA256, bytes);
+    URL_SAFE_NO_PAD.encode(digest.as_ref(), Out::from_slice(out))
 }
 
 /// `aud`: one string or an array of up to [`MAX_AUD`], read without allocating.
@@ -127,6 +235,8 @@ impl Floor {
             audience: audience.to_owned(),
             single,
             many,
+            seen: Mutex::new(HashSet::new()),
+            hasher: RandomState::new(),
         }
     }
 
@@ -140,42 +250,101 @@ impl Floor {
     /// Whether `token` is valid (see the module for what that covers).
     #[inline(never)]
     pub fn verify(&self, token: &str) -> bool {
-        let mut parts = token.splitn(3, '.');
-        let (Some(h), Some(p), Some(s)) = (parts.next(), parts.next(), parts.next()) else {
-            return false;
-        };
-        if s.contains('.') {
-            return false;
-        }
-        let (mut hbuf, mut pbuf, mut sbuf) = ([0u8; 256], [0u8; 2048], [0u8; 1024]);
-        let (Some(hb), Some(pb), Some(sig)) =
-            (b64(h, &mut hbuf), b64(p, &mut pbuf), b64(s, &mut sbuf))
-        else {
-            return false;
-        };
-        let (Ok(header), Ok(payload)) = (
-            serde_json::from_slice::<Header<'_>>(hb),
-            serde_json::from_slice::<Payload<'_>>(pb),
-        ) else {
-            return false;
-        };
-        let Some(issuer) = self.issuer(payload.iss) else {
-            return false;
-        };
+        self.token(token, &mut Buffers::new()).is_some()
+    }
+
+    /// The checks of [`verify`](Self::verify); the payload when `token` passes them.
+    fn token<'b>(&self, token: &'b str, buffers: &'b mut Buffers) -> Option<Payload<'b>> {
+        let decoded = buffers.decode(token)?;
+        let header: Header<'_> = serde_json::from_slice(decoded.header).ok()?;
+        let payload: Payload<'_> = serde_json::from_slice(decoded.payload).ok()?;
+        let issuer = self.issuer(payload.iss)?;
         if header.alg != "RS256" || header.kid != issuer.kid {
-            return false;
+            return None;
         }
-        let digest = digest::digest(&digest::SHA256, &token.as_bytes()[..h.len() + 1 + p.len()]);
-        if issuer.key.verify_digest_sig(&digest, sig).is_err() {
-            return false;
-        }
-        let Ok(now) = SystemTime::now().duration_since(UNIX_EPOCH) else {
-            return false;
-        };
-        let now = now.as_secs_f64();
-        payload.aud.contains(&self.audience)
+        let digest = digest::digest(&digest::SHA256, decoded.signing_input.as_bytes());
+        issuer
+            .key
+            .verify_digest_sig(&digest, decoded.signature)
+            .ok()?;
+        let now = now()?;
+        (payload.aud.contains(&self.audience)
             && now <= payload.exp + LEEWAY_SECS
             && payload.iat <= now + LEEWAY_SECS
-            && payload.nbf.is_none_or(|nbf| nbf <= now + LEEWAY_SECS)
+            && payload.nbf.is_none_or(|nbf| nbf <= now + LEEWAY_SECS))
+        .then_some(payload)
+    }
+
+    /// Whether a DPoP request is valid: `token` as [`verify`](Self::verify) checks it and
+    /// bound to the key of `proof`, an ES256 proof for `method` and `url` (`typ`, `alg`, the
+    /// key's type and curve, the thumbprint against `cnf.jkt`, `htm`, `htu` byte for byte,
+    /// `iat` in the default window, `ath`, the signature), never seen before (a keyed hash of
+    /// its key's thumbprint and `jti` in a set). The key is imported from the proof's `jwk`
+    /// every time: no cache.
+    #[inline(never)]
+    pub fn verify_dpop(&self, token: &str, proof: &str, method: &str, url: &str) -> bool {
+        self.dpop(token, proof, method, url).is_some()
+    }
+
+    fn dpop(&self, token: &str, proof: &str, method: &str, url: &str) -> Option<()> {
+        let mut token_buffers = Buffers::new();
+        let jkt = self.token(token, &mut token_buffers)?.cnf?.jkt;
+        let mut buffers = Buffers::new();
+        let decoded = buffers.decode(proof)?;
+        let header: ProofHeader<'_> = serde_json::from_slice(decoded.header).ok()?;
+        let payload: ProofPayload<'_> = serde_json::from_slice(decoded.payload).ok()?;
+        let jwk = &header.jwk;
+        if header.typ != "dpop+jwt"
+            || header.alg != "ES256"
+            || jwk.kty != "EC"
+            || jwk.crv != "P-256"
+        {
+            return None;
+        }
+        // The thumbprint (RFC 7638) against `cnf.jkt`.
+        let mut canonical = [0u8; 160];
+        let capacity = canonical.len();
+        let mut cursor = &mut canonical[..];
+        write!(
+            cursor,
+            r#"{{"crv":"P-256","kty":"EC","x":"{}","y":"{}"}}"#,
+            jwk.x, jwk.y
+        )
+        .ok()?;
+        let written = capacity - cursor.len();
+        let mut thumbprint = [0u8; 43];
+        if b64_sha256(&canonical[..written], &mut thumbprint) != jkt.as_bytes() {
+            return None;
+        }
+        // The claims.
+        let now = now()?;
+        let mut ath = [0u8; 43];
+        if payload.htm != method
+            || payload.htu != url
+            || payload.iat < now - PROOF_MAX_AGE_SECS - PROOF_LEEWAY_SECS
+            || payload.iat > now + PROOF_LEEWAY_SECS
+            || b64_sha256(token.as_bytes(), &mut ath) != payload.ath.as_bytes()
+        {
+            return None;
+        }
+        // The key, then the signature.
+        let mut point = [4u8; 65];
+        let (mut x, mut y) = ([0u8; 48], [0u8; 48]);
+        let (x, y) = (b64(jwk.x, &mut x)?, b64(jwk.y, &mut y)?);
+        if x.len() != 32 || y.len() != 32 {
+            return None;
+        }
+        point[1..33].copy_from_slice(x);
+        point[33..].copy_from_slice(y);
+        let key = ParsedPublicKey::new(&ECDSA_P256_SHA256_FIXED, point).ok()?;
+        let digest = digest::digest(&digest::SHA256, decoded.signing_input.as_bytes());
+        key.verify_digest_sig(&digest, decoded.signature).ok()?;
+        // Never seen before.
+        let seen = self.hasher.hash_one((jkt, payload.jti));
+        let mut set = self.seen.lock().ok()?;
+        if set.len() >= MAX_PROOFS {
+            set.clear();
+        }
+        set.insert(seen).then_some(())
     }
 }

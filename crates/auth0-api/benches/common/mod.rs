@@ -113,6 +113,38 @@ pub fn floor_of(fleet: &[DevTenant]) -> floor::Floor {
     floor
 }
 
+/// Checks that `floor` accepts a DPoP request of `key` on `tenant` and refuses what it must: the
+/// same proof again, a proof for another URL or method, a token bound to another key, a proof
+/// without `ath`.
+pub fn check_dpop_floor(floor: &floor::Floor, tenant: &DevTenant, key: &DpopKey) {
+    let token = auth0_shaped(tenant).cnf_jkt(key.thumbprint()).sign();
+    let proof = key.proof("GET", URL, Some(&token)).sign();
+    assert!(floor.verify_dpop(&token, &proof, "GET", URL));
+    let other = DpopKey::generate();
+    let other_token = auth0_shaped(tenant).cnf_jkt(other.thumbprint()).sign();
+    for (t, p, method) in [
+        (&token, proof.clone(), "GET"),
+        (&token, key.proof("GET", URL, Some(&token)).sign(), "POST"),
+        (
+            &token,
+            key.proof("GET", "https://api.example.com/other", Some(&token))
+                .sign(),
+            "GET",
+        ),
+        (
+            &other_token,
+            key.proof("GET", URL, Some(&other_token)).sign(),
+            "GET",
+        ),
+        (&token, key.proof("GET", URL, None).sign(), "GET"),
+    ] {
+        assert!(
+            !floor.verify_dpop(t, &p, method, URL),
+            "the floor accepts an invalid request"
+        );
+    }
+}
+
 /// A DPoP key's public JWK as a pre-parsed aws-lc-rs ES256 key.
 pub fn ec_key(jwk: &Value) -> ParsedPublicKey {
     let mut point = vec![4u8];
