@@ -19,7 +19,7 @@
 //! `dpop_default` (distinct DPoP tokens, one key and a new key each), `scaling`.
 //!
 //! Prints one line per path: bare µs, library µs (medians), and the median ratio with its
-//! 25th and 75th percentiles. The `distinct` and `issuers` sections also print **the floor**:
+//! 25th and 75th percentiles. The `distinct`, `issuers` and `dpop_default` sections also print **the floor**:
 //! the same tokens through the least a correct verifier does (`benches/common/floor.rs`), in
 //! pairs of their own after the library's, so that the library's distance from it shows as
 //! well as its distance from the bare check. Starts its own dev tenant on loopback (and 200
