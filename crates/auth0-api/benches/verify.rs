@@ -20,10 +20,11 @@
 //! - `default/*` (issue #18): the **default options** (verified-token cache on, 10,000 entries;
 //!   default replay store) with tokens the client has never seen, each `jti` distinct (made up
 //!   front, 4,096 of them; a new client is made, untimed, whenever a client has seen them all):
-//!   `raw_rs256` is the bare check over the same tokens; `bearer_cache_off` the same tokens with
-//!   the cache off; `bearer_cache_filling` a default client; `bearer_cache_full` a default
-//!   client first filled with 10,000 other tokens (each verified twice, so that a cache
-//!   admitting tokens on their second sighting holds them too): every insert evicts.
+//!   `raw_rs256` is the bare check over the same tokens; `floor` the floor verifier
+//!   (`common/floor.rs`: the least a correct verifier does); `bearer_cache_off` the same
+//!   tokens with the cache off; `bearer_cache_filling` a default client; `bearer_cache_full` a
+//!   default client first filled with 10,000 other tokens (each verified twice, so that a
+//!   cache admitting tokens on their second sighting holds them too): every insert evicts.
 //!   `raw_rs256_es256` vs `dpop_one_key` (distinct tokens bound to one key, a fresh proof each)
 //!   and `dpop_new_key` (a new DPoP key and its token per request; the bare pair gets each
 //!   key parsed), 1,024 bound tokens each, proofs made per chunk of 32.
@@ -49,8 +50,8 @@ mod common;
 
 use common::{
     Clients, DpopFleet, Signed, Stream, URL, auth0_shaped, clients, current_thread, default_client,
-    default_options, distinct_tokens, dpop_headers, dpop_request, ec_key, fill, in_turn, rsa_key,
-    split, start_tenant, time_bare_pairs, time_requests, with_splits,
+    default_options, distinct_tokens, dpop_headers, dpop_request, ec_key, fill, floor_of, in_turn,
+    rsa_key, split, start_tenant, time_bare_pairs, time_requests, with_splits,
 };
 
 fn benches(c: &mut Criterion) {
@@ -274,6 +275,15 @@ fn defaults(
         }
         elapsed
     };
+    let floor = floor_of(std::slice::from_ref(tenant));
+    g.bench_function("floor", |b| {
+        let mut i = 0;
+        b.iter(|| {
+            let (token, _) = &items[i % items.len()];
+            i += 1;
+            assert!(floor.verify(black_box(token)))
+        })
+    });
     let no_cache = || {
         let c = ApiClient::new(
             default_options(tenant)
