@@ -7,9 +7,9 @@
 //! `RS256`, `kid` the issuer's) and the payload (`iss`, `aud`, `exp`, `iat`, `nbf`: every
 //! other member is skipped by serde, still validated); the issuer's key (one comparison for a
 //! single issuer, a hash lookup for a list); the signature, as the library checks it (SHA-256
-//! of the signing input, then aws-lc's check of that digest); the claims (`iss` known, `aud`
-//! holding the audience, `exp`, `iat` and `nbf` against the clock with the library's 60 s
-//! leeway).
+//! of the signing input, then aws-lc's check of that digest); the claims as the library checks
+//! them (`iss` known, `aud` holding the audience, `exp` and `nbf` against the clock with the
+//! library's 60 s leeway, `iat` present).
 //!
 //! For DPoP ([`Floor::verify_dpop`]), the token as above with its `cnf.jkt`, and the proof:
 //! the same decoding, `typ`, `alg` (ES256), the `jwk`'s type and curve, its thumbprint against
@@ -270,7 +270,6 @@ impl Floor {
         let now = now()?;
         (payload.aud.contains(&self.audience)
             && now <= payload.exp + LEEWAY_SECS
-            && payload.iat <= now + LEEWAY_SECS
             && payload.nbf.is_none_or(|nbf| nbf <= now + LEEWAY_SECS))
         .then_some(payload)
     }

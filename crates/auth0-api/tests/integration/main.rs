@@ -5,6 +5,7 @@
 
 mod access_token;
 mod attacks;
+mod bench_floor;
 mod caching;
 mod domains;
 mod exactness;
