@@ -130,6 +130,13 @@ fn scaling(calls: usize, run: &(dyn Fn(usize, usize) + Sync)) -> f64 {
     one / two
 }
 
+/// The `i`-th batch of `size` items for the floor's pairs (wrapping round; at most all).
+fn batch_at<T>(items: &[T], i: usize, size: usize) -> &[T] {
+    let size = size.min(items.len());
+    let start = (i * size) % (items.len() - size + 1);
+    &items[start..start + size]
+}
+
 /// One pair of batches in turn (see `in_turn`): the bare check of `batch`'s tokens, each with
 /// its key, and the [floor verifier](common::floor) of the same tokens; answers their µs per
 /// token.
@@ -284,7 +291,7 @@ fn main() {
         let floor = floor_of(std::slice::from_ref(&tenant));
         let floor_pairs: Vec<(f64, f64)> = (0..pairs)
             .map(|i| {
-                let batch = &items[(i * BATCH) % (items.len() - BATCH)..][..BATCH];
+                let batch = batch_at(&items, i, BATCH);
                 bare_and_floor(i, batch.iter().map(|(t, s)| (t, &rsa, s)), &floor)
             })
             .collect();
@@ -338,7 +345,7 @@ fn main() {
             let floor = floor_of(fleet);
             let floor_pairs: Vec<(f64, f64)> = (0..pairs)
                 .map(|i| {
-                    let batch = &items[(i * BATCH) % (items.len() - BATCH)..][..BATCH];
+                    let batch = batch_at(&items, i, BATCH);
                     bare_and_floor(i, batch.iter().map(|(t, k, s)| (t, &keys[*k], s)), &floor)
                 })
                 .collect();
@@ -455,8 +462,7 @@ fn main() {
         ] {
             let floor_pairs: Vec<(f64, f64)> = (0..pairs)
                 .map(|i| {
-                    let start = (i * dpop_batch) % (items.len() - dpop_batch);
-                    let made: Vec<_> = items[start..start + dpop_batch]
+                    let made: Vec<_> = batch_at(items, i, dpop_batch)
                         .iter()
                         .map(|(k, t)| {
                             let (key, parsed) = fleet.key_of(*k);
